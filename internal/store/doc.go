@@ -1,0 +1,11 @@
+// Package store defines Gatehouse's persistence: small role interfaces
+// (Sessions, Flows, Credentials, Audit, Throttle, Keys, Tickets) that each
+// consumer depends on, the record types they move, and the sentinel errors
+// ErrNotFound and ErrConflict.
+//
+// Implementations live in store/sqlite and store/postgres and both pass the
+// conformance and concurrency suites in store/storetest. The store never
+// encrypts or interprets secrets: callers seal them (internal/secrets) before
+// handing them over, and Data fields are opaque bytes owned by the caller.
+// The store never reads a clock: every time it needs comes from the caller.
+package store

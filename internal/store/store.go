@@ -1,0 +1,208 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrNotFound is returned when a record does not exist (or has expired
+	// where the method says so).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict is returned when creating a record whose key already exists.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Session is a signed-in browser session.
+type Session struct {
+	ID         string    // random, at least 128 bits; the cookie carries it
+	UserID     string    // stable directory key of the user (e.g. objectGUID hex)
+	Login      string    // what the user typed, for display
+	Methods    []string  // RFC 8176 amr values actually used: pwd, otp, hwk, swk, mfa
+	AuthTime   time.Time // when the password (or passwordless factor) was verified
+	MFATime    time.Time // zero when no second factor was used
+	CreatedAt  time.Time
+	LastSeenAt time.Time // for the idle timeout
+	IdleExpiry time.Time // LastSeenAt + idle timeout
+	ExpiresAt  time.Time // absolute expiry
+	Data       []byte    // opaque to the store
+}
+
+// Flow is an in-progress sign-in or self-service flow, bound to a browser
+// by a cookie.
+type Flow struct {
+	ID        string
+	Kind      string // e.g. "signin", "reset", "change", "unlock"
+	UserID    string // empty until identified
+	Step      string // current step name
+	Data      []byte // opaque state owned by the flow engine
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Credential is a user's enrolled factor (TOTP seed, WebAuthn credential,
+// recovery-code set, …). Secret is sealed by the caller.
+type Credential struct {
+	ID         string
+	UserID     string
+	Type       string // "totp", "webauthn", "recovery", …
+	Name       string // user-given label
+	LookupKey  string // optional, unique per Type when set (e.g. WebAuthn credential ID)
+	Secret     []byte // sealed by the caller; never stored in the clear
+	Data       []byte // opaque public data (e.g. WebAuthn public key, last TOTP step)
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+}
+
+// AuditEvent is one append-only audit record.
+type AuditEvent struct {
+	ID        int64 // assigned by the store, increasing
+	Time      time.Time
+	Type      string // e.g. "signin.success", "password.reset"
+	UserID    string
+	Login     string
+	IP        string
+	RequestID string
+	App       string
+	Result    string // "ok", "fail", …
+	Detail    []byte // JSON object, opaque to the store; never a secret
+}
+
+// AuditQuery selects audit events; zero fields do not filter. Events come
+// newest first.
+type AuditQuery struct {
+	UserID string
+	Type   string
+	Since  time.Time // inclusive
+	Until  time.Time // exclusive
+	Limit  int       // 0 means 100
+}
+
+// Counter is a throttle counter in a fixed window.
+type Counter struct {
+	Key         string
+	Count       int
+	WindowStart time.Time
+	ExpiresAt   time.Time // WindowStart + window
+}
+
+// SigningKey is a token-signing key with its certificate.
+type SigningKey struct {
+	ID         string // key id (kid)
+	Algorithm  string // "RS256"
+	State      string // "current", "next", "retired"
+	PrivateKey []byte // sealed PKCS#8 DER; sealed by the caller
+	CertDER    []byte
+	CreatedAt  time.Time
+	NotAfter   time.Time
+}
+
+// Ticket is a single-use, expiring token: an email code, an authorization
+// code, an assertion ID kept for replay detection, a reset link.
+type Ticket struct {
+	Kind      string // namespace, e.g. "emailcode", "oidc.code", "saml.replay"
+	ID        string // unique within Kind
+	UserID    string
+	Data      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// GCResult counts what GarbageCollect removed.
+type GCResult struct {
+	Sessions, Flows, Counters, Tickets int64
+}
+
+// Sessions stores browser sessions.
+type Sessions interface {
+	CreateSession(ctx context.Context, s Session) error // ErrConflict on a duplicate ID
+	// GetSession returns ErrNotFound for a missing session and for one whose
+	// ExpiresAt or IdleExpiry is not after now.
+	GetSession(ctx context.Context, id string, now time.Time) (Session, error)
+	// UpdateSession applies fn atomically: no concurrent update is lost.
+	// An error from fn aborts the update and is returned unchanged.
+	UpdateSession(ctx context.Context, id string, fn func(Session) (Session, error)) (Session, error)
+	DeleteSession(ctx context.Context, id string) error // ErrNotFound when missing
+	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
+	DeleteUserSessions(ctx context.Context, userID string) (int64, error)
+}
+
+// Flows stores in-progress flows.
+type Flows interface {
+	CreateFlow(ctx context.Context, f Flow) error
+	// GetFlow returns ErrNotFound for a missing or expired flow.
+	GetFlow(ctx context.Context, id string, now time.Time) (Flow, error)
+	UpdateFlow(ctx context.Context, id string, fn func(Flow) (Flow, error)) (Flow, error)
+	DeleteFlow(ctx context.Context, id string) error
+}
+
+// Credentials stores enrolled factors.
+type Credentials interface {
+	// CreateCredential returns ErrConflict on a duplicate ID or a duplicate
+	// (Type, LookupKey) when LookupKey is set.
+	CreateCredential(ctx context.Context, c Credential) error
+	GetCredential(ctx context.Context, id string) (Credential, error)
+	GetCredentialByLookupKey(ctx context.Context, typ, key string) (Credential, error)
+	ListCredentials(ctx context.Context, userID string) ([]Credential, error) // oldest first
+	UpdateCredential(ctx context.Context, id string, fn func(Credential) (Credential, error)) (Credential, error)
+	DeleteCredential(ctx context.Context, id string) error
+	DeleteUserCredentials(ctx context.Context, userID, typ string) (int64, error) // typ "" = all
+}
+
+// Audit stores audit events, append-only.
+type Audit interface {
+	AppendAudit(ctx context.Context, e AuditEvent) (int64, error)
+	QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
+	PruneAudit(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Throttle keeps fixed-window counters for rate limits and smart lockout.
+type Throttle interface {
+	// IncrementCounter atomically adds one to key's counter. When no counter
+	// exists or its window has ended (ExpiresAt <= now), a new window of
+	// length window starts at now with Count 1.
+	IncrementCounter(ctx context.Context, key string, now time.Time, window time.Duration) (Counter, error)
+	// GetCounter returns the live counter, or a zero Counter with Key set
+	// (and no error) when none exists or it has ended.
+	GetCounter(ctx context.Context, key string, now time.Time) (Counter, error)
+	ResetCounter(ctx context.Context, key string) error // no error when missing
+}
+
+// Keys stores signing keys.
+type Keys interface {
+	CreateKey(ctx context.Context, k SigningKey) error
+	ListKeys(ctx context.Context) ([]SigningKey, error) // oldest first
+	UpdateKey(ctx context.Context, id string, fn func(SigningKey) (SigningKey, error)) (SigningKey, error)
+	DeleteKey(ctx context.Context, id string) error
+}
+
+// Tickets stores single-use tokens.
+type Tickets interface {
+	CreateTicket(ctx context.Context, t Ticket) error // ErrConflict when (Kind, ID) exists, even expired-but-not-collected
+	// ConsumeTicket atomically deletes and returns the ticket. It returns
+	// ErrNotFound when missing, already consumed or expired at now; of many
+	// concurrent consumers exactly one succeeds.
+	ConsumeTicket(ctx context.Context, kind, id string, now time.Time) (Ticket, error)
+}
+
+// Store is every role together, as a backend implements it.
+type Store interface {
+	Sessions
+	Flows
+	Credentials
+	Audit
+	Throttle
+	Keys
+	Tickets
+	// Ping checks the backend answers; /readyz uses it.
+	Ping(ctx context.Context) error
+	// GarbageCollect deletes sessions, flows, counters and tickets that have
+	// expired at now.
+	GarbageCollect(ctx context.Context, now time.Time) (GCResult, error)
+	Close() error
+}
+
+// Observer is told about every store operation, for metrics. op is the
+// method name; err is what the method returned.
+type Observer func(op string, d time.Duration, err error)
