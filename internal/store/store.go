@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 )
 
@@ -206,3 +207,10 @@ type Store interface {
 // Observer is told about every store operation, for metrics. op is the
 // method name; err is what the method returned.
 type Observer func(op string, d time.Duration, err error)
+
+// Options configures a backend when it is opened. The zero value is valid:
+// no logging and no metrics.
+type Options struct {
+	Logger  *slog.Logger // nil discards; the store logs no record contents
+	Observe Observer     // nil disables; must be safe for concurrent use
+}

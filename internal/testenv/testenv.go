@@ -8,11 +8,13 @@ package testenv
 
 import (
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
 
-// Environment variables exported by scripts/testenv/env.sh.
+// Environment variables exported by scripts/testenv/start.sh (and env.sh,
+// which prints them again for services that are already running).
 const (
 	PostgresDSN     = "GATEHOUSE_TEST_PG_DSN"
 	ADURL           = "GATEHOUSE_TEST_AD_URL"            // ldaps://127.0.0.1:636
@@ -24,6 +26,80 @@ const (
 	ADAdminPassword = "GATEHOUSE_TEST_AD_ADMIN_PASSWORD" // Administrator's password
 	ADSambaConf     = "GATEHOUSE_TEST_AD_SMB_CONF"       // DIR/etc/smb.conf, for samba-tool in tests
 )
+
+// The directory that scripts/testenv/samba.sh seeds (scripts/testenv/README.md
+// describes it). Every `make test` starts from exactly this state, but all
+// test packages share one DC and run in parallel: treat the seeded users and
+// groups as read-only, and create users of your own (for example with
+// samba-tool -s $GATEHOUSE_TEST_AD_SMB_CONF) for tests that change passwords,
+// lock accounts or alter the domain policy.
+const (
+	ADRealm       = "CORP.EXAMPLE.TEST"
+	ADNetBIOS     = "CORP"
+	ADDNSDomain   = "corp.example.test"
+	ADStaffOU     = "OU=Staff,DC=corp,DC=example,DC=test"
+	ADServiceOU   = "OU=Service Accounts,DC=corp,DC=example,DC=test"
+	ADServiceUser = "svc-gatehouse" // DN in GATEHOUSE_TEST_AD_BIND_DN
+
+	// Groups, all in ADStaffOU. Engineers and Sales are members of Staff-All,
+	// so alice (Engineers) and carol (Sales) are nested members of it.
+	ADGroupStaffAll   = "CN=Staff-All,OU=Staff,DC=corp,DC=example,DC=test"
+	ADGroupEngineers  = "CN=Engineers,OU=Staff,DC=corp,DC=example,DC=test"
+	ADGroupSales      = "CN=Sales,OU=Staff,DC=corp,DC=example,DC=test"
+	ADGroupOperations = "CN=Operations,OU=Staff,DC=corp,DC=example,DC=test"
+)
+
+// ADUser is a user seeded into the test directory. Its CN is the display name
+// ("Alice Smith"), as samba-tool and the AD tools make it; UPN and mail are
+// SAMAccountName@corp.example.test.
+type ADUser struct {
+	SAMAccountName string
+	GivenName      string
+	Surname        string
+	Password       string
+	DN             string
+	// Groups the user is a direct member of (DNs).
+	Groups []string
+}
+
+// UPN returns the user's userPrincipalName.
+func (u ADUser) UPN() string { return u.SAMAccountName + "@" + ADDNSDomain }
+
+// Mail returns the user's mail attribute.
+func (u ADUser) Mail() string { return u.SAMAccountName + "@" + ADDNSDomain }
+
+// DisplayName returns "Given Surname", also the user's CN.
+func (u ADUser) DisplayName() string { return u.GivenName + " " + u.Surname }
+
+func seedUser(sam, given, sn, password string, groups ...string) ADUser {
+	return ADUser{
+		SAMAccountName: sam, GivenName: given, Surname: sn, Password: password,
+		DN: "CN=" + given + " " + sn + "," + ADStaffOU, Groups: groups,
+	}
+}
+
+// The seeded users (all in ADStaffOU).
+var (
+	// Alice is a normal user (title Engineer, department Engineering) in
+	// Engineers, and so a nested member of Staff-All.
+	Alice = seedUser("alice", "Alice", "Smith", "Al1ce!Passw0rd", ADGroupEngineers)
+	// Bob is a normal user, a direct member of Staff-All and of Operations.
+	Bob = seedUser("bob", "Bob", "Jones", "B0b!Passw0rd", ADGroupOperations, ADGroupStaffAll)
+	// Carol is a normal user in Sales (nested member of Staff-All).
+	Carol = seedUser("carol", "Carol", "White", "C4rol!Passw0rd", ADGroupSales)
+	// Dave is disabled (userAccountControl 514): binds answer data 533.
+	Dave = seedUser("dave", "Dave", "Brown", "D4ve!Passw0rd")
+	// Erin must change her password (pwdLastSet 0): binds answer data 773.
+	Erin = seedUser("erin", "Erin", "Green", "Er1n!Passw0rd")
+	// Frank's account expired in 2012 (accountExpires): binds answer data 701.
+	Frank = seedUser("frank", "Frank", "Black", "Fr4nk!Passw0rd")
+	// SmokeProbe belongs to test/integration, which resets its password to
+	// check the service account's rights; no other test may rely on it.
+	SmokeProbe = seedUser("smoke", "Smoke", "Probe", "Sm0ke!Passw0rd")
+)
+
+// ADUsers returns every seeded user.
+func ADUsers() []ADUser { return []ADUser{Alice, Bob, Carol, Dave, Erin, Frank, SmokeProbe} }
 
 // InCI reports whether the tests run under CI, where a missing service is a
 // failure rather than a reason to skip.
@@ -60,4 +136,26 @@ func Require(tb testing.TB, names ...string) []string {
 func Get(tb testing.TB, name string) string {
 	tb.Helper()
 	return Require(tb, name)[0]
+}
+
+// Unavailable reports that something a test needs is missing: it skips the
+// test locally and fails it under CI, with reason as the one-line message.
+func Unavailable(tb testing.TB, reason string) {
+	tb.Helper()
+	if InCI() {
+		tb.Fatal(reason)
+	}
+	tb.Skip(reason)
+}
+
+// LookPath returns the full path of the named program. When it is not on
+// PATH the test is skipped locally and fails under CI (see Unavailable);
+// install names what provides it, e.g. "scripts/testenv/install.sh".
+func LookPath(tb testing.TB, name, install string) string {
+	tb.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Unavailable(tb, name+" not found on PATH (install it with "+install+")")
+	}
+	return p
 }

@@ -1,0 +1,283 @@
+// Command gatehouse is the Gatehouse identity provider: it signs users in
+// against Active Directory with a second factor, federates Microsoft Entra
+// ID and other apps, and lets users reset, change and unlock their AD
+// password themselves.
+//
+// main only parses the command line and hands over to internal/app.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/app"
+	"github.com/gatehouse-sso/gatehouse/internal/config"
+	"github.com/gatehouse-sso/gatehouse/internal/observe"
+	"github.com/gatehouse-sso/gatehouse/internal/version"
+)
+
+const usage = `Gatehouse — sign-in, MFA and self-service passwords for Active Directory,
+federated to Microsoft Entra ID and your other apps.
+
+Usage:
+  gatehouse serve --config FILE         run the identity provider
+  gatehouse demo [--listen ADDR] [--data DIR]
+                                        try it now: no set-up, demo users, http://127.0.0.1:8080
+  gatehouse config check --config FILE  validate a configuration and list every problem
+  gatehouse config env                  list the GATEHOUSE_… environment overrides
+  gatehouse version                     print the version
+
+Run "gatehouse COMMAND --help" for a command's options.
+Documentation: README.md (install, configure AD, wire Entra ID, operate, troubleshoot).
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command until it ends or ctx is cancelled (SIGINT or
+// SIGTERM), and returns the process exit code: 0 success, 1 failure, 2 bad
+// usage.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, args[1:], stdout, stderr)
+	case "config":
+		return cmdConfig(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "gatehouse %s (commit %s)\n", version.Version, version.Commit())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "gatehouse: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func newFlags(name, help string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, help)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags; ok is false when the command should return code.
+func parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		return 2, false
+	}
+	return 0, true
+}
+
+func configPath(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return os.Getenv("GATEHOUSE_CONFIG")
+}
+
+const serveHelp = `Usage: gatehouse serve --config FILE
+
+Runs Gatehouse with the configuration in FILE (YAML; see README.md for every
+setting). Settings can be overridden with GATEHOUSE_… environment variables
+(list them with "gatehouse config env"); GATEHOUSE_CONFIG may name the file.
+
+Before serving, Gatehouse checks that the store, the directory and the
+signing key work, and refuses to start with the reason when one does not.
+It stops gracefully on SIGINT or SIGTERM.
+
+Options:
+`
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("serve", serveHelp, stderr)
+	cfgFile := fs.String("config", "", "configuration `file`")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	path := configPath(*cfgFile)
+	if path == "" {
+		fmt.Fprint(stderr, "gatehouse serve: --config FILE is required\n")
+		return 2
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		return 1
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		return 1
+	}
+	return serve(ctx, cfg, log, nil, stderr)
+}
+
+func newLogger(cfg config.Config, w io.Writer) (*slog.Logger, error) {
+	level, err := observe.ParseLevel(cfg.Log.Level)
+	if err != nil {
+		return nil, err
+	}
+	return observe.NewLogger(w, cfg.Log.Format, level), nil
+}
+
+// serve builds the app and runs it until ctx is cancelled. ready, when
+// set, is called once the listener is bound.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(a *app.App), stderr io.Writer) int {
+	a, err := app.New(ctx, cfg, app.Options{Logger: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse: not starting: %v\n", err)
+		return 1
+	}
+	defer a.Close()
+	if err := a.Listen(); err != nil {
+		fmt.Fprintf(stderr, "gatehouse: not starting: %v\n", err)
+		return 1
+	}
+	if ready != nil {
+		ready(a)
+	}
+	if err := a.Serve(ctx); err != nil {
+		log.Error("gatehouse stopped with an error", "err", err)
+		return 1
+	}
+	log.Info("gatehouse stopped")
+	return 0
+}
+
+const demoHelp = `Usage: gatehouse demo [--listen ADDR] [--data DIR]
+
+Starts Gatehouse with no set-up: a SQLite store, generated keys and a demo
+user directory, all kept in DIR, on plain HTTP at ADDR (loopback only).
+It prints what to open and who can sign in. Not for production: use
+"gatehouse serve" with a configuration file.
+
+Options:
+`
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("demo", demoHelp, stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "`address` to listen on (loopback only)")
+	dataDir := fs.String("data", "gatehouse-demo", "`directory` for the demo's store, keys and users")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	host, _, err := net.SplitHostPort(*listen)
+	if err != nil || !config.IsLoopbackHost(host) {
+		fmt.Fprintf(stderr, "gatehouse demo: --listen must be a loopback address such as 127.0.0.1:8080 (the demo has well-known passwords)\n")
+		return 2
+	}
+	cfg, err := app.DemoConfig(*dataDir, *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse demo: %v\n", err)
+		return 1
+	}
+	if _, err := app.PrepareDemo(cfg, time.Now()); err != nil {
+		fmt.Fprintf(stderr, "gatehouse demo: %v\n", err)
+		return 1
+	}
+	log := observe.NewLogger(stderr, "text", slog.LevelInfo)
+	return serve(ctx, cfg, log, func(a *app.App) { printDemo(stdout, a, *dataDir) }, stderr)
+}
+
+func printDemo(w io.Writer, a *app.App, dataDir string) {
+	base := "http://" + a.Addr().String()
+	fmt.Fprintf(w, "\nGatehouse demo is running (data in %s/, Ctrl-C to stop).\n\n", dataDir)
+	fmt.Fprintf(w, "  Open:      %s/\n", base)
+	fmt.Fprintf(w, "  Health:    %s/healthz   Readiness: %s/readyz   Metrics: %s/metrics\n\n", base, base, base)
+	fmt.Fprintf(w, "  Demo users (directory: %s):\n", a.Config.Directory.File.Path)
+	for _, u := range app.DemoUsers {
+		note := ""
+		if u.MustChange {
+			note = "  (must change password at first sign-in)"
+		}
+		fmt.Fprintf(w, "    %-6s %-18s %s%s\n", u.Username, u.Password, strings.Join(u.Groups, ", "), note)
+	}
+	fmt.Fprintln(w)
+}
+
+const configHelp = `Usage:
+  gatehouse config check --config FILE   validate FILE (with GATEHOUSE_… overrides and
+                                         secret files) and print every problem with its
+                                         YAML path; exit status 1 when there is any
+  gatehouse config env                   list the environment variables that override
+                                         settings
+
+Options:
+`
+
+func cmdConfig(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, configHelp)
+		return 2
+	}
+	switch args[0] {
+	case "check":
+		fs := newFlags("config check", configHelp, stderr)
+		cfgFile := fs.String("config", "", "configuration `file`")
+		if code, ok := parse(fs, args[1:]); !ok {
+			return code
+		}
+		path := configPath(*cfgFile)
+		if path == "" {
+			fmt.Fprint(stderr, "gatehouse config check: --config FILE is required\n")
+			return 2
+		}
+		if _, err := config.Load(path); err != nil {
+			var ps config.Problems
+			if errors.As(err, &ps) {
+				fmt.Fprintf(stdout, "%s: %d problem(s):\n", path, len(ps))
+				for _, p := range ps {
+					fmt.Fprintf(stdout, "  %s\n", p)
+				}
+				return 1
+			}
+			fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: OK\n", path)
+		return 0
+	case "env":
+		for _, n := range config.EnvNames() {
+			fmt.Fprintln(stdout, n)
+		}
+		return 0
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, configHelp)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "gatehouse config: unknown subcommand %q\n\n%s", args[0], configHelp)
+		return 2
+	}
+}

@@ -1,0 +1,365 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
+	"github.com/gatehouse-sso/gatehouse/internal/config"
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/keys"
+	"github.com/gatehouse-sso/gatehouse/internal/observe"
+	"github.com/gatehouse-sso/gatehouse/internal/secrets"
+	"github.com/gatehouse-sso/gatehouse/internal/signin"
+	"github.com/gatehouse-sso/gatehouse/internal/store"
+	"github.com/gatehouse-sso/gatehouse/internal/store/postgres"
+	"github.com/gatehouse-sso/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse-sso/gatehouse/internal/version"
+	"github.com/gatehouse-sso/gatehouse/internal/web"
+)
+
+// Options are what the caller decides beyond the configuration.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// StartupTimeout bounds the startup checks; zero means 30s.
+	StartupTimeout time.Duration
+}
+
+// App is every subsystem, built once.
+type App struct {
+	Config    config.Config
+	Log       *slog.Logger
+	Metrics   *observe.Metrics
+	Health    *observe.Health
+	Store     store.Store
+	Directory directory.Directory
+	Secrets   *secrets.Box
+	Signing   *keys.KeyPair
+	Audit     *audit.Recorder
+	Renderer  *web.Renderer
+	CSRF      *web.CSRF
+	SignIn    *signin.Engine
+	Handler   http.Handler
+	Now       func() time.Time
+
+	mux      *http.ServeMux
+	listener net.Listener
+	closers  []func() error
+}
+
+// StartupError says which startup check failed and why.
+type StartupError struct {
+	Check string // "store", "directory", "signing key", …
+	Err   error
+}
+
+func (e *StartupError) Error() string {
+	return fmt.Sprintf("startup check %q failed: %v", e.Check, e.Err)
+}
+
+func (e *StartupError) Unwrap() error { return e.Err }
+
+// New builds every subsystem from cfg and runs the startup checks: the store
+// answers, the directory answers, the keys load. On any failure it releases
+// what it had opened and returns a *StartupError.
+func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err error) {
+	a := &App{Config: cfg, Log: opts.Logger, Now: opts.Now}
+	if a.Log == nil {
+		a.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if a.Now == nil {
+		a.Now = time.Now
+	}
+	timeout := opts.StartupTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	defer func() {
+		if err != nil {
+			_ = a.Close()
+		}
+	}()
+
+	a.Metrics = observe.NewMetrics(version.Version, version.Commit())
+	a.Health = observe.NewHealth(5 * time.Second)
+
+	if err := a.openSecrets(); err != nil {
+		return nil, &StartupError{"encryption key", err}
+	}
+	if err := a.openSigningKey(); err != nil {
+		return nil, &StartupError{"signing key", err}
+	}
+	if err := a.openStore(ctx); err != nil {
+		return nil, &StartupError{"store", err}
+	}
+	if err := a.openDirectory(ctx); err != nil {
+		return nil, &StartupError{"directory", err}
+	}
+	if err := a.buildWeb(); err != nil {
+		return nil, &StartupError{"pages", err}
+	}
+	a.routes()
+	return a, nil
+}
+
+func (a *App) openSecrets() error {
+	path := a.Config.Secrets.EncryptionKeyFile
+	key, err := secrets.LoadKeyFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := secrets.CreateKeyFile(path); err != nil {
+			return err
+		}
+		a.Log.Warn("created a new encryption key; back it up with the store: without it, enrolled factors cannot be read", "file", path)
+		key, err = secrets.LoadKeyFile(path)
+	}
+	if err != nil {
+		return err
+	}
+	a.Secrets, err = secrets.New(key)
+	return err
+}
+
+func (a *App) openSigningKey() error {
+	s := a.Config.Signing
+	host := "gatehouse"
+	if u, err := url.Parse(a.Config.Issuer); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	kp, generated, err := keys.LoadOrGenerate(s.KeyFile, s.CertFile, host, a.Now())
+	if err != nil {
+		return err
+	}
+	if generated {
+		a.Log.Warn("generated a new token-signing key and self-signed certificate; relying parties must trust this certificate",
+			"key_file", s.KeyFile, "cert_file", s.CertFile, "kid", kp.ID)
+	}
+	if left := kp.Cert.NotAfter.Sub(a.Now()); left < 30*24*time.Hour {
+		a.Log.Warn("the token-signing certificate expires soon", "not_after", kp.Cert.NotAfter, "days_left", int(left.Hours()/24))
+	}
+	a.Signing = kp
+	return nil
+}
+
+func (a *App) storeObserver() store.Observer {
+	return func(op string, d time.Duration, err error) {
+		result := "ok"
+		switch {
+		case err == nil:
+		case errors.Is(err, store.ErrNotFound):
+			result = "not_found"
+		case errors.Is(err, store.ErrConflict):
+			result = "conflict"
+		default:
+			result = "error"
+		}
+		a.Metrics.ObserveStore(op, d, result)
+	}
+}
+
+func (a *App) openStore(ctx context.Context) error {
+	opts := store.Options{Logger: a.Log.With("component", "store"), Observe: a.storeObserver()}
+	var (
+		s   store.Store
+		err error
+	)
+	switch a.Config.Storage.Type {
+	case "sqlite":
+		s, err = sqlite.Open(ctx, a.Config.Storage.SQLite.Path, opts)
+	case "postgres":
+		s, err = postgres.Open(ctx, a.Config.Storage.Postgres.DSN.Value(), opts)
+	default:
+		err = fmt.Errorf("unknown storage type %q", a.Config.Storage.Type)
+	}
+	if err != nil {
+		return err
+	}
+	a.Store = s
+	a.closers = append(a.closers, s.Close)
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	a.Health.Add("store", s.Ping)
+	return nil
+}
+
+func (a *App) openDirectory(ctx context.Context) error {
+	d, err := openDirectory(ctx, a.Config.Directory, a.Log.With("component", "directory"), a.Metrics, a.Now)
+	if err != nil {
+		return err
+	}
+	a.Directory = d
+	a.closers = append(a.closers, d.Close)
+	if err := d.Check(ctx); err != nil {
+		return err
+	}
+	a.Health.Add("directory", d.Check)
+	return nil
+}
+
+// buildWeb builds what the pages need and the sign-in engine.
+func (a *App) buildWeb() error {
+	r, err := web.NewRenderer(a.Config.UI)
+	if err != nil {
+		return err
+	}
+	a.Renderer = r
+	a.CSRF = web.NewCSRF(a.Secrets.DeriveKey("csrf"), isHTTPS(a.Config.Issuer))
+	a.Audit = audit.New(a.Store, a.Log.With("component", "audit"), a.Now)
+	a.SignIn = signin.New(signin.Options{
+		Config: a.Config, Directory: a.Directory, Store: a.Store, Secrets: a.Secrets, Renderer: r, CSRF: a.CSRF,
+		Audit: a.Audit, Logger: a.Log.With("component", "signin"), Now: a.Now,
+	})
+	return nil
+}
+
+func (a *App) routes() {
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", observe.LiveHandler())
+	mux.Handle("GET /readyz", web.NoStore(a.Health.ReadyHandler()))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /static/", a.Renderer.StaticHandler())
+	mux.HandleFunc("GET /lang", a.Renderer.SetLanguage)
+	a.SignIn.Mount(mux)
+	a.mux = mux
+
+	tp, _ := web.ParseTrustedProxies(a.Config.TrustedProxies) // validated by config
+	hsts := a.Config.TLS.Enabled() || isHTTPS(a.Config.Issuer)
+	a.Handler = web.Chain(web.Instrument(a.Metrics, a.Log, mux),
+		web.RequestID(),
+		web.ClientIPMiddleware(tp),
+		web.Recover(a.Log),
+		web.SecurityHeaders(hsts),
+		web.LimitBody(a.Config.HTTP.MaxBodyBytes),
+	)
+}
+
+// Mux returns the router, for areas that mount their own routes.
+func (a *App) Mux() *http.ServeMux { return a.mux }
+
+func isHTTPS(issuer string) bool {
+	u, err := url.Parse(issuer)
+	return err == nil && u.Scheme == "https"
+}
+
+// Listen binds the configured address. Call it before Serve; Addr then
+// reports the bound address (useful with port 0).
+func (a *App) Listen() error {
+	l, err := net.Listen("tcp", a.Config.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.Config.Listen, err)
+	}
+	a.listener = l
+	return nil
+}
+
+// Addr is the bound address, after Listen.
+func (a *App) Addr() net.Addr { return a.listener.Addr() }
+
+// Serve serves HTTP(S) on the bound listener until ctx is cancelled, then
+// shuts down gracefully within the configured shutdown timeout. It also runs
+// the store's garbage collection.
+func (a *App) Serve(ctx context.Context) error {
+	if a.listener == nil {
+		if err := a.Listen(); err != nil {
+			return err
+		}
+	}
+	h := a.Config.HTTP
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: h.ReadHeaderTimeout,
+		ReadTimeout:       h.ReadTimeout,
+		WriteTimeout:      h.WriteTimeout,
+		IdleTimeout:       h.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	gcDone := make(chan struct{})
+	go func() {
+		defer close(gcDone)
+		a.collectGarbage(ctx, 5*time.Minute)
+	}()
+
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		if a.Config.TLS.Enabled() {
+			err = srv.ServeTLS(a.listener, a.Config.TLS.CertFile, a.Config.TLS.KeyFile)
+		} else {
+			err = srv.Serve(a.listener)
+		}
+		errc <- err
+	}()
+	scheme := "http"
+	if a.Config.TLS.Enabled() {
+		scheme = "https"
+	}
+	a.Log.Info("gatehouse serving", "listen", a.listener.Addr().String(), "scheme", scheme, "issuer", a.Config.Issuer, "version", version.Version)
+
+	select {
+	case err := <-errc:
+		<-gcDone
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	a.Log.Info("shutting down", "timeout", h.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), h.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		a.Log.Error("http server", "err", serr)
+	}
+	<-gcDone
+	if err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	return nil
+}
+
+func (a *App) collectGarbage(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			res, err := a.Store.GarbageCollect(ctx, a.Now())
+			if err != nil {
+				a.Log.Error("store garbage collection failed", "err", err)
+				continue
+			}
+			if n := res.Sessions + res.Flows + res.Counters + res.Tickets; n > 0 {
+				a.Log.Debug("store garbage collected", "sessions", res.Sessions, "flows", res.Flows, "counters", res.Counters, "tickets", res.Tickets)
+			}
+		}
+	}
+}
+
+// Close releases everything New opened, in reverse order.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	if a.listener != nil {
+		_ = a.listener.Close()
+	}
+	return errors.Join(errs...)
+}

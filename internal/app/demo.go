@@ -1,0 +1,81 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse-sso/gatehouse/internal/config"
+	"github.com/gatehouse-sso/gatehouse/internal/directory/file"
+)
+
+// DemoUser is a user the demo directory starts with.
+type DemoUser struct {
+	Username, Password, DisplayName, Mail string
+	Groups                                []string
+	MustChange                            bool
+}
+
+// DemoUsers are printed by `gatehouse demo` so a newcomer can sign in.
+var DemoUsers = []DemoUser{
+	{Username: "alice", Password: "Alice-Demo-2026!", DisplayName: "Alice Smith", Mail: "alice@demo.gatehouse.test", Groups: []string{"Staff", "Engineers"}},
+	{Username: "bob", Password: "Bob-Demo-2026!", DisplayName: "Bob Jones", Mail: "bob@demo.gatehouse.test", Groups: []string{"Staff"}},
+	{Username: "carol", Password: "Carol-Demo-2026!", DisplayName: "Carol White", Mail: "carol@demo.gatehouse.test", Groups: []string{"Staff"}, MustChange: true},
+}
+
+// DemoConfig is the configuration `gatehouse demo` runs with: everything
+// under dataDir, a file directory with the demo users, plain HTTP on a
+// loopback address.
+func DemoConfig(dataDir, listen string) (config.Config, error) {
+	cfg := config.Default()
+	cfg.Listen = listen
+	cfg.Issuer = "http://" + listen
+	cfg.Storage.SQLite.Path = filepath.Join(dataDir, "gatehouse.db")
+	cfg.Secrets.EncryptionKeyFile = filepath.Join(dataDir, "encryption.key")
+	cfg.Signing.KeyFile = filepath.Join(dataDir, "signing.key")
+	cfg.Signing.CertFile = filepath.Join(dataDir, "signing.crt")
+	cfg.Directory.Type = "file"
+	cfg.Directory.File.Path = filepath.Join(dataDir, "users.yaml")
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// PrepareDemo creates the data directory and, when missing, the demo user
+// file. It reports whether it created the users.
+func PrepareDemo(cfg config.Config, now time.Time) (bool, error) {
+	path := cfg.Directory.File.Path
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return false, fmt.Errorf("demo data directory: %w", err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		return false, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("demo users: %w", err)
+	}
+	f := file.File{Policy: file.DefaultPolicy}
+	for _, du := range DemoUsers {
+		h, err := file.Hash(du.Password)
+		if err != nil {
+			return false, err
+		}
+		f.Users = append(f.Users, file.UserFile{
+			Username: du.Username, UPN: du.Mail, Mail: du.Mail, DisplayName: du.DisplayName,
+			Groups: du.Groups, PasswordHash: h, PasswordChangedAt: now.UTC(), MustChange: du.MustChange,
+		})
+	}
+	out, err := yaml.Marshal(f)
+	if err != nil {
+		return false, fmt.Errorf("demo users: %w", err)
+	}
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		return false, fmt.Errorf("demo users: %w", err)
+	}
+	return true, nil
+}

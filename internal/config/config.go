@@ -1,0 +1,208 @@
+package config
+
+import "time"
+
+// Config is the whole configuration file.
+type Config struct {
+	// Issuer is the public base URL of Gatehouse, e.g. https://sso.corp.example.com.
+	// It is the WS-Federation/SAML issuer and OIDC issuer unless an app overrides it.
+	Issuer string `yaml:"issuer"`
+	// Listen is the address the HTTP server binds, host:port.
+	Listen string `yaml:"listen"`
+	// TLS serves HTTPS directly when both files are set.
+	TLS TLS `yaml:"tls"`
+	// TrustedProxies are the addresses or CIDR ranges whose X-Forwarded-For
+	// is believed. Empty: the TCP peer is the client.
+	TrustedProxies []string  `yaml:"trusted_proxies"`
+	UI             UI        `yaml:"ui"`
+	Log            Log       `yaml:"log"`
+	HTTP           HTTP      `yaml:"http"`
+	Storage        Storage   `yaml:"storage"`
+	Secrets        Secrets   `yaml:"secrets"`
+	Signing        Signing   `yaml:"signing"`
+	Directory      Directory `yaml:"directory"`
+	Sessions       Sessions  `yaml:"sessions"`
+	MFA            MFA       `yaml:"mfa"`
+	SMTP           SMTP      `yaml:"smtp"`
+	Apps           []App     `yaml:"apps"`
+}
+
+// TLS names the certificate and key for serving HTTPS.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether Gatehouse terminates TLS itself.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// UI configures what users see: the product name, logo, colour, and an
+// override directory for templates and static files.
+type UI struct {
+	Name         string `yaml:"name"`
+	LogoFile     string `yaml:"logo_file"`     // PNG or SVG shown on every page
+	PrimaryColor string `yaml:"primary_color"` // #rrggbb
+	// OverrideDir holds templates/*.html and static/* that replace the
+	// built-in ones of the same name.
+	OverrideDir string `yaml:"override_dir"`
+	// DefaultLanguage is used when the browser asks for none we have.
+	DefaultLanguage string `yaml:"default_language"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// HTTP holds server limits and timeouts.
+type HTTP struct {
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	// MaxBodyBytes caps every request body.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// Storage selects and configures the store backend.
+type Storage struct {
+	Type     string   `yaml:"type"` // sqlite or postgres
+	SQLite   SQLite   `yaml:"sqlite"`
+	Postgres Postgres `yaml:"postgres"`
+}
+
+// SQLite configures the SQLite store.
+type SQLite struct {
+	Path string `yaml:"path"`
+}
+
+// Postgres configures the PostgreSQL store. The DSN is a secret (it usually
+// holds a password): give it inline only when it has none.
+type Postgres struct {
+	DSN     Secret `yaml:"dsn"`
+	DSNFile string `yaml:"dsn_file"`
+}
+
+// Secrets configures encryption of secrets at rest.
+type Secrets struct {
+	// EncryptionKeyFile holds 32 random bytes (raw or base64) used to seal
+	// TOTP seeds and private keys in the store.
+	EncryptionKeyFile string `yaml:"encryption_key_file"`
+}
+
+// Signing names the token-signing key and certificate.
+type Signing struct {
+	KeyFile  string `yaml:"key_file"`
+	CertFile string `yaml:"cert_file"`
+}
+
+// Directory selects and configures where users live.
+type Directory struct {
+	Type            string          `yaml:"type"` // activedirectory or file
+	ActiveDirectory ActiveDirectory `yaml:"activedirectory"`
+	File            FileDirectory   `yaml:"file"`
+}
+
+// ActiveDirectory configures the AD connector.
+type ActiveDirectory struct {
+	// URLs are the domain controllers, ldaps:// or ldap:// (StartTLS is then
+	// mandatory). Tried in order; failed ones are skipped until healthy.
+	URLs []string `yaml:"urls"`
+	// DiscoverDomain, when set, adds the DCs found by DNS SRV
+	// _ldap._tcp.dc._msdcs.<domain> after URLs.
+	DiscoverDomain string `yaml:"discover_domain"`
+	// CAFile is the PEM bundle that verifies the DCs' certificates. Empty:
+	// the system roots.
+	CAFile               string        `yaml:"ca_file"`
+	BindDN               string        `yaml:"bind_dn"`
+	BindPassword         Secret        `yaml:"-"`
+	BindPasswordFile     string        `yaml:"bind_password_file"`
+	BaseDN               string        `yaml:"base_dn"`
+	LoginAttributes      []string      `yaml:"login_attributes"`
+	ImmutableIDAttribute string        `yaml:"immutable_id_attribute"` // objectGUID or ms-DS-ConsistencyGuid
+	Timeout              time.Duration `yaml:"timeout"`                // per directory call, a retry on another DC included
+	PoolSize             int           `yaml:"pool_size"`              // connections per DC
+}
+
+// FileDirectory configures the YAML-file directory.
+type FileDirectory struct {
+	Path string `yaml:"path"`
+}
+
+// Sessions configures sign-in sessions and flows.
+type Sessions struct {
+	// IdleTimeout ends a session nobody used for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// AbsoluteTimeout ends every session this long after sign-in.
+	AbsoluteTimeout time.Duration `yaml:"absolute_timeout"`
+	// FlowTimeout bounds one sign-in or self-service flow.
+	FlowTimeout time.Duration `yaml:"flow_timeout"`
+	// RememberDevice lets users skip the second factor on a browser for
+	// this long; zero turns the option off.
+	RememberDevice time.Duration `yaml:"remember_device"`
+}
+
+// MFA configures second factors.
+type MFA struct {
+	Methods []string `yaml:"methods"` // webauthn, totp, email, recovery
+	// RequiredFor is "all", "none", or "apps" (only apps with mfa: required).
+	RequiredFor string `yaml:"required_for"`
+	// RequiredGroups are AD groups (DN or name) whose members always need MFA.
+	RequiredGroups []string `yaml:"required_groups"`
+}
+
+// SMTP configures outgoing mail.
+type SMTP struct {
+	Host         string `yaml:"host"`
+	Port         int    `yaml:"port"`
+	From         string `yaml:"from"`
+	Username     string `yaml:"username"`
+	Password     Secret `yaml:"-"`
+	PasswordFile string `yaml:"password_file"`
+	// Security is "starttls" (default), "tls" (implicit, port 465) or "none"
+	// (only allowed towards a loopback host).
+	Security string `yaml:"security"`
+}
+
+// App is one relying party or client.
+type App struct {
+	Name string `yaml:"name"`
+	Type string `yaml:"type"` // entra, saml, oidc, wsfed
+	// Entra
+	Domains []string `yaml:"domains"`
+	// SAML / WS-Fed
+	MetadataFile string   `yaml:"metadata_file"`
+	EntityID     string   `yaml:"entity_id"`
+	ReplyURLs    []string `yaml:"reply_urls"`
+	// OIDC
+	ClientID         string   `yaml:"client_id"`
+	ClientSecret     Secret   `yaml:"-"`
+	ClientSecretFile string   `yaml:"client_secret_file"`
+	RedirectURIs     []string `yaml:"redirect_uris"`
+	// MFA is "required", "optional" or "" (follow mfa.required_for).
+	MFA string `yaml:"mfa"`
+	// Groups, when set, limits the app to members of these AD groups.
+	Groups []string `yaml:"groups"`
+}
+
+// Secret is a value that must never be printed or logged.
+type Secret string
+
+// String hides the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString hides the value from %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// Value returns the secret itself, for the one place that needs it.
+func (s Secret) Value() string { return string(s) }
+
+// MarshalText hides the value when encoded.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }

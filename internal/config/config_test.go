@@ -1,0 +1,252 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, dir, name, content string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil { // umask-proof
+		t.Fatal(err)
+	}
+	return p
+}
+
+// validAD returns a minimal valid configuration using an AD directory.
+func validAD(t *testing.T) (string, string) {
+	dir := t.TempDir()
+	pw := writeFile(t, dir, "bind", "s3cret\n", 0o600)
+	return dir, fmt.Sprintf(`
+issuer: https://sso.corp.example.com
+listen: ":8443"
+directory:
+  type: activedirectory
+  activedirectory:
+    urls: [ldaps://dc1.corp.example.com, ldap://dc2.corp.example.com:389]
+    bind_dn: CN=svc,DC=corp,DC=example,DC=com
+    bind_password_file: %s
+    base_dn: DC=corp,DC=example,DC=com
+`, pw)
+}
+
+func problemPaths(t *testing.T, err error) []string {
+	t.Helper()
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("error %v is not Problems", err)
+	}
+	paths := make([]string, len(ps))
+	for i, p := range ps {
+		paths[i] = p.Path
+	}
+	return paths
+}
+
+func hasProblem(t *testing.T, err error, path, substr string) {
+	t.Helper()
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("error %v is not Problems", err)
+	}
+	for _, p := range ps {
+		if p.Path == path && strings.Contains(p.Message, substr) {
+			return
+		}
+	}
+	t.Errorf("no problem at %q containing %q in:\n%v", path, substr, err)
+}
+
+func TestAValidFileLoadsWithDefaultsFilledIn(t *testing.T) {
+	_, y := validAD(t)
+	cfg, err := Parse([]byte(y), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ad := cfg.Directory.ActiveDirectory
+	if ad.BindPassword.Value() != "s3cret" {
+		t.Errorf("bind password not read from file (trailing newline must be trimmed)")
+	}
+	if ad.Timeout != 10*time.Second || ad.PoolSize != 4 || ad.ImmutableIDAttribute != "objectGUID" {
+		t.Errorf("defaults not applied: %+v", ad)
+	}
+	if cfg.Storage.Type != "sqlite" || cfg.HTTP.MaxBodyBytes != 1<<20 {
+		t.Errorf("defaults not applied: %+v %+v", cfg.Storage, cfg.HTTP)
+	}
+}
+
+func TestEveryProblemIsReportedWithItsPath(t *testing.T) {
+	dir := t.TempDir()
+	y := `
+issuer: https://sso.corp.example.com
+listen: ":8443"
+directory:
+  type: activedirectory
+  activedirectory:
+    urls: ["ldaps://dc1.corp.example.com", "http//dc2"]
+    bind_dn: CN=svc,DC=corp,DC=example,DC=com
+    bind_password_file: ` + filepath.Join(dir, "missing") + `
+    base_dn: DC=corp,DC=example,DC=com
+    login_atributs: [mail]
+`
+	_, err := Parse([]byte(y), nil)
+	if err == nil {
+		t.Fatal("want problems")
+	}
+	hasProblem(t, err, "directory.activedirectory.login_atributs", `did you mean "login_attributes"`)
+	hasProblem(t, err, "directory.activedirectory.urls[1]", "http//dc2")
+	hasProblem(t, err, "directory.activedirectory.bind_password_file", "does not exist")
+	if n := len(problemPaths(t, err)); n != 3 {
+		t.Errorf("want exactly 3 problems, got %d:\n%v", n, err)
+	}
+}
+
+func TestUnknownKeysAreFoundInNestedListsToo(t *testing.T) {
+	_, y := validAD(t)
+	y += `
+apps:
+  - name: Grafana
+    type: oidc
+    client_id: grafana
+    redirect_uri: https://grafana.example.com/cb
+`
+	_, err := Parse([]byte(y), nil)
+	hasProblem(t, err, "apps[0].redirect_uri", `did you mean "redirect_uris"`)
+	hasProblem(t, err, "apps[0].redirect_uris", "required")
+}
+
+func TestAnInlineSecretIsRefusedWithAHint(t *testing.T) {
+	_, y := validAD(t)
+	y += "smtp:\n  password: hunter2\n"
+	_, err := Parse([]byte(y), nil)
+	hasProblem(t, err, "smtp.password", "set password_file")
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Error("the error repeats the secret")
+	}
+}
+
+func TestAWorldReadableSecretFileIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "pw", "x", 0o644)
+	if _, err := ReadSecretFile(p); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("want a chmod hint, got %v", err)
+	}
+	writeFile(t, dir, "empty", "\n", 0o600)
+	if _, err := ReadSecretFile(filepath.Join(dir, "empty")); err == nil {
+		t.Fatal("an empty secret file must be refused")
+	}
+}
+
+func TestEnvironmentOverridesTheFile(t *testing.T) {
+	_, y := validAD(t)
+	env := []string{
+		"GATEHOUSE_LISTEN=127.0.0.1:9000",
+		"GATEHOUSE_DIRECTORY_ACTIVEDIRECTORY_URLS=ldaps://a.example.com, ldaps://b.example.com",
+		"GATEHOUSE_DIRECTORY_ACTIVEDIRECTORY_TIMEOUT=3s",
+		"GATEHOUSE_HTTP_MAX_BODY_BYTES=2048",
+		"GATEHOUSE_TEST_PG_DSN=ignored",
+		"PATH=/bin",
+	}
+	cfg, err := Parse([]byte(y), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ad := cfg.Directory.ActiveDirectory
+	if cfg.Listen != "127.0.0.1:9000" || len(ad.URLs) != 2 || ad.URLs[1] != "ldaps://b.example.com" ||
+		ad.Timeout != 3*time.Second || cfg.HTTP.MaxBodyBytes != 2048 {
+		t.Errorf("overrides not applied: listen=%s urls=%v timeout=%s body=%d", cfg.Listen, ad.URLs, ad.Timeout, cfg.HTTP.MaxBodyBytes)
+	}
+}
+
+func TestABadEnvironmentVariableIsAProblem(t *testing.T) {
+	_, y := validAD(t)
+	_, err := Parse([]byte(y), []string{"GATEHOUSE_LISTN=x", "GATEHOUSE_HTTP_IDLE_TIMEOUT=soon"})
+	hasProblem(t, err, "GATEHOUSE_LISTN", "unknown environment variable")
+	hasProblem(t, err, "GATEHOUSE_HTTP_IDLE_TIMEOUT", "not a duration")
+}
+
+func TestEnvNamesListsNestedSettings(t *testing.T) {
+	names := strings.Join(EnvNames(), " ")
+	for _, want := range []string{"GATEHOUSE_ISSUER", "GATEHOUSE_STORAGE_POSTGRES_DSN_FILE", "GATEHOUSE_DIRECTORY_ACTIVEDIRECTORY_BIND_PASSWORD_FILE"} {
+		if !strings.Contains(names, want) {
+			t.Errorf("EnvNames lacks %s", want)
+		}
+	}
+	if strings.Contains(names, "GATEHOUSE_APPS") {
+		t.Error("apps cannot be set from the environment")
+	}
+}
+
+func TestValidationRules(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, path, msg string
+	}{
+		{"plain http is refused for a public issuer", "issuer: http://sso.example.com", "issuer", "must use https"},
+		{"a listen address needs a port", "listen: localhost", "listen", "host:port"},
+		{"an unknown storage type is refused", "storage: {type: mysql}", "storage.type", "sqlite or postgres"},
+		{"postgres needs a dsn", "storage: {type: postgres}", "storage.postgres.dsn_file", "required"},
+		{"a non-ldap URL is refused", "directory: {activedirectory: {urls: [https://dc1]}}", "directory.activedirectory.urls[0]", "ldaps://"},
+		{"an immutable id attribute must be known", "directory: {activedirectory: {immutable_id_attribute: mail}}", "directory.activedirectory.immutable_id_attribute", "objectGUID"},
+		{"a trusted proxy must be an address", "trusted_proxies: [proxy.example.com]", "trusted_proxies[0]", "CIDR"},
+		{"smtp without TLS only to localhost", "smtp: {host: mail.example.com, from: a@example.com, security: none}", "smtp.security", "localhost"},
+		{"email codes need smtp", "mfa: {methods: [email]}", "mfa.methods", "smtp.host"},
+		{"an OIDC redirect must be https", "apps: [{name: A, type: oidc, client_id: a, redirect_uris: [http://a.example.com/cb]}]", "apps[0].redirect_uris[0]", "https"},
+		{"app names are unique", "apps: [{name: A, type: entra, domains: [a.com]}, {name: A, type: entra, domains: [b.com]}]", "apps[1].name", "already used"},
+		{"one log format", "log: {format: xml}", "log.format", "text, json"},
+		{"a type error names its line", "http: {max_body_bytes: lots}", "", "line 1"},
+		{"a list where a section belongs is refused", "- a\n- b", "", "mapping"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml), nil)
+			if err == nil {
+				t.Fatal("want a problem")
+			}
+			hasProblem(t, err, tc.path, tc.msg)
+		})
+	}
+}
+
+func TestAnOversizedFileIsRefused(t *testing.T) {
+	_, err := Parse(make([]byte, MaxFileSize+1), nil)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+}
+
+func TestSecretsNeverPrint(t *testing.T) {
+	s := Secret("hunter2")
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v %s %#v %+v", s, s, s, struct{ P Secret }{s})} {
+		if strings.Contains(out, "hunter2") {
+			t.Errorf("secret printed: %s", out)
+		}
+	}
+	if s.Value() != "hunter2" {
+		t.Error("Value must return the secret")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	_, y := validAD(&testing.T{})
+	f.Add([]byte(y))
+	f.Add([]byte("issuer: [a, b]\napps: {x: 1}\n"))
+	f.Add([]byte("a: &a [*a, *a]"))
+	f.Add([]byte("directory:\n  activedirectory:\n    urls: !!binary aGVsbG8=\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse(data, nil)
+		if err == nil {
+			// Whatever parses must also validate cleanly on its own.
+			if verr := cfg.Validate(); verr != nil {
+				t.Fatalf("Parse accepted a config that Validate refuses: %v", verr)
+			}
+		}
+	})
+}

@@ -1,0 +1,47 @@
+package config
+
+import (
+	"path/filepath"
+	"time"
+)
+
+// Default returns the configuration every file starts from. It is the only
+// place defaults live.
+func Default() Config {
+	return Config{
+		Issuer: "http://127.0.0.1:8080",
+		Listen: "127.0.0.1:8080",
+		Log:    Log{Level: "info", Format: "text"},
+		UI:     UI{Name: "Gatehouse", PrimaryColor: "#1f5fbf", DefaultLanguage: "en"},
+		HTTP: HTTP{
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownTimeout:   15 * time.Second,
+			MaxBodyBytes:      1 << 20,
+		},
+		Storage: Storage{
+			Type:   "sqlite",
+			SQLite: SQLite{Path: filepath.Join("data", "gatehouse.db")},
+		},
+		Secrets: Secrets{EncryptionKeyFile: filepath.Join("data", "encryption.key")},
+		Signing: Signing{
+			KeyFile:  filepath.Join("data", "signing.key"),
+			CertFile: filepath.Join("data", "signing.crt"),
+		},
+		Directory: Directory{
+			Type: "activedirectory",
+			ActiveDirectory: ActiveDirectory{
+				LoginAttributes:      []string{"userPrincipalName", "sAMAccountName", "mail"},
+				ImmutableIDAttribute: "objectGUID",
+				Timeout:              10 * time.Second,
+				PoolSize:             4,
+			},
+			File: FileDirectory{Path: "users.yaml"},
+		},
+		Sessions: Sessions{IdleTimeout: 8 * time.Hour, AbsoluteTimeout: 24 * time.Hour, FlowTimeout: 15 * time.Minute},
+		MFA:      MFA{Methods: []string{"webauthn", "totp", "recovery"}, RequiredFor: "all"},
+		SMTP:     SMTP{Port: 587, Security: "starttls"},
+	}
+}

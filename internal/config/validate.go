@@ -1,0 +1,321 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Validate checks every setting and returns Problems listing all that is
+// wrong, each with its YAML path, or nil.
+func (c *Config) Validate() error {
+	var p Problems
+	c.validateServer(&p)
+	c.validateStorage(&p)
+	c.validateDirectory(&p)
+	c.validateMFA(&p)
+	c.validateSMTP(&p)
+	c.validateApps(&p)
+	if len(p) == 0 {
+		return nil
+	}
+	return p
+}
+
+// IsLoopbackHost reports whether host (a name or address, no port) is this
+// machine.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.IsLoopback()
+}
+
+func (c *Config) validateServer(p *Problems) {
+	u, err := url.Parse(c.Issuer)
+	switch {
+	case c.Issuer == "":
+		p.add("issuer", "required: the public URL users reach Gatehouse at, e.g. https://sso.corp.example.com")
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		p.add("issuer", "must be an absolute URL like https://sso.corp.example.com, got %q", c.Issuer)
+	case u.RawQuery != "" || u.Fragment != "":
+		p.add("issuer", "must not have a query or fragment")
+	case u.Scheme == "http" && !IsLoopbackHost(u.Hostname()):
+		p.add("issuer", "must use https (http is only allowed for localhost), got %q", c.Issuer)
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+		p.add("listen", "must be host:port, e.g. 127.0.0.1:8080 or :443, got %q", c.Listen)
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		p.add("tls", "set both cert_file and key_file, or neither")
+	}
+	fileMustExist(p, "tls.cert_file", c.TLS.CertFile)
+	fileMustExist(p, "tls.key_file", c.TLS.KeyFile)
+	for i, tp := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(tp); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(tp); err == nil {
+			continue
+		}
+		p.add(fmt.Sprintf("trusted_proxies[%d]", i), "must be an IP address or CIDR range, got %q", tp)
+	}
+	if c.UI.Name == "" {
+		p.add("ui.name", "required")
+	}
+	if !hexColor.MatchString(c.UI.PrimaryColor) {
+		p.add("ui.primary_color", "must be a colour like #1f5fbf, got %q", c.UI.PrimaryColor)
+	}
+	fileMustExist(p, "ui.logo_file", c.UI.LogoFile)
+	fileMustExist(p, "ui.override_dir", c.UI.OverrideDir)
+	oneOf(p, "ui.default_language", c.UI.DefaultLanguage, "en", "de")
+	oneOf(p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf(p, "log.format", c.Log.Format, "text", "json")
+	h := c.HTTP
+	for _, d := range []struct {
+		path string
+		v    int64
+	}{
+		{"http.read_header_timeout", int64(h.ReadHeaderTimeout)},
+		{"http.read_timeout", int64(h.ReadTimeout)},
+		{"http.write_timeout", int64(h.WriteTimeout)},
+		{"http.idle_timeout", int64(h.IdleTimeout)},
+		{"http.shutdown_timeout", int64(h.ShutdownTimeout)},
+		{"http.max_body_bytes", h.MaxBodyBytes},
+	} {
+		if d.v <= 0 {
+			p.add(d.path, "must be greater than zero")
+		}
+	}
+	ss := c.Sessions
+	if ss.IdleTimeout <= 0 || ss.AbsoluteTimeout <= 0 || ss.FlowTimeout <= 0 {
+		p.add("sessions", "idle_timeout, absolute_timeout and flow_timeout must be greater than zero")
+	}
+	if ss.IdleTimeout > ss.AbsoluteTimeout {
+		p.add("sessions.idle_timeout", "must not be longer than absolute_timeout")
+	}
+	if ss.RememberDevice < 0 {
+		p.add("sessions.remember_device", "must not be negative")
+	}
+	if c.Secrets.EncryptionKeyFile == "" {
+		p.add("secrets.encryption_key_file", "required")
+	}
+	if c.Signing.KeyFile == "" {
+		p.add("signing.key_file", "required")
+	}
+	if c.Signing.CertFile == "" {
+		p.add("signing.cert_file", "required")
+	}
+}
+
+func (c *Config) validateStorage(p *Problems) {
+	switch c.Storage.Type {
+	case "sqlite":
+		if c.Storage.SQLite.Path == "" {
+			p.add("storage.sqlite.path", "required")
+		}
+	case "postgres":
+		pg := c.Storage.Postgres
+		if pg.DSN == "" && pg.DSNFile == "" {
+			p.add("storage.postgres.dsn_file", "required: a file holding the connection string, e.g. postgres://gatehouse:…@db:5432/gatehouse")
+		}
+		if pg.DSN != "" {
+			if u, err := url.Parse(pg.DSN.Value()); err == nil && u.Scheme != "" {
+				if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+					p.add("storage.postgres.dsn", "must be a postgres:// URL or key=value connection string")
+				}
+			}
+		}
+	default:
+		p.add("storage.type", "must be sqlite or postgres, got %q", c.Storage.Type)
+	}
+}
+
+var (
+	attrName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
+	hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+)
+
+func (c *Config) validateDirectory(p *Problems) {
+	switch c.Directory.Type {
+	case "activedirectory":
+		ad := c.Directory.ActiveDirectory
+		const base = "directory.activedirectory"
+		if len(ad.URLs) == 0 && ad.DiscoverDomain == "" {
+			p.add(base+".urls", "required: at least one domain controller, e.g. ldaps://dc1.corp.example.com (or set discover_domain)")
+		}
+		for i, raw := range ad.URLs {
+			path := fmt.Sprintf("%s.urls[%d]", base, i)
+			u, err := url.Parse(raw)
+			switch {
+			case !strings.Contains(raw, "://") || (err == nil && u.Scheme != "ldaps" && u.Scheme != "ldap"):
+				p.add(path, "must start with ldaps:// (or ldap://, which then always uses StartTLS), got %q", raw)
+			case err != nil || u.Host == "":
+				p.add(path, "must be a URL like ldaps://dc1.corp.example.com, got %q", raw)
+			case u.Path != "" && u.Path != "/":
+				p.add(path, "must not have a path, got %q", raw)
+			}
+		}
+		fileMustExist(p, base+".ca_file", ad.CAFile)
+		if ad.BindDN == "" {
+			p.add(base+".bind_dn", "required: the service account Gatehouse searches with, e.g. CN=svc-gatehouse,OU=Service Accounts,DC=corp,DC=example,DC=com")
+		}
+		if ad.BindPasswordFile == "" {
+			p.add(base+".bind_password_file", "required: a file (mode 600) holding the service account's password")
+		}
+		if ad.BaseDN == "" {
+			p.add(base+".base_dn", "required, e.g. DC=corp,DC=example,DC=com")
+		}
+		if len(ad.LoginAttributes) == 0 {
+			p.add(base+".login_attributes", "required, e.g. [userPrincipalName, sAMAccountName, mail]")
+		}
+		for i, a := range ad.LoginAttributes {
+			if !attrName.MatchString(a) {
+				p.add(fmt.Sprintf("%s.login_attributes[%d]", base, i), "not an LDAP attribute name: %q", a)
+			}
+		}
+		oneOf(p, base+".immutable_id_attribute", ad.ImmutableIDAttribute, "objectGUID", "ms-DS-ConsistencyGuid")
+		if ad.Timeout <= 0 {
+			p.add(base+".timeout", "must be greater than zero")
+		}
+		if ad.PoolSize < 1 || ad.PoolSize > 64 {
+			p.add(base+".pool_size", "must be between 1 and 64, got %d", ad.PoolSize)
+		}
+	case "file":
+		if c.Directory.File.Path == "" {
+			p.add("directory.file.path", "required")
+		}
+	default:
+		p.add("directory.type", "must be activedirectory or file, got %q", c.Directory.Type)
+	}
+}
+
+func (c *Config) validateMFA(p *Problems) {
+	for i, m := range c.MFA.Methods {
+		oneOf(p, fmt.Sprintf("mfa.methods[%d]", i), m, "webauthn", "totp", "email", "recovery")
+	}
+	oneOf(p, "mfa.required_for", c.MFA.RequiredFor, "all", "apps", "none")
+	if c.MFA.RequiredFor == "all" && len(c.MFA.Methods) == 0 {
+		p.add("mfa.methods", "at least one method is needed when required_for is all")
+	}
+	if slices.Contains(c.MFA.Methods, "email") && c.SMTP.Host == "" {
+		p.add("mfa.methods", "email codes need smtp.host")
+	}
+}
+
+func (c *Config) validateSMTP(p *Problems) {
+	s := c.SMTP
+	if s.Host == "" {
+		return
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		p.add("smtp.port", "must be between 1 and 65535, got %d", s.Port)
+	}
+	if a, err := mail.ParseAddress(s.From); err != nil || a.Address == "" {
+		p.add("smtp.from", "must be an email address, got %q", s.From)
+	}
+	oneOf(p, "smtp.security", s.Security, "starttls", "tls", "none")
+	if s.Security == "none" && !IsLoopbackHost(s.Host) {
+		p.add("smtp.security", "none (no TLS) is only allowed towards a local relay on localhost")
+	}
+	if s.Username != "" && s.PasswordFile == "" {
+		p.add("smtp.password_file", "required when smtp.username is set")
+	}
+}
+
+func (c *Config) validateApps(p *Problems) {
+	names := map[string]int{}
+	clients := map[string]int{}
+	for i, a := range c.Apps {
+		base := fmt.Sprintf("apps[%d]", i)
+		if a.Name == "" {
+			p.add(base+".name", "required")
+		} else if j, dup := names[a.Name]; dup {
+			p.add(base+".name", "%q is already used by apps[%d]", a.Name, j)
+		} else {
+			names[a.Name] = i
+		}
+		oneOf(p, base+".mfa", a.MFA, "", "required", "optional")
+		switch a.Type {
+		case "entra":
+			if len(a.Domains) == 0 {
+				p.add(base+".domains", "required: the federated domains, e.g. [corp.example.com]")
+			}
+		case "saml", "wsfed":
+			if a.MetadataFile == "" && a.EntityID == "" {
+				p.add(base+".metadata_file", "required (or entity_id with reply_urls)")
+			}
+			fileMustExist(p, base+".metadata_file", a.MetadataFile)
+			if a.MetadataFile == "" && a.EntityID != "" && len(a.ReplyURLs) == 0 {
+				p.add(base+".reply_urls", "required with entity_id")
+			}
+			for j, r := range a.ReplyURLs {
+				absoluteURL(p, fmt.Sprintf("%s.reply_urls[%d]", base, j), r)
+			}
+		case "oidc":
+			if a.ClientID == "" {
+				p.add(base+".client_id", "required")
+			} else if j, dup := clients[a.ClientID]; dup {
+				p.add(base+".client_id", "%q is already used by apps[%d]", a.ClientID, j)
+			} else {
+				clients[a.ClientID] = i
+			}
+			if len(a.RedirectURIs) == 0 {
+				p.add(base+".redirect_uris", "required")
+			}
+			for j, r := range a.RedirectURIs {
+				absoluteURL(p, fmt.Sprintf("%s.redirect_uris[%d]", base, j), r)
+			}
+		default:
+			p.add(base+".type", "must be entra, saml, wsfed or oidc, got %q", a.Type)
+		}
+	}
+}
+
+func absoluteURL(p *Problems, path, raw string) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		p.add(path, "must be an absolute https URL, got %q", raw)
+	case u.Scheme == "http" && !IsLoopbackHost(u.Hostname()):
+		p.add(path, "must use https (http only for localhost), got %q", raw)
+	case u.Fragment != "":
+		p.add(path, "must not have a fragment")
+	}
+}
+
+func oneOf(p *Problems, path, v string, allowed ...string) {
+	if slices.Contains(allowed, v) {
+		return
+	}
+	var quoted []string
+	for _, a := range allowed {
+		if a != "" {
+			quoted = append(quoted, a)
+		}
+	}
+	p.add(path, "must be one of %s, got %q", strings.Join(quoted, ", "), v)
+}
+
+func fileMustExist(p *Problems, path, file string) {
+	if file == "" {
+		return
+	}
+	if _, err := os.Stat(file); err != nil {
+		p.add(path, "cannot read %s: %v", file, unwrapPathError(err))
+	}
+}
+
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok { //nolint:errorlint // only the direct *PathError carries Op/Path noise
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,189 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Typed errors. Authenticate returns them wrapped; test with errors.Is.
+var (
+	// ErrInvalidCredentials: wrong password or unknown user — never tell
+	// which.
+	ErrInvalidCredentials = errors.New("directory: invalid credentials")
+	// ErrPasswordExpired: the password was right but has expired; the user
+	// may change it in place.
+	ErrPasswordExpired = errors.New("directory: password expired")
+	// ErrMustChangePassword: the password was right but must be changed at
+	// this sign-in.
+	ErrMustChangePassword = errors.New("directory: password must be changed")
+	// ErrAccountLocked: locked out after too many bad passwords.
+	ErrAccountLocked = errors.New("directory: account locked")
+	// ErrAccountDisabled: disabled by an administrator.
+	ErrAccountDisabled = errors.New("directory: account disabled")
+	// ErrAccountExpired: the account's end date has passed.
+	ErrAccountExpired = errors.New("directory: account expired")
+	// ErrNotPermitted: sign-in not allowed at this time or from here.
+	ErrNotPermitted = errors.New("directory: sign-in not permitted now or from here")
+	// ErrUserNotFound is returned by LookupUser only. Authenticate reports an
+	// unknown user as ErrInvalidCredentials.
+	ErrUserNotFound = errors.New("directory: user not found")
+	// ErrAmbiguousUser: a login matched more than one account.
+	ErrAmbiguousUser = errors.New("directory: login matches more than one account")
+	// ErrWrongPassword: a password change was refused because the current
+	// password is wrong.
+	ErrWrongPassword = errors.New("directory: current password is wrong")
+	// ErrUnavailable: no directory server could be reached.
+	ErrUnavailable = errors.New("directory: unavailable")
+)
+
+// PasswordAccepted reports whether err means the password itself was right
+// (expired or must-change), so a flow may continue to a password change.
+func PasswordAccepted(err error) bool {
+	return errors.Is(err, ErrPasswordExpired) || errors.Is(err, ErrMustChangePassword)
+}
+
+// Reason is one rule a new password broke.
+type Reason string
+
+// The rules a new password can break.
+const (
+	ReasonTooShort       Reason = "too_short"
+	ReasonComplexity     Reason = "complexity"
+	ReasonHistory        Reason = "history"
+	ReasonTooYoung       Reason = "too_young"
+	ReasonContainsName   Reason = "contains_name"
+	ReasonUnknownRefusal Reason = "refused"
+)
+
+// PolicyViolation is a broken rule with its wording for the user.
+type PolicyViolation struct {
+	Reason  Reason
+	Message string // e.g. "Use at least 12 characters."
+}
+
+// PolicyError is returned when a new password breaks the password policy.
+// Its violations are precise and safe to show to the user.
+type PolicyError struct {
+	Violations []PolicyViolation
+}
+
+func (e *PolicyError) Error() string {
+	msgs := make([]string, len(e.Violations))
+	for i, v := range e.Violations {
+		msgs[i] = v.Message
+	}
+	return "directory: password policy: " + strings.Join(msgs, " ")
+}
+
+// Has reports whether the error includes reason r.
+func (e *PolicyError) Has(r Reason) bool {
+	for _, v := range e.Violations {
+		if v.Reason == r {
+			return true
+		}
+	}
+	return false
+}
+
+// AccountState is what the directory says about an account.
+type AccountState struct {
+	Disabled        bool
+	Locked          bool
+	LockedUntil     time.Time // zero: until an administrator unlocks
+	MustChange      bool
+	PasswordExpires time.Time // zero: never
+	AccountExpires  time.Time // zero: never
+	PasswordLastSet time.Time
+}
+
+// User is a directory account.
+type User struct {
+	// ID is the stable key Gatehouse stores against the user (hex of the
+	// objectGUID in AD); it never changes when the user is renamed.
+	ID             string
+	DN             string
+	SAMAccountName string
+	UPN            string
+	Mail           string
+	DisplayName    string
+	GivenName      string
+	Surname        string
+	// ImmutableID is what Entra ID matches the user on: base64 of the raw
+	// bytes of the configured source attribute.
+	ImmutableID string
+	// Groups holds the distinguished names of every group the user is in,
+	// nested membership included.
+	Groups []string
+	State  AccountState
+}
+
+// InGroup reports whether the user is in the group named by DN or by CN,
+// case-insensitively.
+func (u *User) InGroup(group string) bool {
+	for _, g := range u.Groups {
+		if strings.EqualFold(g, group) {
+			return true
+		}
+		cn, _, _ := strings.Cut(g, ",")
+		if strings.EqualFold(strings.TrimPrefix(strings.TrimPrefix(cn, "CN="), "cn="), group) {
+			return true
+		}
+	}
+	return false
+}
+
+// Directory authenticates users and looks them up.
+type Directory interface {
+	// Authenticate checks login + password. On success it returns the user.
+	// With ErrPasswordExpired or ErrMustChangePassword it also returns the
+	// user (the password was right). Any other failure returns a nil user.
+	Authenticate(ctx context.Context, login, password string) (*User, error)
+	// LookupUser finds a user by any configured login attribute, or
+	// ErrUserNotFound.
+	LookupUser(ctx context.Context, login string) (*User, error)
+	// Check reports whether the directory can serve now (for /readyz and
+	// startup).
+	Check(ctx context.Context) error
+	// Close releases connections.
+	Close() error
+}
+
+// PasswordChanger changes a password as the user: the old password is
+// checked and the history enforced. It works for users whose password has
+// expired or must change.
+type PasswordChanger interface {
+	ChangePassword(ctx context.Context, u *User, oldPassword, newPassword string) error
+}
+
+// PasswordResetter sets a new password administratively (after the user
+// proved who they are with a second factor), enforcing the policy
+// including history where the directory can.
+type PasswordResetter interface {
+	ResetPassword(ctx context.Context, u *User, newPassword string) error
+}
+
+// Unlocker clears a lockout.
+type Unlocker interface {
+	Unlock(ctx context.Context, u *User) error
+}
+
+// Policy is the effective password policy for a user.
+type Policy struct {
+	MinLength         int
+	Complexity        bool
+	HistoryLength     int
+	MinAge            time.Duration
+	MaxAge            time.Duration // zero: passwords never expire
+	LockoutThreshold  int           // zero: no lockout
+	LockoutDuration   time.Duration // zero with a threshold: until an administrator unlocks
+	ObservationWindow time.Duration
+	// Source names where the policy came from: "domain" or the PSO's DN.
+	Source string
+}
+
+// PolicyReader reads the effective password policy for a user.
+type PolicyReader interface {
+	PasswordPolicy(ctx context.Context, u *User) (Policy, error)
+}

@@ -1,0 +1,123 @@
+package signin
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/store"
+	"github.com/gatehouse-sso/gatehouse/internal/web"
+)
+
+// changeData is what the in-flow password change page shows.
+type changeData struct {
+	FlowID string
+	Step   string
+	Login  string
+	Reason string // "expired" or "must_change"
+	Policy directory.Policy
+	Rules  []string
+}
+
+func (e *Engine) policyFor(r *http.Request, u *directory.User) directory.Policy {
+	if pr, ok := e.dir.(directory.PolicyReader); ok {
+		if p, err := pr.PasswordPolicy(r.Context(), u); err == nil {
+			return p
+		}
+	}
+	return directory.Policy{}
+}
+
+func (e *Engine) renderChangePassword(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, p *web.Page, status int) error {
+	pol := e.policyFor(r, st.User)
+	d := changeData{FlowID: f.ID, Step: f.Step, Login: st.Login, Reason: st.MustChange, Policy: pol, Rules: PolicyRules(pol, p)}
+	p.Title = "change.title"
+	p.Data = d
+	return e.render.Render(w, "login_change_password", status, *p)
+}
+
+// PolicyRules words a policy for the page, in the page's language.
+func PolicyRules(pol directory.Policy, p *web.Page) []string {
+	var rules []string
+	if pol.MinLength > 0 {
+		rules = append(rules, p.T("change.rule_length", pol.MinLength))
+	}
+	if pol.Complexity {
+		rules = append(rules, p.T("change.rule_complexity"), p.T("change.rule_name"))
+	}
+	if pol.HistoryLength > 1 {
+		rules = append(rules, p.T("change.rule_history", pol.HistoryLength))
+	} else if pol.HistoryLength == 1 {
+		rules = append(rules, p.T("change.rule_history_one"))
+	}
+	return rules
+}
+
+func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
+	ctx := r.Context()
+	pc, ok := e.dir.(directory.PasswordChanger)
+	if !ok {
+		return web.Errorf(http.StatusNotImplemented, "This directory cannot change passwords. Contact your helpdesk.", nil)
+	}
+	newPW, confirm := r.PostFormValue("new_password"), r.PostFormValue("confirm_password")
+	again := func(status int, field, msg string) error {
+		p := e.render.NewPage(r, "change.title", nil)
+		p.Errors[field] = msg
+		return e.renderChangePassword(w, r, f, st, &p, status)
+	}
+	p := e.render.NewPage(r, "change.title", nil)
+	switch {
+	case newPW == "" || len(newPW) > maxPasswordLen:
+		return again(http.StatusUnprocessableEntity, "new_password", p.T("change.new_required"))
+	case newPW != confirm:
+		return again(http.StatusUnprocessableEntity, "confirm_password", p.T("change.mismatch"))
+	}
+	old, err := e.box.Open(st.SealedOld, []byte("oldpw:"+f.ID))
+	if err != nil {
+		return web.Errorf(http.StatusBadRequest, "This sign-in cannot continue. Start again.", err)
+	}
+	pol := e.policyFor(r, st.User)
+	if v := pol.Check(newPW, st.User); len(v) > 0 {
+		return again(http.StatusUnprocessableEntity, "new_password", joinViolations(v))
+	}
+	if err := pc.ChangePassword(ctx, st.User, string(old), newPW); err != nil {
+		var pe *directory.PolicyError
+		switch {
+		case errors.As(err, &pe):
+			return again(http.StatusUnprocessableEntity, "new_password", joinViolations(pe.Violations))
+		case errors.Is(err, directory.ErrWrongPassword):
+			return web.Errorf(http.StatusConflict, "Your password was changed elsewhere in the meantime. Sign in again.", err)
+		default:
+			return err
+		}
+	}
+	e.audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: st.User.ID, Login: st.Login, App: st.Req.App, Result: "ok",
+		Detail: map[string]string{"reason": st.MustChange, "where": "signin"}})
+	st.MustChange, st.SealedOld = "", nil
+	st.User.State.MustChange = false
+	st.PasswordAt = e.now()
+	next, err := e.afterPrimary(ctx, &st)
+	if err != nil {
+		return err
+	}
+	if next == StepDone {
+		return e.finish(ctx, w, r, f, st)
+	}
+	if err := e.saveFlow(ctx, f.ID, f.Step, next, st); err != nil {
+		return e.staleOr(w, r, f, err)
+	}
+	http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
+	return nil
+}
+
+func joinViolations(v []directory.PolicyViolation) string {
+	s := ""
+	for i, x := range v {
+		if i > 0 {
+			s += " "
+		}
+		s += x.Message
+	}
+	return s
+}

@@ -1,0 +1,390 @@
+package signin
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
+	"github.com/gatehouse-sso/gatehouse/internal/config"
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/secrets"
+	"github.com/gatehouse-sso/gatehouse/internal/store"
+	"github.com/gatehouse-sso/gatehouse/internal/web"
+)
+
+// Options are the engine's collaborators.
+type Options struct {
+	Config    config.Config
+	Directory directory.Directory
+	Store     store.Store
+	Secrets   *secrets.Box
+	Renderer  *web.Renderer
+	CSRF      *web.CSRF
+	Audit     *audit.Recorder
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// Factors provides second factors; nil means none are available.
+	Factors Factors
+}
+
+// Engine runs sign-in flows and issues sessions.
+type Engine struct {
+	cfg     config.Config
+	dir     directory.Directory
+	store   store.Store
+	box     *secrets.Box
+	render  *web.Renderer
+	csrf    *web.CSRF
+	audit   *audit.Recorder
+	log     *slog.Logger
+	now     func() time.Time
+	factors Factors
+	secure  bool
+	delay   *delayer
+	limits  limits
+}
+
+// limits are the throttles on password checks (the abuse package later
+// adds smart lockout on top). They stay below AD's lockout threshold so an
+// attacker hits Gatehouse's limit, not the user's AD account.
+type limits struct {
+	perLogin, perIP int
+	window          time.Duration
+}
+
+// New builds the engine.
+func New(o Options) *Engine {
+	u, _ := url.Parse(o.Config.Issuer)
+	e := &Engine{
+		cfg: o.Config, dir: o.Directory, store: o.Store, box: o.Secrets, render: o.Renderer, csrf: o.CSRF,
+		audit: o.Audit, log: o.Logger, now: o.Now, factors: o.Factors,
+		secure: u != nil && u.Scheme == "https",
+		delay:  newDelayer(),
+		limits: limits{perLogin: 5, perIP: 100, window: 15 * time.Minute},
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	return e
+}
+
+// Mount registers the sign-in pages.
+func (e *Engine) Mount(mux *http.ServeMux) {
+	page := func(h web.ReturnHandler) http.Handler { return web.NoStore(e.csrf.Protect(web.Handle(e.log, h))) }
+	mux.Handle("GET /login", page(e.getLogin))
+	mux.Handle("POST /login", page(e.postLogin))
+	mux.Handle("POST /logout", page(e.postLogout))
+	mux.Handle("GET /logout", page(e.getLogout))
+	mux.Handle("GET /{$}", page(e.home))
+}
+
+// Cookie names; the __Host- prefix pins them to this host over HTTPS.
+func (e *Engine) cookieName(base string) string {
+	if e.secure {
+		return "__Host-" + base
+	}
+	return base
+}
+
+func (e *Engine) bindCookie() string    { return e.cookieName("gh_bind") }
+func (e *Engine) sessionCookie() string { return e.cookieName("gh_session") }
+
+func (e *Engine) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+	// Secure is false only when the issuer is plain-HTTP localhost (the
+	// demo); config refuses plain HTTP anywhere else.
+	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: e.secure, SameSite: http.SameSiteLaxMode} // #nosec G124 -- see above.
+	if maxAge < 0 {
+		c.MaxAge = -1
+	} else if maxAge > 0 {
+		c.MaxAge = int(maxAge.Seconds())
+	}
+	http.SetCookie(w, c)
+}
+
+// ensureBinding returns the browser's binding cookie value, setting one.
+func (e *Engine) ensureBinding(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(e.bindCookie()); err == nil && len(c.Value) >= 32 {
+		return c.Value
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	v := base64.RawURLEncoding.EncodeToString(b)
+	e.setCookie(w, e.bindCookie(), v, 0)
+	return v
+}
+
+// currentSession returns the browser's live session, touching its idle
+// expiry.
+func (e *Engine) currentSession(ctx context.Context, r *http.Request) (*store.Session, *sessionData) {
+	c, err := r.Cookie(e.sessionCookie())
+	if err != nil || c.Value == "" || len(c.Value) > 64 {
+		return nil, nil
+	}
+	now := e.now()
+	s, err := e.store.UpdateSession(ctx, c.Value, func(s store.Session) (store.Session, error) {
+		if !now.Before(s.ExpiresAt) || !now.Before(s.IdleExpiry) {
+			return s, store.ErrNotFound
+		}
+		s.LastSeenAt = now
+		s.IdleExpiry = minTime(now.Add(e.cfg.Sessions.IdleTimeout), s.ExpiresAt)
+		return s, nil
+	})
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			e.log.ErrorContext(ctx, "reading session", "err", err)
+		}
+		return nil, nil
+	}
+	var sd sessionData
+	if err := json.Unmarshal(s.Data, &sd); err != nil {
+		e.log.ErrorContext(ctx, "session data unreadable", "err", err)
+		return nil, nil
+	}
+	return &s, &sd
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// satisfies reports whether a session meets a request's requirements.
+func (e *Engine) satisfies(s *store.Session, req Request) bool {
+	now := e.now()
+	switch {
+	case req.ForceAuthn:
+		return false
+	case req.MaxAge > 0 && now.Sub(s.AuthTime) > req.MaxAge:
+		return false
+	case e.mfaRequired(req, nil) && s.MFATime.IsZero():
+		return false
+	case req.MFAMaxAge > 0 && (s.MFATime.IsZero() || now.Sub(s.MFATime) > req.MFAMaxAge):
+		return false
+	}
+	return true
+}
+
+// mfaRequired applies the policy: the request, the app, the global
+// setting, and the user's groups.
+func (e *Engine) mfaRequired(req Request, u *directory.User) bool {
+	if req.RequireMFA {
+		return true
+	}
+	for _, a := range e.cfg.Apps {
+		if a.Name == req.App {
+			switch a.MFA {
+			case "required":
+				return true
+			case "optional":
+				return false
+			}
+		}
+	}
+	switch e.cfg.MFA.RequiredFor {
+	case "all":
+		return true
+	case "none":
+	case "apps":
+	}
+	if u != nil {
+		for _, g := range e.cfg.MFA.RequiredGroups {
+			if u.InGroup(g) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Authenticate is what a protocol calls. It returns the result when the
+// browser's session already meets req, or when the request carries a
+// finished flow for it; otherwise it starts a flow, redirects the browser
+// to the sign-in pages and returns nil: the response has been written.
+func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Request) (*Result, error) {
+	ctx := r.Context()
+	if id := r.URL.Query().Get(ResumeParam); id != "" {
+		if res, err := e.resume(ctx, r, id); err == nil {
+			return res, nil
+		} else if !errors.Is(err, errFlowGone) {
+			return nil, err
+		}
+		// A stale or foreign flow id: start again.
+	}
+	s, sd := e.currentSession(ctx, r)
+	if s != nil && e.satisfies(s, req) {
+		return &Result{SessionID: s.ID, User: sd.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods}, nil
+	}
+	bind := e.ensureBinding(w, r)
+	st := flowState{Req: req, Binding: hashBinding(bind)}
+	step := StepIdentify
+	if req.LoginHint != "" {
+		st.Login = truncate(req.LoginHint, 256)
+		step = StepPassword
+	}
+	// Step-up: a live session that only lacks a (fresh) second factor
+	// keeps its password verification.
+	if s != nil && !req.ForceAuthn && (req.MaxAge == 0 || e.now().Sub(s.AuthTime) <= req.MaxAge) {
+		u := sd.User
+		st.User, st.Login, st.PasswordAt, st.Methods = &u, firstNonEmpty(u.UPN, u.SAMAccountName), s.AuthTime, slices.Clone(s.Methods)
+		st.PriorSessID = s.ID
+		next, err := e.afterPrimary(ctx, &st)
+		if err != nil {
+			return nil, err
+		}
+		step = next
+	}
+	id, err := e.createFlow(ctx, step, st)
+	if err != nil {
+		return nil, err
+	}
+	http.Redirect(w, r, "/login?flow="+url.QueryEscape(id), http.StatusSeeOther)
+	return nil, nil
+}
+
+func (e *Engine) createFlow(ctx context.Context, step string, st flowState) (string, error) {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return "", err
+	}
+	now := e.now()
+	f := store.Flow{ID: newID(), Kind: "signin", Step: step, Data: data, CreatedAt: now, ExpiresAt: now.Add(e.cfg.Sessions.FlowTimeout)}
+	if st.User != nil {
+		f.UserID = st.User.ID
+	}
+	return f.ID, e.store.CreateFlow(ctx, f)
+}
+
+// resume hands back a finished flow, once, to the browser that ran it.
+func (e *Engine) resume(ctx context.Context, r *http.Request, id string) (*Result, error) {
+	f, st, err := e.loadFlow(ctx, r, id)
+	if err != nil {
+		return nil, err
+	}
+	if f.Step != StepDone || st.SessionID == "" {
+		return nil, errFlowGone
+	}
+	if err := e.store.DeleteFlow(ctx, id); err != nil { // single use: a second resume fails
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errFlowGone
+		}
+		return nil, err
+	}
+	s, err := e.store.GetSession(ctx, st.SessionID, e.now())
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errFlowGone
+		}
+		return nil, err
+	}
+	return &Result{SessionID: s.ID, User: *st.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods, State: st.Req.State}, nil
+}
+
+// finish issues the session: a new id every time (rotation at sign-in);
+// the session it replaces is ended.
+func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
+	now := e.now()
+	data, err := json.Marshal(sessionData{User: *st.User, App: st.Req.App})
+	if err != nil {
+		return err
+	}
+	methods := slices.Clone(st.Methods)
+	if !st.MFAAt.IsZero() && !slices.Contains(methods, "mfa") {
+		methods = append(methods, "mfa")
+	}
+	s := store.Session{
+		ID: newID(), UserID: st.User.ID, Login: st.Login, Methods: methods,
+		AuthTime: st.PasswordAt, MFATime: st.MFAAt, CreatedAt: now, LastSeenAt: now,
+		IdleExpiry: now.Add(e.cfg.Sessions.IdleTimeout), ExpiresAt: now.Add(e.cfg.Sessions.AbsoluteTimeout), Data: data,
+	}
+	if err := e.store.CreateSession(ctx, s); err != nil {
+		return err
+	}
+	prior := st.PriorSessID
+	if c, err := r.Cookie(e.sessionCookie()); err == nil && c.Value != "" {
+		prior = c.Value
+	}
+	if prior != "" && prior != s.ID {
+		if err := e.store.DeleteSession(ctx, prior); err != nil && !errors.Is(err, store.ErrNotFound) {
+			e.log.WarnContext(ctx, "ending the replaced session", "err", err)
+		}
+	}
+	st.SessionID, st.SealedOld, st.Pending = s.ID, nil, nil
+	if err := e.saveFlow(ctx, f.ID, f.Step, StepDone, st); err != nil {
+		return err
+	}
+	e.setCookie(w, e.sessionCookie(), s.ID, 0)
+	e.audit.Record(ctx, audit.Event{Type: audit.SignInSuccess, UserID: st.User.ID, Login: st.Login, App: st.Req.App, Result: "ok",
+		Detail: map[string]string{"amr": strings.Join(methods, " ")}})
+	target := st.Req.ResumeURL
+	if target == "" || !isLocalPath(target) {
+		target = "/"
+	}
+	sep := "?"
+	if strings.Contains(target, "?") {
+		sep = "&"
+	}
+	http.Redirect(w, r, target+sep+ResumeParam+"="+url.QueryEscape(f.ID), http.StatusSeeOther)
+	return nil
+}
+
+// isLocalPath accepts only a path on this site: no scheme, no host, no
+// protocol-relative or backslash tricks.
+func isLocalPath(p string) bool {
+	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "/\\") && !strings.ContainsAny(p, "\r\n")
+}
+
+// SignOut ends the browser's session, if any, and clears the cookie. It
+// returns the ended session's user ID.
+func (e *Engine) SignOut(w http.ResponseWriter, r *http.Request) string {
+	ctx := r.Context()
+	c, err := r.Cookie(e.sessionCookie())
+	if err != nil || c.Value == "" {
+		return ""
+	}
+	var userID string
+	if s, err := e.store.GetSession(ctx, c.Value, e.now()); err == nil {
+		userID = s.UserID
+		e.audit.Record(ctx, audit.Event{Type: audit.SignOut, UserID: s.UserID, Login: s.Login, Result: "ok"})
+	}
+	if err := e.store.DeleteSession(ctx, c.Value); err != nil && !errors.Is(err, store.ErrNotFound) {
+		e.log.ErrorContext(ctx, "ending session", "err", err)
+	}
+	e.setCookie(w, e.sessionCookie(), "", -1)
+	return userID
+}
+
+// CurrentUser returns the signed-in user of the request, or nil.
+func (e *Engine) CurrentUser(r *http.Request) (*Result, bool) {
+	s, sd := e.currentSession(r.Context(), r)
+	if s == nil {
+		return nil, false
+	}
+	return &Result{SessionID: s.ID, User: sd.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods}, true
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,179 @@
+package signin
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
+	"github.com/gatehouse-sso/gatehouse/internal/store"
+	"github.com/gatehouse-sso/gatehouse/internal/web"
+)
+
+// pendingFactor is a factor's in-progress state inside the flow.
+type pendingFactor struct {
+	Method string `json:"method"`
+	Data   []byte `json:"data,omitempty"`
+	// Recovery codes to show once after a first enrolment, sealed.
+	Recovery []byte `json:"recovery,omitempty"`
+}
+
+func (e *Engine) pending(st flowState) pendingFactor {
+	var p pendingFactor
+	if len(st.Pending) > 0 {
+		_ = json.Unmarshal(st.Pending, &p)
+	}
+	return p
+}
+
+// chooseMethod picks the method to show: the one asked for (if offered),
+// else the pending one, else the first offered.
+func chooseMethod(asked string, offered []string, pending string) string {
+	switch {
+	case asked != "" && slices.Contains(offered, asked):
+		return asked
+	case pending != "" && slices.Contains(offered, pending):
+		return pending
+	case len(offered) > 0:
+		return offered[0]
+	}
+	return ""
+}
+
+func (e *Engine) offered(r *http.Request, step string, userID string) ([]string, error) {
+	if step == StepEnrol {
+		return e.factors.Enrollable(), nil
+	}
+	return e.factors.Enrolled(r.Context(), userID)
+}
+
+func (e *Engine) renderFactorStep(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, p *web.Page, d *loginData, status int) error {
+	ctx := r.Context()
+	if f.Step == StepRecoveryCodes {
+		return e.renderRecoveryCodes(w, f, st, p, status)
+	}
+	offered, err := e.offered(r, f.Step, st.User.ID)
+	if err != nil {
+		return err
+	}
+	pf := e.pending(st)
+	method := chooseMethod(r.URL.Query().Get("method"), offered, pf.Method)
+	d.Methods, d.Method = offered, method
+	var prev []byte
+	if method == pf.Method {
+		prev = pf.Data
+	}
+	var data []byte
+	if f.Step == StepEnrol {
+		data, err = e.factors.BeginEnrol(ctx, r, st.User, method, prev, p)
+	} else {
+		data, err = e.factors.Challenge(ctx, r, st.User, method, prev, p)
+	}
+	if err != nil {
+		return err
+	}
+	if method != pf.Method || string(data) != string(pf.Data) {
+		raw, _ := json.Marshal(pendingFactor{Method: method, Data: data})
+		st.Pending = raw
+		if err := e.saveFlow(ctx, f.ID, f.Step, f.Step, st); err != nil {
+			return e.staleOr(w, r, f, err)
+		}
+	}
+	name := "login_mfa"
+	if f.Step == StepEnrol {
+		name = "login_enrol"
+	}
+	return e.render.Render(w, name, status, *p)
+}
+
+func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
+	ctx := r.Context()
+	if f.Step == StepRecoveryCodes {
+		st.Pending = nil
+		return e.finish(ctx, w, r, f, st)
+	}
+	pf := e.pending(st)
+	offered, err := e.offered(r, f.Step, st.User.ID)
+	if err != nil {
+		return err
+	}
+	if pf.Method == "" || !slices.Contains(offered, pf.Method) || r.PostFormValue("method") != pf.Method {
+		http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
+		return nil
+	}
+	var amr string
+	var recovery []string
+	if f.Step == StepEnrol {
+		amr, recovery, err = e.factors.FinishEnrol(ctx, r, st.User, pf.Method, pf.Data)
+	} else {
+		amr, err = e.factors.Verify(ctx, r, st.User, pf.Method, pf.Data)
+	}
+	if err != nil {
+		var ue UserError
+		if errors.As(err, &ue) {
+			e.audit.Record(ctx, audit.Event{Type: audit.SignInMFAFailure, UserID: st.User.ID, Login: st.Login, App: st.Req.App,
+				Result: ue.Reason, Detail: map[string]string{"method": pf.Method}})
+			p := e.render.NewPage(r, "mfa.title", &loginData{FlowID: f.ID, Step: f.Step, Login: st.Login})
+			return e.renderStep(w, r, f, st, ue.Status, map[string]string{"code": p.T(ue.MessageKey)})
+		}
+		return err
+	}
+	if f.Step == StepEnrol {
+		e.audit.Record(ctx, audit.Event{Type: audit.FactorEnrolled, UserID: st.User.ID, Login: st.Login, Result: "ok",
+			Detail: map[string]string{"method": pf.Method}})
+	}
+	st.MFAAt = e.now()
+	if amr != "" && !slices.Contains(st.Methods, amr) {
+		st.Methods = append(st.Methods, amr)
+	}
+	st.Pending = nil
+	if len(recovery) > 0 {
+		raw, _ := json.Marshal(recovery)
+		sealed, _ := json.Marshal(pendingFactor{Method: "recovery", Recovery: e.box.Seal(raw, []byte("recovery:"+f.ID))})
+		st.Pending = sealed
+		if err := e.saveFlow(ctx, f.ID, f.Step, StepRecoveryCodes, st); err != nil {
+			return e.staleOr(w, r, f, err)
+		}
+		http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
+		return nil
+	}
+	next, err := e.afterPrimary(ctx, &st)
+	if err != nil {
+		return err
+	}
+	if next == StepDone {
+		return e.finish(ctx, w, r, f, st)
+	}
+	if err := e.saveFlow(ctx, f.ID, f.Step, next, st); err != nil {
+		return e.staleOr(w, r, f, err)
+	}
+	http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
+	return nil
+}
+
+func (e *Engine) renderRecoveryCodes(w http.ResponseWriter, f store.Flow, st flowState, p *web.Page, status int) error {
+	pf := e.pending(st)
+	raw, err := e.box.Open(pf.Recovery, []byte("recovery:"+f.ID))
+	if err != nil {
+		return err
+	}
+	var codes []string
+	if err := json.Unmarshal(raw, &codes); err != nil {
+		return err
+	}
+	p.Title = "recovery.title"
+	p.Data = &loginData{FlowID: f.ID, Step: f.Step, Login: st.Login, Extra: codes}
+	return e.render.Render(w, "login_recovery_codes", status, *p)
+}
+
+// UserError is a factor failure to show on the page: Reason is audited,
+// MessageKey is the catalog key shown (uniform for wrong, expired and
+// replayed codes), Status is the HTTP status.
+type UserError struct {
+	Reason     string
+	MessageKey string
+	Status     int
+}
+
+func (u UserError) Error() string { return "signin: " + u.Reason }

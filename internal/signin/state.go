@@ -1,0 +1,143 @@
+package signin
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/store"
+)
+
+// Steps of a sign-in flow.
+const (
+	StepIdentify       = "identify"
+	StepPassword       = "password"
+	StepChangePassword = "change_password"
+	StepMFA            = "mfa"
+	StepEnrol          = "enrol"
+	StepRecoveryCodes  = "recovery_codes"
+	StepDone           = "done"
+)
+
+// Request is what a protocol asks of the engine.
+type Request struct {
+	App        string        // the app's configured name, for policy and audit
+	RequireMFA bool          // the app or the request (wauth=multipleauthn) demands a second factor
+	ForceAuthn bool          // wfresh=0, prompt=login: verify the password again now
+	MaxAge     time.Duration // the password must have been verified this recently (0: any)
+	MFAMaxAge  time.Duration // the second factor must have been used this recently (0: any)
+	LoginHint  string        // pre-fills the user name
+	// ResumeURL is where the browser goes when the flow is done: a path on
+	// this site (with its query). The engine adds ResumeParam.
+	ResumeURL string
+	// State is the protocol's own saved request, handed back on resume.
+	State []byte
+}
+
+// ResumeParam is the query parameter that carries a finished flow's id
+// back to the protocol.
+const ResumeParam = "gh_flow"
+
+// Result is an authenticated user, as a protocol needs it.
+type Result struct {
+	SessionID string
+	User      directory.User
+	AuthTime  time.Time // when the password (or passkey) was verified
+	MFATime   time.Time // zero when no second factor was used
+	Methods   []string  // RFC 8176 amr values actually used
+	State     []byte    // the protocol's saved request (resumed flows only)
+}
+
+// MFA reports whether a second factor was used.
+func (r *Result) MFA() bool { return !r.MFATime.IsZero() }
+
+// flowState is the engine's state for one flow, kept in store.Flow.Data.
+type flowState struct {
+	Req         Request         `json:"req"`
+	Binding     string          `json:"binding"` // sha256 of the browser's binding cookie
+	Login       string          `json:"login,omitempty"`
+	User        *directory.User `json:"user,omitempty"`
+	PasswordAt  time.Time       `json:"password_at,omitzero"`
+	MFAAt       time.Time       `json:"mfa_at,omitzero"`
+	Methods     []string        `json:"methods,omitempty"`
+	MustChange  string          `json:"must_change,omitempty"` // "expired" or "must_change"
+	SealedOld   []byte          `json:"sealed_old,omitempty"`  // old password sealed for the change step
+	Pending     json.RawMessage `json:"pending,omitempty"`     // a factor's in-progress data (enrolment, email challenge)
+	SessionID   string          `json:"session_id,omitempty"`  // set when done
+	PriorSessID string          `json:"prior_session_id,omitempty"`
+	Consumed    bool            `json:"consumed,omitempty"`
+}
+
+func newID() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashBinding(v string) string {
+	s := sha256.Sum256([]byte("gh-bind\x00" + v))
+	return hex.EncodeToString(s[:])
+}
+
+var errFlowGone = errors.New("signin: flow missing, expired or not this browser's")
+
+// loadFlow returns the flow if it exists, is live, and belongs to this
+// browser.
+func (e *Engine) loadFlow(ctx context.Context, r *http.Request, id string) (store.Flow, flowState, error) {
+	var st flowState
+	if id == "" || len(id) > 64 {
+		return store.Flow{}, st, errFlowGone
+	}
+	f, err := e.store.GetFlow(ctx, id, e.now())
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return f, st, errFlowGone
+		}
+		return f, st, err
+	}
+	if err := json.Unmarshal(f.Data, &st); err != nil {
+		return f, st, fmt.Errorf("signin: flow %s: %w", id, err)
+	}
+	ck, err := r.Cookie(e.bindCookie())
+	if err != nil || st.Binding == "" || hashBinding(ck.Value) != st.Binding {
+		return f, st, errFlowGone
+	}
+	return f, st, nil
+}
+
+// saveFlow writes the new step and state with compare-and-swap on step:
+// a double-submitted form cannot advance a flow twice.
+func (e *Engine) saveFlow(ctx context.Context, id, fromStep, toStep string, st flowState) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	_, err = e.store.UpdateFlow(ctx, id, func(f store.Flow) (store.Flow, error) {
+		if f.Step != fromStep {
+			return f, errStaleStep
+		}
+		f.Step, f.Data = toStep, data
+		if st.User != nil {
+			f.UserID = st.User.ID
+		}
+		return f, nil
+	})
+	return err
+}
+
+var errStaleStep = errors.New("signin: the flow moved on")
+
+// sessionData is what a session keeps about its user, so a single sign-on
+// needs no directory round trip.
+type sessionData struct {
+	User directory.User `json:"user"`
+	App  string         `json:"app,omitempty"`
+}

@@ -1,0 +1,293 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/observe"
+	"github.com/gatehouse-sso/gatehouse/internal/store"
+	"github.com/gatehouse-sso/gatehouse/internal/web"
+)
+
+const maxLoginLen, maxPasswordLen = 256, 1024
+
+// afterPrimary decides where a flow goes once the password (or a live
+// session) has identified the user.
+func (e *Engine) afterPrimary(ctx context.Context, st *flowState) (string, error) {
+	if st.MustChange != "" {
+		// The password was right but must change; the second factor comes
+		// first, so a stolen expired password is not enough.
+		if e.mfaRequired(st.Req, st.User) || e.hasFactors(ctx, st.User.ID) {
+			if st.MFAAt.IsZero() {
+				return e.mfaStep(ctx, st)
+			}
+		}
+		return StepChangePassword, nil
+	}
+	if !e.mfaRequired(st.Req, st.User) {
+		return StepDone, nil
+	}
+	if !st.MFAAt.IsZero() && (st.Req.MFAMaxAge == 0 || e.now().Sub(st.MFAAt) <= st.Req.MFAMaxAge) {
+		return StepDone, nil
+	}
+	return e.mfaStep(ctx, st)
+}
+
+func (e *Engine) hasFactors(ctx context.Context, userID string) bool {
+	if e.factors == nil {
+		return false
+	}
+	m, err := e.factors.Enrolled(ctx, userID)
+	return err == nil && len(m) > 0
+}
+
+// mfaStep is the second-factor step, or enrolment when the user has none.
+func (e *Engine) mfaStep(ctx context.Context, st *flowState) (string, error) {
+	if e.factors == nil {
+		return "", errors.New("signin: a second factor is required but no factor method is configured (mfa.methods)")
+	}
+	m, err := e.factors.Enrolled(ctx, st.User.ID)
+	if err != nil {
+		return "", err
+	}
+	if len(m) == 0 {
+		return StepEnrol, nil
+	}
+	return StepMFA, nil
+}
+
+func (e *Engine) home(w http.ResponseWriter, r *http.Request) error {
+	var data struct{ Name string }
+	if res, ok := e.CurrentUser(r); ok {
+		data.Name = firstNonEmpty(res.User.DisplayName, res.User.UPN, res.User.SAMAccountName)
+	}
+	return e.render.Render(w, "home", http.StatusOK, e.render.NewPage(r, "home.title", data))
+}
+
+// loginData is what the sign-in templates show.
+type loginData struct {
+	FlowID  string
+	Step    string
+	Login   string
+	Methods []string
+	Method  string
+	Extra   any // a factor's page data
+}
+
+func (e *Engine) getLogin(w http.ResponseWriter, r *http.Request) error {
+	id := r.URL.Query().Get("flow")
+	if id == "" {
+		// Direct visit: a sign-in for Gatehouse itself, ending at home.
+		res, err := e.Authenticate(w, r, Request{ResumeURL: "/", LoginHint: truncate(r.URL.Query().Get("login_hint"), maxLoginLen)})
+		if err != nil || res == nil {
+			return err
+		}
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+	f, st, err := e.loadFlow(r.Context(), r, id)
+	if errors.Is(err, errFlowGone) {
+		return e.expired(w, r)
+	}
+	if err != nil {
+		return err
+	}
+	if f.Step == StepDone {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+	return e.renderStep(w, r, f, st, http.StatusOK, nil)
+}
+
+func (e *Engine) expired(w http.ResponseWriter, r *http.Request) error {
+	p := e.render.NewPage(r, "login.title", loginData{Step: StepIdentify})
+	p.Errors[""] = p.T("login.expired_flow")
+	return e.render.Render(w, "login_identify", http.StatusOK, p)
+}
+
+// renderStep shows the page of the flow's current step; errs are field or
+// form errors to show with it.
+func (e *Engine) renderStep(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, status int, errs map[string]string) error {
+	d := loginData{FlowID: f.ID, Step: f.Step, Login: st.Login}
+	p := e.render.NewPage(r, "login.title", &d)
+	for k, v := range errs {
+		p.Errors[k] = v
+	}
+	page := "login_" + f.Step
+	switch f.Step {
+	case StepMFA, StepEnrol:
+		p.Title = "mfa.title"
+		if f.Step == StepEnrol {
+			p.Title = "enrol.title"
+		}
+		return e.renderFactorStep(w, r, f, st, &p, &d, status)
+	case StepChangePassword:
+		return e.renderChangePassword(w, r, f, st, &p, status)
+	}
+	return e.render.Render(w, page, status, p)
+}
+
+func (e *Engine) postLogin(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	f, st, err := e.loadFlow(ctx, r, r.URL.Query().Get("flow"))
+	if errors.Is(err, errFlowGone) {
+		return e.expired(w, r)
+	}
+	if err != nil {
+		return err
+	}
+	if step := r.PostFormValue("step"); step != f.Step {
+		// A stale tab or a double submit: show where the flow is now.
+		return e.renderStep(w, r, f, st, http.StatusOK, nil)
+	}
+	switch f.Step {
+	case StepIdentify:
+		return e.postIdentify(w, r, f, st)
+	case StepPassword:
+		return e.postPassword(w, r, f, st)
+	case StepMFA, StepEnrol, StepRecoveryCodes:
+		return e.postFactor(w, r, f, st)
+	case StepChangePassword:
+		return e.postChangePassword(w, r, f, st)
+	}
+	return web.Errorf(http.StatusBadRequest, "This sign-in cannot continue. Start again.", fmt.Errorf("flow %s in step %q", f.ID, f.Step))
+}
+
+func (e *Engine) postIdentify(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
+	login := strings.TrimSpace(r.PostFormValue("login"))
+	if login == "" || len(login) > maxLoginLen {
+		p := e.render.NewPage(r, "login.title", loginData{FlowID: f.ID, Step: f.Step})
+		p.Errors["login"] = p.T("login.required")
+		return e.render.Render(w, "login_identify", http.StatusUnprocessableEntity, p)
+	}
+	st.Login = login
+	if err := e.saveFlow(r.Context(), f.ID, f.Step, StepPassword, st); err != nil {
+		return e.staleOr(w, r, f, err)
+	}
+	http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
+	return nil
+}
+
+// staleOr answers a lost compare-and-swap by showing the flow's current
+// step; other errors are returned.
+func (e *Engine) staleOr(w http.ResponseWriter, r *http.Request, f store.Flow, err error) error {
+	if errors.Is(err, errStaleStep) {
+		http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
+		return nil
+	}
+	return err
+}
+
+// throttleKeys are the counters a password attempt is charged to.
+func throttleKeys(login, ip string) (string, string) {
+	return "pw:login:" + strings.ToLower(login), "pw:ip:" + ip
+}
+
+func (e *Engine) throttled(ctx context.Context, login, ip string) (bool, error) {
+	kl, ki := throttleKeys(login, ip)
+	now := e.now()
+	cl, err := e.store.GetCounter(ctx, kl, now)
+	if err != nil {
+		return false, err
+	}
+	ci, err := e.store.GetCounter(ctx, ki, now)
+	if err != nil {
+		return false, err
+	}
+	return cl.Count >= e.limits.perLogin || ci.Count >= e.limits.perIP, nil
+}
+
+func (e *Engine) countFailure(ctx context.Context, login, ip string) {
+	kl, ki := throttleKeys(login, ip)
+	for _, k := range []string{kl, ki} {
+		if _, err := e.store.IncrementCounter(ctx, k, e.now(), e.limits.window); err != nil {
+			e.log.ErrorContext(ctx, "throttle counter", "err", err)
+		}
+	}
+}
+
+func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
+	ctx := r.Context()
+	password := r.PostFormValue("password")
+	fail := func(status int, key string, args ...any) error {
+		p := e.render.NewPage(r, "login.title", loginData{FlowID: f.ID, Step: f.Step, Login: st.Login})
+		p.Errors[""] = p.T(key, args...)
+		return e.render.Render(w, "login_password", status, p)
+	}
+	if password == "" || len(password) > maxPasswordLen {
+		return fail(http.StatusUnprocessableEntity, "login.password_required")
+	}
+	ip := observe.ClientIP(ctx)
+	if t, err := e.throttled(ctx, st.Login, ip); err != nil {
+		return err
+	} else if t {
+		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: st.Login, App: st.Req.App, Result: "throttled"})
+		return fail(http.StatusTooManyRequests, "login.throttled")
+	}
+	start := time.Now()
+	u, err := e.dir.Authenticate(ctx, st.Login, password)
+	switch {
+	case err == nil:
+		e.delay.success(time.Since(start))
+	case directory.PasswordAccepted(err):
+		e.delay.success(time.Since(start))
+		st.MustChange = "must_change"
+		if errors.Is(err, directory.ErrPasswordExpired) {
+			st.MustChange = "expired"
+		}
+		st.SealedOld = e.box.Seal([]byte(password), []byte("oldpw:"+f.ID))
+	case errors.Is(err, directory.ErrInvalidCredentials):
+		e.countFailure(ctx, st.Login, ip)
+		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: st.Login, App: st.Req.App, Result: "invalid_credentials"})
+		e.delay.pad(ctx, start)
+		return fail(http.StatusUnauthorized, "login.invalid")
+	case errors.Is(err, directory.ErrAccountLocked):
+		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: st.Login, App: st.Req.App, Result: "locked"})
+		return fail(http.StatusForbidden, "login.locked")
+	case errors.Is(err, directory.ErrAccountDisabled):
+		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: st.Login, App: st.Req.App, Result: "disabled"})
+		return fail(http.StatusForbidden, "login.disabled")
+	case errors.Is(err, directory.ErrAccountExpired):
+		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: st.Login, App: st.Req.App, Result: "account_expired"})
+		return fail(http.StatusForbidden, "login.account_expired")
+	case errors.Is(err, directory.ErrNotPermitted):
+		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: st.Login, App: st.Req.App, Result: "not_permitted"})
+		return fail(http.StatusForbidden, "login.not_permitted")
+	default:
+		e.log.ErrorContext(ctx, "directory authentication failed", "user", st.Login, "err", err)
+		return fail(http.StatusServiceUnavailable, "login.unavailable")
+	}
+	st.User, st.PasswordAt = u, e.now()
+	st.Methods = []string{"pwd"}
+	next, err := e.afterPrimary(ctx, &st)
+	if err != nil {
+		return err
+	}
+	if next == StepDone {
+		return e.finish(ctx, w, r, f, st)
+	}
+	if err := e.saveFlow(ctx, f.ID, f.Step, next, st); err != nil {
+		return e.staleOr(w, r, f, err)
+	}
+	http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
+	return nil
+}
+
+func (e *Engine) postLogout(w http.ResponseWriter, r *http.Request) error {
+	e.SignOut(w, r)
+	p := e.render.NewPage(r, "logout.title", nil)
+	p.Notice = p.T("logout.done")
+	return e.render.Render(w, "logout", http.StatusOK, p)
+}
+
+// getLogout shows a confirmation form: signing out by GET would let any
+// site sign users out.
+func (e *Engine) getLogout(w http.ResponseWriter, r *http.Request) error {
+	return e.render.Render(w, "logout_confirm", http.StatusOK, e.render.NewPage(r, "logout.title", nil))
+}

@@ -1,0 +1,59 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/store"
+)
+
+func scanCounter(sc scanner) (store.Counter, error) {
+	var (
+		c         store.Counter
+		start, ex int64
+	)
+	if err := sc.Scan(&c.Key, &c.Count, &start, &ex); err != nil {
+		return store.Counter{}, err
+	}
+	c.WindowStart, c.ExpiresAt = fromTM(start), fromTM(ex)
+	return c, nil
+}
+
+// IncrementCounter adds one to key's counter, or starts a new window of
+// length window at now with count one when there is no live counter. It is
+// a single statement, so concurrent increments all count.
+func (s *Store) IncrementCounter(ctx context.Context, key string, now time.Time, window time.Duration) (_ store.Counter, err error) {
+	defer s.observe("IncrementCounter")(&err)
+	if window <= 0 {
+		return store.Counter{}, wrap("IncrementCounter", errors.New("window must be positive"))
+	}
+	c, err := scanCounter(s.w.QueryRowContext(ctx, `INSERT INTO counters (key, count, window_start, expires_at) VALUES (?, 1, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET
+			count        = CASE WHEN counters.expires_at <= excluded.window_start THEN 1 ELSE counters.count + 1 END,
+			window_start = CASE WHEN counters.expires_at <= excluded.window_start THEN excluded.window_start ELSE counters.window_start END,
+			expires_at   = CASE WHEN counters.expires_at <= excluded.window_start THEN excluded.expires_at ELSE counters.expires_at END
+		RETURNING key, count, window_start, expires_at`,
+		key, tm(now), tm(now.Add(window))))
+	return c, wrap("IncrementCounter", err)
+}
+
+// GetCounter returns key's live counter at now, or a zero Counter with Key
+// set when there is none.
+func (s *Store) GetCounter(ctx context.Context, key string, now time.Time) (_ store.Counter, err error) {
+	defer s.observe("GetCounter")(&err)
+	c, err := scanCounter(s.r.QueryRowContext(ctx,
+		`SELECT key, count, window_start, expires_at FROM counters WHERE key = ? AND expires_at > ?`, key, tm(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Counter{Key: key}, nil
+	}
+	return c, wrap("GetCounter", err)
+}
+
+// ResetCounter deletes key's counter; a missing counter is no error.
+func (s *Store) ResetCounter(ctx context.Context, key string) (err error) {
+	defer s.observe("ResetCounter")(&err)
+	_, err = s.execCount(ctx, "ResetCounter", `DELETE FROM counters WHERE key = ?`, key)
+	return err
+}

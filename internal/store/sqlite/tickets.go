@@ -1,0 +1,41 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/store"
+)
+
+const ticketColumns = `kind, id, user_id, data, created_at, expires_at`
+
+func scanTicket(sc scanner) (store.Ticket, error) {
+	var (
+		t           store.Ticket
+		created, ex int64
+	)
+	if err := sc.Scan(&t.Kind, &t.ID, &t.UserID, &t.Data, &created, &ex); err != nil {
+		return store.Ticket{}, err
+	}
+	t.Data, t.CreatedAt, t.ExpiresAt = nilIfEmpty(t.Data), fromTM(created), fromTM(ex)
+	return t, nil
+}
+
+// CreateTicket stores a new ticket; ErrConflict when its (Kind, ID)
+// exists, even expired.
+func (s *Store) CreateTicket(ctx context.Context, t store.Ticket) (err error) {
+	defer s.observe("CreateTicket")(&err)
+	_, err = s.w.ExecContext(ctx, `INSERT INTO tickets (`+ticketColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		t.Kind, t.ID, t.UserID, blob(t.Data), tm(t.CreatedAt), tm(t.ExpiresAt))
+	return wrap("CreateTicket", err)
+}
+
+// ConsumeTicket deletes and returns the ticket in one statement;
+// ErrNotFound when it is missing, consumed or expired at now. An expired
+// ticket stays until GarbageCollect.
+func (s *Store) ConsumeTicket(ctx context.Context, kind, id string, now time.Time) (_ store.Ticket, err error) {
+	defer s.observe("ConsumeTicket")(&err)
+	t, err := scanTicket(s.w.QueryRowContext(ctx,
+		`DELETE FROM tickets WHERE kind = ? AND id = ? AND expires_at > ? RETURNING `+ticketColumns, kind, id, tm(now)))
+	return t, wrap("ConsumeTicket", err)
+}

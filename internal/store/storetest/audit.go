@@ -1,0 +1,186 @@
+package storetest
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/store"
+)
+
+func newEvent(userID, typ string, at time.Time) store.AuditEvent {
+	return store.AuditEvent{
+		Time:      at,
+		Type:      typ,
+		UserID:    userID,
+		Login:     "alice",
+		IP:        "192.0.2.10",
+		RequestID: uid("req"),
+		App:       "portal",
+		Result:    "ok",
+		Detail:    []byte(`{"reason":"none"}`),
+	}
+}
+
+func eventID(e store.AuditEvent) string { return strconv.FormatInt(e.ID, 10) }
+
+// appendEvents appends es in order and returns them with their IDs set.
+func appendEvents(t *testing.T, st store.Store, es ...store.AuditEvent) []store.AuditEvent {
+	t.Helper()
+	out := make([]store.AuditEvent, len(es))
+	for i, e := range es {
+		id, err := st.AppendAudit(t.Context(), e)
+		must(t, "AppendAudit", err)
+		e.ID = id
+		out[i] = e
+	}
+	return out
+}
+
+var auditCases = []testCase{
+	{"appended events get increasing IDs and read back with every field", func(t *testing.T, st store.Store) {
+		user := uid("user")
+		es := appendEvents(t, st,
+			newEvent(user, "signin.success", t0),
+			newEvent(user, "signin.failure", t0.Add(time.Second)),
+			newEvent(user, "password.reset", t0.Add(2*time.Second)),
+		)
+		for i := 1; i < len(es); i++ {
+			if es[i].ID <= es[i-1].ID {
+				t.Fatalf("AppendAudit returned ID %d after %d, want increasing IDs", es[i].ID, es[i-1].ID)
+			}
+		}
+		got, err := st.QueryAudit(t.Context(), store.AuditQuery{UserID: user})
+		must(t, "QueryAudit", err)
+		same(t, "QueryAudit", got, []store.AuditEvent{es[2], es[1], es[0]})
+	}},
+	{"the ID a caller sets is ignored", func(t *testing.T, st store.Store) {
+		user := uid("user")
+		e := newEvent(user, "signin.success", t0)
+		e.ID = -7
+		es := appendEvents(t, st, e)
+		if es[0].ID == -7 {
+			t.Fatalf("AppendAudit kept the caller's ID")
+		}
+		got, err := st.QueryAudit(t.Context(), store.AuditQuery{UserID: user})
+		must(t, "QueryAudit", err)
+		same(t, "QueryAudit", got, es)
+	}},
+	{"an event with empty fields and no detail reads back with nil detail", func(t *testing.T, st store.Store) {
+		for _, tc := range []struct {
+			name   string
+			detail []byte
+		}{{"nil detail", nil}, {"empty detail", []byte{}}} {
+			t.Run(tc.name, func(t *testing.T) {
+				typ := uid("type")
+				e := store.AuditEvent{Time: t0, Type: typ, Detail: tc.detail}
+				es := appendEvents(t, st, e)
+				got, err := st.QueryAudit(t.Context(), store.AuditQuery{Type: typ})
+				must(t, "QueryAudit", err)
+				same(t, "QueryAudit", got, es)
+			})
+		}
+	}},
+	{"events come newest first by time, then by ID, whatever order they were appended in", func(t *testing.T, st store.Store) {
+		user := uid("user")
+		es := appendEvents(t, st,
+			newEvent(user, "a", t0.Add(2*time.Second)),
+			newEvent(user, "b", t0),
+			newEvent(user, "c", t0.Add(3*time.Second)),
+			newEvent(user, "d", t0.Add(time.Second)),
+			newEvent(user, "e", t0.Add(3*time.Second)),
+		)
+		got, err := st.QueryAudit(t.Context(), store.AuditQuery{UserID: user})
+		must(t, "QueryAudit", err)
+		same(t, "QueryAudit", got, []store.AuditEvent{es[4], es[2], es[0], es[3], es[1]})
+	}},
+	{"queries filter by user, type, since (inclusive) and until (exclusive)", func(t *testing.T, st store.Store) {
+		u1, u2 := uid("user"), uid("user")
+		ta, tb := uid("type.a"), uid("type.b")
+		es := appendEvents(t, st,
+			newEvent(u1, ta, t0),                    // 0
+			newEvent(u1, tb, t0.Add(time.Second)),   // 1
+			newEvent(u2, ta, t0.Add(2*time.Second)), // 2
+			newEvent(u1, ta, t0.Add(2*time.Second)), // 3
+			newEvent(u2, tb, t0.Add(3*time.Second)), // 4
+		)
+		for _, tc := range []struct {
+			name string
+			q    store.AuditQuery
+			want []int
+		}{
+			{"by user", store.AuditQuery{UserID: u1}, []int{3, 1, 0}},
+			{"by type", store.AuditQuery{Type: ta}, []int{3, 2, 0}},
+			{"by user and type", store.AuditQuery{UserID: u2, Type: tb}, []int{4}},
+			{"since includes its instant", store.AuditQuery{UserID: u1, Since: t0.Add(time.Second)}, []int{3, 1}},
+			{"until excludes its instant", store.AuditQuery{UserID: u1, Until: t0.Add(2 * time.Second)}, []int{1, 0}},
+			{"since and until together", store.AuditQuery{Type: ta, Since: t0.Add(time.Second), Until: t0.Add(3 * time.Second)}, []int{3, 2}},
+			{"a user with no events", store.AuditQuery{UserID: uid("user")}, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := st.QueryAudit(t.Context(), tc.q)
+				must(t, "QueryAudit", err)
+				var want []store.AuditEvent
+				for _, i := range tc.want {
+					want = append(want, es[i])
+				}
+				same(t, "QueryAudit", got, want)
+			})
+		}
+		t.Run("zero user and type do not filter", func(t *testing.T) {
+			got, err := st.QueryAudit(t.Context(), store.AuditQuery{Since: t0, Until: t0.Add(4 * time.Second), Limit: 1_000_000})
+			must(t, "QueryAudit", err)
+			// Other tests may share the database: look at ours only.
+			mine := only(got, eventID, ids(es, eventID)...)
+			same(t, "QueryAudit", mine, []store.AuditEvent{es[4], es[3], es[2], es[1], es[0]})
+		})
+	}},
+	{"a limit caps the result at the newest events and zero means 100", func(t *testing.T, st store.Store) {
+		user := uid("user")
+		var in []store.AuditEvent
+		for i := range 101 {
+			in = append(in, newEvent(user, "signin.success", t0.Add(time.Duration(i)*time.Millisecond)))
+		}
+		es := appendEvents(t, st, in...)
+		for _, tc := range []struct {
+			name  string
+			limit int
+			want  int
+		}{{"limit 7", 7, 7}, {"limit 0", 0, 100}, {"limit above the count", 500, 101}} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := st.QueryAudit(t.Context(), store.AuditQuery{UserID: user, Limit: tc.limit})
+				must(t, "QueryAudit", err)
+				if len(got) != tc.want {
+					t.Fatalf("QueryAudit returned %d events, want %d", len(got), tc.want)
+				}
+				if got[0].ID != es[100].ID || got[len(got)-1].ID != es[101-tc.want].ID {
+					t.Fatalf("QueryAudit returned IDs %d…%d, want %d…%d", got[0].ID, got[len(got)-1].ID, es[100].ID, es[101-tc.want].ID)
+				}
+			})
+		}
+	}},
+	{"pruning deletes the events before the cutoff and counts them", func(t *testing.T, st store.Store) {
+		// 1985 belongs to this test alone: PruneAudit reaches every user.
+		p0 := time.Date(1985, 6, 1, 12, 0, 0, 999, time.UTC)
+		user := uid("user")
+		es := appendEvents(t, st,
+			newEvent(user, "old", p0.Add(-time.Hour)),
+			newEvent(user, "old", p0.Add(-time.Microsecond)),
+			newEvent(user, "kept", p0),
+			newEvent(user, "kept", p0.Add(time.Hour)),
+		)
+		n, err := st.PruneAudit(t.Context(), p0)
+		must(t, "PruneAudit", err)
+		if n != 2 {
+			t.Errorf("PruneAudit = %d, want 2", n)
+		}
+		got, err := st.QueryAudit(t.Context(), store.AuditQuery{UserID: user})
+		must(t, "QueryAudit", err)
+		same(t, "events left after PruneAudit", got, []store.AuditEvent{es[3], es[2]})
+		n, err = st.PruneAudit(t.Context(), p0)
+		must(t, "second PruneAudit", err)
+		if n != 0 {
+			t.Errorf("second PruneAudit = %d, want 0", n)
+		}
+	}},
+}

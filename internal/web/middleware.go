@@ -1,0 +1,243 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/observe"
+)
+
+// Middleware wraps a handler.
+type Middleware func(http.Handler) http.Handler
+
+// Chain applies mws so that the first one is outermost.
+func Chain(h http.Handler, mws ...Middleware) http.Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+// RequestID gives every request a random id, in the context (and so in
+// every log line) and in the X-Request-Id response header. An incoming id
+// is never trusted: it would let a client forge log correlation.
+func RequestID() Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var b [12]byte
+			_, _ = rand.Read(b[:])
+			id := hex.EncodeToString(b[:])
+			w.Header().Set("X-Request-Id", id)
+			next.ServeHTTP(w, r.WithContext(observe.WithRequestID(r.Context(), id)))
+		})
+	}
+}
+
+// TrustedProxies decides which peers' X-Forwarded-For is believed.
+type TrustedProxies []netip.Prefix
+
+// ParseTrustedProxies parses addresses and CIDR ranges.
+func ParseTrustedProxies(list []string) (TrustedProxies, error) {
+	var tp TrustedProxies
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			tp = append(tp, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, err
+		}
+		tp = append(tp, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return tp, nil
+}
+
+func (tp TrustedProxies) trusts(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range tp {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ClientIP returns the client's address: the TCP peer, unless the peer is a
+// trusted proxy, in which case X-Forwarded-For is read from the right,
+// skipping trusted proxies, and the first untrusted address is the client.
+func (tp TrustedProxies) ClientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	peer = peer.Unmap()
+	if len(tp) == 0 || !tp.trusts(peer) {
+		return peer.String()
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a malformed hop: stop at the last address we could trust
+		}
+		client = a.Unmap()
+		if !tp.trusts(client) {
+			break
+		}
+	}
+	return client.String()
+}
+
+// ClientIPMiddleware puts the client IP in the context.
+func ClientIPMiddleware(tp TrustedProxies) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(observe.WithClientIP(r.Context(), tp.ClientIP(r))))
+		})
+	}
+}
+
+// DefaultCSP allows only Gatehouse's own scripts, styles and forms and no
+// framing. A handler that must post a form to a relying party sets its own
+// Content-Security-Policy before writing.
+const DefaultCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// SecurityHeaders sets the headers every response carries; hsts adds
+// Strict-Transport-Security (when Gatehouse is reached over HTTPS).
+func SecurityHeaders(hsts bool) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := w.Header()
+			h.Set("Content-Security-Policy", DefaultCSP)
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("X-Frame-Options", "DENY")
+			h.Set("Referrer-Policy", "no-referrer")
+			h.Set("Cross-Origin-Opener-Policy", "same-origin")
+			h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+			if hsts {
+				h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// NoStore marks responses as never to be cached: every page of a sign-in or
+// self-service flow, and every token response.
+func NoStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Pragma", "no-cache")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Recover turns a panic into a 500 with a request id the user can quote,
+// and logs the stack.
+func Recover(log *slog.Logger) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				v := recover()
+				if v == nil {
+					return
+				}
+				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+					panic(v)
+				}
+				log.ErrorContext(r.Context(), "panic serving request", "panic", v, "path", r.URL.Path, "stack", string(debug.Stack()))
+				writeError(w, r, http.StatusInternalServerError, "Something went wrong on our side.")
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// LimitBody caps every request body at n bytes; a larger body fails to read
+// with *http.MaxBytesError, which handlers answer with 413.
+func LimitBody(n int64) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > n {
+				writeError(w, r, http.StatusRequestEntityTooLarge, "The request is too large.")
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Instrument must wrap the ServeMux directly (it reads the matched route
+// pattern from the request the mux saw). It records the request histogram
+// and writes the access log line — path only: query strings carry tokens.
+func Instrument(m *observe.Metrics, log *slog.Logger, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		mux.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		d := time.Since(start)
+		m.HTTPRequests.WithLabelValues(route, r.Method, statusLabel(sw.status)).Observe(d.Seconds())
+		level := slog.LevelInfo
+		if route == "GET /healthz" || route == "GET /readyz" || route == "GET /metrics" {
+			level = slog.LevelDebug
+		}
+		log.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path,
+			"route", route, "status", sw.status, "duration_ms", float64(d.Microseconds())/1000)
+	})
+}
+
+func statusLabel(code int) string {
+	const digits = "0123456789"
+	if code < 100 || code > 999 {
+		return "other"
+	}
+	return string([]byte{digits[code/100], digits[code/10%10], digits[code%10]})
+}

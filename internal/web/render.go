@@ -1,0 +1,181 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/config"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Page is what every template receives.
+type Page struct {
+	Brand   Brand
+	Lang    string
+	CSRF    string
+	Title   string // message key of the page title
+	Data    any
+	Errors  map[string]string // field name (or "" for the form) → message
+	Notice  string
+	Path    string // this page's path and query, for the language switcher
+	catalog *Catalog
+}
+
+// Languages lists the languages the switcher offers.
+func (p Page) Languages() []string { return p.catalog.Languages() }
+
+// T translates key into the page's language.
+func (p Page) T(key string, args ...any) string { return p.catalog.T(p.Lang, key, args...) }
+
+// FieldError returns the error message for a field, or "".
+func (p Page) FieldError(field string) string { return p.Errors[field] }
+
+// Brand is what the organisation configured about its look.
+type Brand struct {
+	Name    string
+	HasLogo bool
+}
+
+// Renderer renders the pages: built-in templates, or an override
+// directory's of the same name.
+type Renderer struct {
+	pages   map[string]*template.Template
+	catalog *Catalog
+	brand   Brand
+	ui      config.UI
+	static  http.Handler
+	brandCS []byte
+}
+
+// NewRenderer parses every page template with the layout.
+func NewRenderer(ui config.UI) (*Renderer, error) {
+	cat, err := LoadCatalog(ui.DefaultLanguage)
+	if err != nil {
+		return nil, err
+	}
+	r := &Renderer{pages: map[string]*template.Template{}, catalog: cat, ui: ui,
+		brand: Brand{Name: ui.Name, HasLogo: ui.LogoFile != ""}}
+	read := func(name string) ([]byte, error) {
+		if ui.OverrideDir != "" {
+			if b, err := os.ReadFile(filepath.Join(ui.OverrideDir, "templates", name)); err == nil { // #nosec G304 -- operator's directory.
+				return b, nil
+			}
+		}
+		return templateFS.ReadFile("templates/" + name)
+	}
+	layout, err := read("layout.html")
+	if err != nil {
+		return nil, err
+	}
+	entries, err := templateFS.ReadDir("templates")
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if e.Name() == "layout.html" {
+			continue
+		}
+		body, err := read(e.Name())
+		if err != nil {
+			return nil, err
+		}
+		t, err := template.New("layout").Parse(string(layout))
+		if err == nil {
+			_, err = t.Parse(string(body))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", e.Name(), err)
+		}
+		r.pages[strings.TrimSuffix(e.Name(), ".html")] = t
+	}
+	sub, _ := fs.Sub(staticFS, "static")
+	r.static = http.FileServerFS(sub)
+	r.brandCS = []byte(fmt.Sprintf(":root{--primary:%s}\n", ui.PrimaryColor))
+	return r, nil
+}
+
+// Catalog returns the message catalogs.
+func (r *Renderer) Catalog() *Catalog { return r.catalog }
+
+// NewPage starts the data for one page in the request's language.
+func (r *Renderer) NewPage(req *http.Request, title string, data any) Page {
+	return Page{Brand: r.brand, Lang: r.catalog.Language(req), CSRF: CSRFToken(req), Title: title, Data: data,
+		Errors: map[string]string{}, Path: req.URL.RequestURI(), catalog: r.catalog}
+}
+
+// Render writes page name with status. Pages are never cached.
+func (r *Renderer) Render(w http.ResponseWriter, name string, status int, p Page) error {
+	t, ok := r.pages[name]
+	if !ok {
+		return fmt.Errorf("no page %q", name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Language", p.Lang)
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// StaticHandler serves /static/: the override directory's file when it
+// has one, else the built-in; /static/brand.css carries the configured
+// colour and /static/logo the configured logo.
+func (r *Renderer) StaticHandler() http.Handler {
+	return http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		name := req.URL.Path
+		switch {
+		case name == "brand.css":
+			w.Header().Set("Content-Type", "text/css; charset=utf-8")
+			_, _ = w.Write(r.brandCS)
+			return
+		case name == "logo" && r.ui.LogoFile != "":
+			http.ServeFile(w, req, r.ui.LogoFile)
+			return
+		case r.ui.OverrideDir != "" && fs.ValidPath(name) && !strings.Contains(name, `\`):
+			// fs.ValidPath refuses "..", absolute and empty elements.
+			p := filepath.Join(r.ui.OverrideDir, "static", filepath.FromSlash(name))
+			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() { // #nosec G703 -- validated above.
+				http.ServeFile(w, req, p) // #nosec G703 -- validated above.
+				return
+			}
+		}
+		r.static.ServeHTTP(w, req)
+	}))
+}
+
+// SetLanguage is the handler behind the language switcher: it remembers
+// the choice in a cookie and returns to the page.
+func (r *Renderer) SetLanguage(w http.ResponseWriter, req *http.Request) {
+	lang := req.URL.Query().Get("lang")
+	for _, l := range r.catalog.Languages() {
+		if l == lang {
+			// A language preference, not a secret.
+			http.SetCookie(w, &http.Cookie{Name: "gh_lang", Value: lang, Path: "/", MaxAge: int((365 * 24 * time.Hour).Seconds()), // #nosec G124 -- not a secret.
+				HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: req.TLS != nil})
+		}
+	}
+	back := req.URL.Query().Get("back")
+	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.HasPrefix(back, "/\\") {
+		back = "/"
+	}
+	http.Redirect(w, req, back, http.StatusSeeOther) // #nosec G710 -- back is a local path, checked above.
+}
