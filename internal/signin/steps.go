@@ -121,7 +121,7 @@ func (e *Engine) renderStep(w http.ResponseWriter, r *http.Request, f store.Flow
 	}
 	page := "login_" + f.Step
 	switch f.Step {
-	case StepMFA, StepEnrol:
+	case StepMFA, StepEnrol, StepRecoveryCodes:
 		p.Title = "mfa.title"
 		if f.Step == StepEnrol {
 			p.Title = "enrol.title"
