@@ -188,6 +188,9 @@ func suggest(key string, fields map[string]reflect.StructField) string {
 	if _, ok := fields[key+"_file"]; ok {
 		return fmt.Sprintf("; secrets are read from files: put it in a file readable only by gatehouse and set %s_file", key)
 	}
+	if len(key) > 64 { // no field name is this long; skip the O(n·m) distance
+		return ""
+	}
 	best, bestD := "", 4
 	names := make([]string, 0, len(fields))
 	for name := range fields {

@@ -148,7 +148,7 @@ func newEnv(t *testing.T, mfa string, users ...file.UserFile) *env {
 		if res == nil {
 			return
 		}
-		io.WriteString(w, "user="+res.User.SAMAccountName+" amr="+strings.Join(res.Methods, ",")+" mfa="+boolStr(res.MFA())+" state="+string(res.State))
+		_, _ = io.WriteString(w, "user="+res.User.SAMAccountName+" amr="+strings.Join(res.Methods, ",")+" mfa="+boolStr(res.MFA())+" state="+string(res.State))
 	})
 	ev.srv = httptest.NewServer(mux)
 	t.Cleanup(ev.srv.Close)
