@@ -103,6 +103,10 @@ func (e *env) advance(d time.Duration) {
 }
 
 func newEnv(t *testing.T, mfa string, users ...file.UserFile) *env {
+	return newEnvWith(t, mfa, nil, users...)
+}
+
+func newEnvWith(t *testing.T, mfa string, mod func(*config.Config), users ...file.UserFile) *env {
 	t.Helper()
 	dir := t.TempDir()
 	usersPath := filepath.Join(dir, "users.yaml")
@@ -124,6 +128,9 @@ func newEnv(t *testing.T, mfa string, users ...file.UserFile) *env {
 	cfg := config.Default()
 	cfg.MFA.RequiredFor = mfa
 	cfg.Apps = []config.App{{Name: "Strict", Type: "entra", Domains: []string{"x.test"}, MFA: "required"}}
+	if mod != nil {
+		mod(&cfg)
+	}
 	box, _ := secrets.New([]byte(strings.Repeat("k", 32)))
 	r, err := web.NewRenderer(cfg.UI)
 	if err != nil {
@@ -501,5 +508,48 @@ func TestEveryPageRendersInGerman(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(body), `lang="de"`) || !strings.Contains(string(body), "Kennwort") {
 		t.Fatalf("not German:\n%s", body)
+	}
+}
+
+func TestARememberedBrowserSkipsTheSecondFactorButNotAnExplicitDemand(t *testing.T) {
+	e := newEnvWith(t, "all", func(c *config.Config) { c.Sessions.RememberDevice = 30 * 24 * time.Hour }, user(t, "alice", alicePW, nil))
+	id := fmt.Sprintf("%032x", "alice")
+	e.factors.enrolled[id] = []string{"totp"}
+	b := e.browser()
+	b.get("/proto?hint=alice")
+	page := b.submit(map[string]string{"password": alicePW})
+	if !strings.Contains(page, `name="remember"`) {
+		t.Fatalf("no remember option:\n%s", page)
+	}
+	if got := b.submit(map[string]string{"code": "123456", "remember": "1"}); !strings.Contains(got, "mfa=yes") {
+		t.Fatalf("got %q", got)
+	}
+	b.get("/logout")
+	b.submit(nil)
+	e.advance(time.Hour)
+
+	b.get("/proto?hint=alice")
+	if got := b.submit(map[string]string{"password": alicePW}); got != "user=alice amr=pwd,otp,mfa mfa=yes state=saved:" {
+		t.Fatalf("a remembered browser was asked again or claimed wrongly: %q", got)
+	}
+	if got := b.get("/proto?mfa=1&fresh=1&hint=alice"); !strings.Contains(got, `name="password"`) {
+		t.Fatalf("no password page:\n%s", got)
+	}
+	if page := b.submit(map[string]string{"password": alicePW}); !strings.Contains(page, "Verify it") {
+		t.Fatalf("an explicit MFA demand was answered by the remembered device:\n%s", page)
+	}
+	other := e.browser()
+	other.get("/proto?hint=alice")
+	if page := other.submit(map[string]string{"password": alicePW}); !strings.Contains(page, "Verify it") {
+		t.Fatalf("another browser skipped MFA")
+	}
+	if err := e.engine.ForgetDevices(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	b.get("/logout")
+	b.submit(nil)
+	b.get("/proto?hint=alice")
+	if page := b.submit(map[string]string{"password": alicePW}); !strings.Contains(page, "Verify it") {
+		t.Fatalf("a forgotten device still skips MFA")
 	}
 }

@@ -60,6 +60,7 @@ func (e *Engine) renderFactorStep(w http.ResponseWriter, r *http.Request, f stor
 	pf := e.pending(st)
 	method := chooseMethod(r.URL.Query().Get("method"), offered, pf.Method)
 	d.Methods, d.Method = offered, method
+	d.Remember = f.Step == StepMFA && e.cfg.Sessions.RememberDevice > 0
 	var prev []byte
 	if method == pf.Method {
 		prev = pf.Data
@@ -126,6 +127,11 @@ func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow
 	st.MFAAt = e.now()
 	if amr != "" && !slices.Contains(st.Methods, amr) {
 		st.Methods = append(st.Methods, amr)
+	}
+	if f.Step == StepMFA && r.PostFormValue("remember") == "1" && e.cfg.Sessions.RememberDevice > 0 {
+		if err := e.remember(ctx, w, st.User.ID, st.MFAAt, st.Methods); err != nil {
+			e.log.ErrorContext(ctx, "remembering the device", "err", err)
+		}
 	}
 	st.Pending = nil
 	if len(recovery) > 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,12 +73,13 @@ func (e *Engine) home(w http.ResponseWriter, r *http.Request) error {
 
 // loginData is what the sign-in templates show.
 type loginData struct {
-	FlowID  string
-	Step    string
-	Login   string
-	Methods []string
-	Method  string
-	Extra   any // a factor's page data
+	Remember bool // offer "remember this device"
+	FlowID   string
+	Step     string
+	Login    string
+	Methods  []string
+	Method   string
+	Extra    any // a factor's page data
 }
 
 func (e *Engine) getLogin(w http.ResponseWriter, r *http.Request) error {
@@ -265,6 +267,16 @@ func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Fl
 	}
 	st.User, st.PasswordAt = u, e.now()
 	st.Methods = []string{"pwd"}
+	// A relying party that demands a second factor now (wauth, prompt=login)
+	// is not answered with a remembered device.
+	if d, ok := e.rememberedMFA(ctx, r, u.ID); ok && st.MustChange == "" && !st.Req.RequireMFA && !st.Req.ForceAuthn {
+		st.MFAAt = d.MFAAt
+		for _, m := range d.Methods {
+			if m != "pwd" && !slices.Contains(st.Methods, m) {
+				st.Methods = append(st.Methods, m)
+			}
+		}
+	}
 	next, err := e.afterPrimary(ctx, &st)
 	if err != nil {
 		return err
