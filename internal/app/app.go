@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/keys"
+	"github.com/gatehouse-sso/gatehouse/internal/notify"
 	"github.com/gatehouse-sso/gatehouse/internal/observe"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/signin"
@@ -51,6 +52,8 @@ type App struct {
 	Renderer  *web.Renderer
 	CSRF      *web.CSRF
 	SignIn    *signin.Engine
+	Factors   *signin.FactorSet
+	Notifier  *notify.Notifier
 	Handler   http.Handler
 	Now       func() time.Time
 
@@ -219,7 +222,10 @@ func (a *App) buildWeb() error {
 	a.Renderer = r
 	a.CSRF = web.NewCSRF(a.Secrets.DeriveKey("csrf"), isHTTPS(a.Config.Issuer))
 	a.Audit = audit.New(a.Store, a.Log.With("component", "audit"), a.Now)
-	a.SignIn = signin.New(signin.Options{
+	if a.Factors, err = a.buildFactors(); err != nil {
+		return err
+	}
+	a.SignIn = signin.New(signin.Options{Factors: a.Factors,
 		Config: a.Config, Directory: a.Directory, Store: a.Store, Secrets: a.Secrets, Renderer: r, CSRF: a.CSRF,
 		Audit: a.Audit, Logger: a.Log.With("component", "signin"), Now: a.Now,
 	})

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -26,6 +25,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse-sso/gatehouse/internal/testenv/browse"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
 
@@ -42,10 +42,10 @@ type fakeFactors struct {
 	sent     int
 }
 
-func (f *fakeFactors) Enrolled(_ context.Context, userID string) ([]string, error) {
+func (f *fakeFactors) Enrolled(_ context.Context, u *directory.User) ([]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.enrolled[userID], nil
+	return f.enrolled[u.ID], nil
 }
 func (f *fakeFactors) Enrollable() []string { return []string{"totp"} }
 func (f *fakeFactors) Challenge(_ context.Context, _ *http.Request, _ *directory.User, _ string, prev []byte, _ *web.Page) ([]byte, error) {
@@ -192,103 +192,25 @@ func user(t *testing.T, name, password string, mod func(*file.UserFile)) file.Us
 	return u
 }
 
-// browser is a cookie-keeping client that does not follow redirects by
-// itself, so each hop can be checked.
-type browser struct {
-	t      *testing.T
-	c      *http.Client
-	base   string
-	last   string // body of the last page
-	status int
-}
-
-func (e *env) browser() *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{t: e.t, base: e.srv.URL, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-// get follows redirects and returns the final body.
-func (b *browser) get(path string) string {
-	b.t.Helper()
-	u := b.base + path
-	for range 10 {
-		resp, err := b.c.Get(u)
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if loc := resp.Header.Get("Location"); resp.StatusCode == http.StatusSeeOther || resp.StatusCode == http.StatusFound {
-			u = resp.Request.URL.ResolveReference(mustURL(b.t, loc)).String()
-			continue
-		}
-		b.last, b.status = string(body), resp.StatusCode
-		return b.last
-	}
-	b.t.Fatal("too many redirects")
-	return ""
-}
-
-func mustURL(t *testing.T, s string) *url.URL {
-	u, err := url.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
+func (e *env) browser() *browse.Browser { return browse.New(e.t, e.srv.URL) }
 
 var formRe = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
 var csrfRe = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-var stepRe = regexp.MustCompile(`name="step" value="([^"]+)"`)
-var methodRe = regexp.MustCompile(`name="method" value="([^"]+)"`)
-
-// submit posts the first form of the last page with fields, follows
-// redirects, and returns the final body.
-func (b *browser) submit(fields map[string]string) string {
-	b.t.Helper()
-	action := formRe.FindStringSubmatch(b.last)
-	if action == nil {
-		b.t.Fatalf("no form on the page:\n%s", b.last)
-	}
-	form := url.Values{}
-	for _, m := range []struct {
-		re   *regexp.Regexp
-		name string
-	}{{csrfRe, "csrf_token"}, {stepRe, "step"}, {methodRe, "method"}} {
-		if v := m.re.FindStringSubmatch(b.last); v != nil {
-			form.Set(m.name, v[1])
-		}
-	}
-	for k, v := range fields {
-		form.Set(k, v)
-	}
-	resp, err := b.c.PostForm(b.base+strings.ReplaceAll(action[1], "&amp;", "&"), form)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if loc := resp.Header.Get("Location"); loc != "" {
-		return b.get(loc)
-	}
-	b.last, b.status = string(body), resp.StatusCode
-	return b.last
-}
 
 func TestPasswordOnlySignInReturnsToTheProtocol(t *testing.T) {
 	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
 	b := e.browser()
-	page := b.get("/proto?app=Wiki")
+	page := b.Get("/proto?app=Wiki")
 	if !strings.Contains(page, `name="login"`) {
 		t.Fatalf("no identify page:\n%s", page)
 	}
-	b.submit(map[string]string{"login": "ALICE@corp.example.test"})
-	got := b.submit(map[string]string{"password": alicePW})
+	b.Submit(map[string]string{"login": "ALICE@corp.example.test"})
+	got := b.Submit(map[string]string{"password": alicePW})
 	if got != "user=alice amr=pwd mfa=no state=saved:Wiki" {
 		t.Fatalf("protocol got %q", got)
 	}
 	// Single sign-on: the session serves the next request with no pages.
-	if got := b.get("/proto?app=Wiki"); got != "user=alice amr=pwd mfa=no state=" {
+	if got := b.Get("/proto?app=Wiki"); got != "user=alice amr=pwd mfa=no state=" {
 		t.Errorf("SSO got %q", got)
 	}
 	evs, _ := e.store.QueryAudit(context.Background(), store.AuditQuery{Type: audit.SignInSuccess})
@@ -302,10 +224,10 @@ func TestAWrongPasswordAndAnUnknownUserLookTheSame(t *testing.T) {
 	pages := map[string]string{}
 	for _, login := range []string{"alice", "nobody"} {
 		b := e.browser()
-		b.get("/proto?app=Wiki&hint=" + login)
-		page := b.submit(map[string]string{"password": "Wrong-Password-1"})
-		if b.status != http.StatusUnauthorized || !strings.Contains(page, "The user name or password is incorrect.") {
-			t.Fatalf("%s: status %d\n%s", login, b.status, page)
+		b.Get("/proto?app=Wiki&hint=" + login)
+		page := b.Submit(map[string]string{"password": "Wrong-Password-1"})
+		if b.Status != http.StatusUnauthorized || !strings.Contains(page, "The user name or password is incorrect.") {
+			t.Fatalf("%s: status %d\n%s", login, b.Status, page)
 		}
 		pages[login] = csrfRe.ReplaceAllString(regexp.MustCompile(`flow(=|%3d)[A-Za-z0-9_-]+`).ReplaceAllString(strings.ReplaceAll(page, login, "X"), ""), "")
 	}
@@ -317,17 +239,17 @@ func TestAWrongPasswordAndAnUnknownUserLookTheSame(t *testing.T) {
 func TestPasswordAttemptsAreThrottledPerLogin(t *testing.T) {
 	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
 	b := e.browser()
-	b.get("/proto?hint=alice")
+	b.Get("/proto?hint=alice")
 	for range e.engine.limits.perLogin {
-		b.submit(map[string]string{"password": "Wrong-Password-1"})
+		b.Submit(map[string]string{"password": "Wrong-Password-1"})
 	}
-	b.submit(map[string]string{"password": alicePW})
-	if b.status != http.StatusTooManyRequests || !strings.Contains(b.last, "Too many attempts") {
-		t.Fatalf("the right password after the limit: status %d", b.status)
+	b.Submit(map[string]string{"password": alicePW})
+	if b.Status != http.StatusTooManyRequests || !strings.Contains(b.Last, "Too many attempts") {
+		t.Fatalf("the right password after the limit: status %d", b.Status)
 	}
 	e.advance(16 * time.Minute) // the window has passed (and so has this flow)
-	b.get("/proto?hint=alice")
-	if got := b.submit(map[string]string{"password": alicePW}); !strings.HasPrefix(got, "user=alice") {
+	b.Get("/proto?hint=alice")
+	if got := b.Submit(map[string]string{"password": alicePW}); !strings.HasPrefix(got, "user=alice") {
 		t.Errorf("after the window the right password is refused: %s", got)
 	}
 }
@@ -335,30 +257,30 @@ func TestPasswordAttemptsAreThrottledPerLogin(t *testing.T) {
 func TestMFAIsEnforcedAndEnrolmentForcedWhenRequired(t *testing.T) {
 	e := newEnv(t, "all", user(t, "alice", alicePW, nil))
 	b := e.browser()
-	b.get("/proto?app=Wiki&hint=alice")
-	page := b.submit(map[string]string{"password": alicePW})
+	b.Get("/proto?app=Wiki&hint=alice")
+	page := b.Submit(map[string]string{"password": alicePW})
 	if !strings.Contains(page, "Set up a second sign-in method") || !strings.Contains(page, "ABCD EFGH") {
 		t.Fatalf("no forced enrolment:\n%s", page)
 	}
-	page = b.submit(map[string]string{"code": "000000"})
-	if b.status != http.StatusUnauthorized || !strings.Contains(page, "That code didn&#39;t work") || !strings.Contains(page, "ABCD EFGH") {
-		t.Fatalf("a wrong enrolment code: status %d\n%s", b.status, page)
+	page = b.Submit(map[string]string{"code": "000000"})
+	if b.Status != http.StatusUnauthorized || !strings.Contains(page, "That code didn&#39;t work") || !strings.Contains(page, "ABCD EFGH") {
+		t.Fatalf("a wrong enrolment code: status %d\n%s", b.Status, page)
 	}
-	page = b.submit(map[string]string{"code": "123456"})
+	page = b.Submit(map[string]string{"code": "123456"})
 	if !strings.Contains(page, "aaaaa-bbbbb") {
 		t.Fatalf("recovery codes not shown once:\n%s", page)
 	}
-	if got := b.submit(nil); got != "user=alice amr=pwd,otp,mfa mfa=yes state=saved:Wiki" {
+	if got := b.Submit(nil); got != "user=alice amr=pwd,otp,mfa mfa=yes state=saved:Wiki" {
 		t.Fatalf("protocol got %q", got)
 	}
 	// A new browser: the enrolled factor is asked for, not enrolment.
 	b2 := e.browser()
-	b2.get("/proto?app=Wiki&hint=alice")
-	page = b2.submit(map[string]string{"password": alicePW})
+	b2.Get("/proto?app=Wiki&hint=alice")
+	page = b2.Submit(map[string]string{"password": alicePW})
 	if !strings.Contains(page, "Verify it") {
 		t.Fatalf("no MFA challenge:\n%s", page)
 	}
-	if got := b2.submit(map[string]string{"code": "123456"}); !strings.Contains(got, "mfa=yes") {
+	if got := b2.Submit(map[string]string{"code": "123456"}); !strings.Contains(got, "mfa=yes") {
 		t.Fatalf("got %q", got)
 	}
 }
@@ -367,18 +289,18 @@ func TestAnAppRequiringMFAStepsUpAPasswordSession(t *testing.T) {
 	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
 	e.factors.enrolled[fmt.Sprintf("%032x", "alice")] = []string{"totp"}
 	b := e.browser()
-	b.get("/proto?app=Wiki&hint=alice")
-	if got := b.submit(map[string]string{"password": alicePW}); !strings.Contains(got, "mfa=no") {
+	b.Get("/proto?app=Wiki&hint=alice")
+	if got := b.Submit(map[string]string{"password": alicePW}); !strings.Contains(got, "mfa=no") {
 		t.Fatalf("got %q", got)
 	}
-	page := b.get("/proto?app=Strict")
+	page := b.Get("/proto?app=Strict")
 	if !strings.Contains(page, "Verify it") || strings.Contains(page, `name="password"`) {
 		t.Fatalf("step-up should ask only for the second factor:\n%s", page)
 	}
-	if got := b.submit(map[string]string{"code": "123456"}); got != "user=alice amr=pwd,otp,mfa mfa=yes state=saved:Strict" {
+	if got := b.Submit(map[string]string{"code": "123456"}); got != "user=alice amr=pwd,otp,mfa mfa=yes state=saved:Strict" {
 		t.Fatalf("got %q", got)
 	}
-	if got := b.get("/proto?fresh=1"); !strings.Contains(got, `name="login"`) && !strings.Contains(got, `name="password"`) {
+	if got := b.Get("/proto?fresh=1"); !strings.Contains(got, `name="login"`) && !strings.Contains(got, `name="password"`) {
 		t.Errorf("a forced re-authentication did not ask for the password:\n%s", got)
 	}
 }
@@ -386,25 +308,25 @@ func TestAnAppRequiringMFAStepsUpAPasswordSession(t *testing.T) {
 func TestAMustChangeUserChangesThePasswordAndContinues(t *testing.T) {
 	e := newEnv(t, "none", user(t, "carol", alicePW, func(u *file.UserFile) { u.MustChange = true }))
 	b := e.browser()
-	b.get("/proto?app=Wiki&hint=carol")
-	page := b.submit(map[string]string{"password": alicePW})
+	b.Get("/proto?app=Wiki&hint=carol")
+	page := b.Submit(map[string]string{"password": alicePW})
 	if !strings.Contains(page, "You must choose a new password") || !strings.Contains(page, "At least 12 characters.") {
 		t.Fatalf("no change page with the policy:\n%s", page)
 	}
-	page = b.submit(map[string]string{"new_password": "short", "confirm_password": "short"})
-	if b.status != http.StatusUnprocessableEntity || !strings.Contains(page, "Use at least 12 characters.") {
-		t.Fatalf("a short password: %d\n%s", b.status, page)
+	page = b.Submit(map[string]string{"new_password": "short", "confirm_password": "short"})
+	if b.Status != http.StatusUnprocessableEntity || !strings.Contains(page, "Use at least 12 characters.") {
+		t.Fatalf("a short password: %d\n%s", b.Status, page)
 	}
-	page = b.submit(map[string]string{"new_password": alicePW, "confirm_password": alicePW})
+	page = b.Submit(map[string]string{"new_password": alicePW, "confirm_password": alicePW})
 	if !strings.Contains(page, "Choose a password you have not used before") {
 		t.Fatalf("a reused password was not refused by history:\n%s", page)
 	}
-	if got := b.submit(map[string]string{"new_password": newPW, "confirm_password": newPW}); got != "user=carol amr=pwd mfa=no state=saved:Wiki" {
+	if got := b.Submit(map[string]string{"new_password": newPW, "confirm_password": newPW}); got != "user=carol amr=pwd mfa=no state=saved:Wiki" {
 		t.Fatalf("protocol got %q", got)
 	}
 	b2 := e.browser()
-	b2.get("/proto?hint=carol")
-	if got := b2.submit(map[string]string{"password": newPW}); !strings.HasPrefix(got, "user=carol") {
+	b2.Get("/proto?hint=carol")
+	if got := b2.Submit(map[string]string{"password": newPW}); !strings.HasPrefix(got, "user=carol") {
 		t.Errorf("the new password does not sign in: %q", got)
 	}
 }
@@ -412,18 +334,18 @@ func TestAMustChangeUserChangesThePasswordAndContinues(t *testing.T) {
 func TestAFinishedFlowResumesOnceAndOnlyInItsBrowser(t *testing.T) {
 	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
 	b := e.browser()
-	b.get("/proto?app=Wiki&hint=alice")
-	action := formRe.FindStringSubmatch(b.last)[1]
+	b.Get("/proto?app=Wiki&hint=alice")
+	action := formRe.FindStringSubmatch(b.Last)[1]
 	flowID := strings.TrimPrefix(action, "/login?flow=")
-	b.submit(map[string]string{"password": alicePW})
+	b.Submit(map[string]string{"password": alicePW})
 	// Another browser presenting the flow id gets a sign-in page, not the user.
 	other := e.browser()
-	if got := other.get("/proto?app=Wiki&" + ResumeParam + "=" + flowID); strings.HasPrefix(got, "user=") {
+	if got := other.Get("/proto?app=Wiki&" + ResumeParam + "=" + flowID); strings.HasPrefix(got, "user=") {
 		t.Fatalf("a foreign browser resumed the flow: %q", got)
 	}
 	// The flow was consumed by its own browser: resuming again is a plain
 	// session answer without the saved state.
-	if got := b.get("/proto?app=Wiki&" + ResumeParam + "=" + flowID); got != "user=alice amr=pwd mfa=no state=" {
+	if got := b.Get("/proto?app=Wiki&" + ResumeParam + "=" + flowID); got != "user=alice amr=pwd mfa=no state=" {
 		t.Errorf("second resume: %q", got)
 	}
 }
@@ -431,9 +353,9 @@ func TestAFinishedFlowResumesOnceAndOnlyInItsBrowser(t *testing.T) {
 func TestAFormWithoutCSRFTokenIsRefused(t *testing.T) {
 	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
 	b := e.browser()
-	b.get("/proto?hint=alice")
-	action := formRe.FindStringSubmatch(b.last)[1]
-	resp, err := b.c.PostForm(b.base+action, url.Values{"step": {"password"}, "password": {alicePW}})
+	b.Get("/proto?hint=alice")
+	action := formRe.FindStringSubmatch(b.Last)[1]
+	resp, err := b.C.PostForm(b.Base+action, url.Values{"step": {"password"}, "password": {alicePW}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,30 +368,30 @@ func TestAFormWithoutCSRFTokenIsRefused(t *testing.T) {
 func TestSessionsEndAtIdleAndAbsoluteTimeoutsAndSignOut(t *testing.T) {
 	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
 	b := e.browser()
-	b.get("/proto?hint=alice")
-	b.submit(map[string]string{"password": alicePW})
+	b.Get("/proto?hint=alice")
+	b.Submit(map[string]string{"password": alicePW})
 	e.advance(7 * time.Hour)
-	if got := b.get("/proto"); !strings.HasPrefix(got, "user=alice") {
+	if got := b.Get("/proto"); !strings.HasPrefix(got, "user=alice") {
 		t.Fatalf("session ended before its idle timeout: %q", got)
 	}
 	e.advance(8*time.Hour + time.Minute)
-	if got := b.get("/proto"); strings.HasPrefix(got, "user=") {
+	if got := b.Get("/proto"); strings.HasPrefix(got, "user=") {
 		t.Fatalf("session outlived its idle timeout")
 	}
-	b.get("/proto?hint=alice")
-	b.submit(map[string]string{"password": alicePW})
+	b.Get("/proto?hint=alice")
+	b.Submit(map[string]string{"password": alicePW})
 	for range 4 {
 		e.advance(6 * time.Hour)
-		b.get("/proto")
+		b.Get("/proto")
 	}
-	if got := b.get("/proto"); strings.HasPrefix(got, "user=") {
+	if got := b.Get("/proto"); strings.HasPrefix(got, "user=") {
 		t.Fatalf("session outlived its absolute timeout")
 	}
-	b.get("/proto?hint=alice")
-	b.submit(map[string]string{"password": alicePW})
-	b.get("/logout")
-	b.submit(nil)
-	if got := b.get("/proto"); strings.HasPrefix(got, "user=") {
+	b.Get("/proto?hint=alice")
+	b.Submit(map[string]string{"password": alicePW})
+	b.Get("/logout")
+	b.Submit(nil)
+	if got := b.Get("/proto"); strings.HasPrefix(got, "user=") {
 		t.Fatalf("session survived sign-out")
 	}
 }
@@ -481,9 +403,9 @@ func TestLockedDisabledAndExpiredAccountsGetTheirOwnMessage(t *testing.T) {
 		user(t, "lock", alicePW, func(u *file.UserFile) { u.LockedUntil = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }))
 	for login, want := range map[string]string{"dave": "disabled", "frank": "expired", "lock": "locked"} {
 		b := e.browser()
-		b.get("/proto?hint=" + login)
-		if page := b.submit(map[string]string{"password": alicePW}); b.status != http.StatusForbidden || !strings.Contains(page, want) {
-			t.Errorf("%s: status %d, page lacks %q", login, b.status, want)
+		b.Get("/proto?hint=" + login)
+		if page := b.Submit(map[string]string{"password": alicePW}); b.Status != http.StatusForbidden || !strings.Contains(page, want) {
+			t.Errorf("%s: status %d, page lacks %q", login, b.Status, want)
 		}
 	}
 }
@@ -491,16 +413,16 @@ func TestLockedDisabledAndExpiredAccountsGetTheirOwnMessage(t *testing.T) {
 func TestEveryPageRendersInGerman(t *testing.T) {
 	e := newEnv(t, "all", user(t, "alice", alicePW, nil))
 	b := e.browser()
-	req, _ := http.NewRequest("GET", b.base+"/proto?hint=alice", nil)
+	req, _ := http.NewRequest("GET", b.Base+"/proto?hint=alice", nil)
 	req.Header.Set("Accept-Language", "de-DE,de;q=0.9,en;q=0.5")
-	resp, err := b.c.Do(req)
+	resp, err := b.C.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	req, _ = http.NewRequest("GET", b.base+resp.Header.Get("Location"), nil)
+	req, _ = http.NewRequest("GET", b.Base+resp.Header.Get("Location"), nil)
 	req.Header.Set("Accept-Language", "de-DE,de;q=0.9")
-	resp, err = b.c.Do(req)
+	resp, err = b.C.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -516,40 +438,40 @@ func TestARememberedBrowserSkipsTheSecondFactorButNotAnExplicitDemand(t *testing
 	id := fmt.Sprintf("%032x", "alice")
 	e.factors.enrolled[id] = []string{"totp"}
 	b := e.browser()
-	b.get("/proto?hint=alice")
-	page := b.submit(map[string]string{"password": alicePW})
+	b.Get("/proto?hint=alice")
+	page := b.Submit(map[string]string{"password": alicePW})
 	if !strings.Contains(page, `name="remember"`) {
 		t.Fatalf("no remember option:\n%s", page)
 	}
-	if got := b.submit(map[string]string{"code": "123456", "remember": "1"}); !strings.Contains(got, "mfa=yes") {
+	if got := b.Submit(map[string]string{"code": "123456", "remember": "1"}); !strings.Contains(got, "mfa=yes") {
 		t.Fatalf("got %q", got)
 	}
-	b.get("/logout")
-	b.submit(nil)
+	b.Get("/logout")
+	b.Submit(nil)
 	e.advance(time.Hour)
 
-	b.get("/proto?hint=alice")
-	if got := b.submit(map[string]string{"password": alicePW}); got != "user=alice amr=pwd,otp,mfa mfa=yes state=saved:" {
+	b.Get("/proto?hint=alice")
+	if got := b.Submit(map[string]string{"password": alicePW}); got != "user=alice amr=pwd,otp,mfa mfa=yes state=saved:" {
 		t.Fatalf("a remembered browser was asked again or claimed wrongly: %q", got)
 	}
-	if got := b.get("/proto?mfa=1&fresh=1&hint=alice"); !strings.Contains(got, `name="password"`) {
+	if got := b.Get("/proto?mfa=1&fresh=1&hint=alice"); !strings.Contains(got, `name="password"`) {
 		t.Fatalf("no password page:\n%s", got)
 	}
-	if page := b.submit(map[string]string{"password": alicePW}); !strings.Contains(page, "Verify it") {
+	if page := b.Submit(map[string]string{"password": alicePW}); !strings.Contains(page, "Verify it") {
 		t.Fatalf("an explicit MFA demand was answered by the remembered device:\n%s", page)
 	}
 	other := e.browser()
-	other.get("/proto?hint=alice")
-	if page := other.submit(map[string]string{"password": alicePW}); !strings.Contains(page, "Verify it") {
+	other.Get("/proto?hint=alice")
+	if page := other.Submit(map[string]string{"password": alicePW}); !strings.Contains(page, "Verify it") {
 		t.Fatalf("another browser skipped MFA")
 	}
 	if err := e.engine.ForgetDevices(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
-	b.get("/logout")
-	b.submit(nil)
-	b.get("/proto?hint=alice")
-	if page := b.submit(map[string]string{"password": alicePW}); !strings.Contains(page, "Verify it") {
+	b.Get("/logout")
+	b.Submit(nil)
+	b.Get("/proto?hint=alice")
+	if page := b.Submit(map[string]string{"password": alicePW}); !strings.Contains(page, "Verify it") {
 		t.Fatalf("a forgotten device still skips MFA")
 	}
 }

@@ -13,7 +13,7 @@ import (
 type Factors interface {
 	// Enrolled lists the enabled methods the user has, in the order to
 	// offer them.
-	Enrolled(ctx context.Context, userID string) ([]string, error)
+	Enrolled(ctx context.Context, u *directory.User) ([]string, error)
 	// Enrollable lists the methods a user may set up at sign-in.
 	Enrollable() []string
 	// Challenge fills the MFA page for method (e.g. sends an email code);

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
@@ -41,11 +42,11 @@ func chooseMethod(asked string, offered []string, pending string) string {
 	return ""
 }
 
-func (e *Engine) offered(r *http.Request, step string, userID string) ([]string, error) {
+func (e *Engine) offered(r *http.Request, step string, u *directory.User) ([]string, error) {
 	if step == StepEnrol {
 		return e.factors.Enrollable(), nil
 	}
-	return e.factors.Enrolled(r.Context(), userID)
+	return e.factors.Enrolled(r.Context(), u)
 }
 
 func (e *Engine) renderFactorStep(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, p *web.Page, d *loginData, status int) error {
@@ -53,7 +54,7 @@ func (e *Engine) renderFactorStep(w http.ResponseWriter, r *http.Request, f stor
 	if f.Step == StepRecoveryCodes {
 		return e.renderRecoveryCodes(w, f, st, p, status)
 	}
-	offered, err := e.offered(r, f.Step, st.User.ID)
+	offered, err := e.offered(r, f.Step, st.User)
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow
 		return e.finish(ctx, w, r, f, st)
 	}
 	pf := e.pending(st)
-	offered, err := e.offered(r, f.Step, st.User.ID)
+	offered, err := e.offered(r, f.Step, st.User)
 	if err != nil {
 		return err
 	}

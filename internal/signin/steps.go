@@ -24,7 +24,7 @@ func (e *Engine) afterPrimary(ctx context.Context, st *flowState) (string, error
 	if st.MustChange != "" {
 		// The password was right but must change; the second factor comes
 		// first, so a stolen expired password is not enough.
-		if e.mfaRequired(st.Req, st.User) || e.hasFactors(ctx, st.User.ID) {
+		if e.mfaRequired(st.Req, st.User) || e.hasFactors(ctx, st.User) {
 			if st.MFAAt.IsZero() {
 				return e.mfaStep(ctx, st)
 			}
@@ -40,11 +40,11 @@ func (e *Engine) afterPrimary(ctx context.Context, st *flowState) (string, error
 	return e.mfaStep(ctx, st)
 }
 
-func (e *Engine) hasFactors(ctx context.Context, userID string) bool {
+func (e *Engine) hasFactors(ctx context.Context, u *directory.User) bool {
 	if e.factors == nil {
 		return false
 	}
-	m, err := e.factors.Enrolled(ctx, userID)
+	m, err := e.factors.Enrolled(ctx, u)
 	return err == nil && len(m) > 0
 }
 
@@ -53,7 +53,7 @@ func (e *Engine) mfaStep(ctx context.Context, st *flowState) (string, error) {
 	if e.factors == nil {
 		return "", errors.New("signin: a second factor is required but no factor method is configured (mfa.methods)")
 	}
-	m, err := e.factors.Enrolled(ctx, st.User.ID)
+	m, err := e.factors.Enrolled(ctx, st.User)
 	if err != nil {
 		return "", err
 	}

@@ -27,6 +27,25 @@ const (
 	ADSambaConf     = "GATEHOUSE_TEST_AD_SMB_CONF"       // DIR/etc/smb.conf, for samba-tool in tests
 )
 
+// The two-DC failover environment of scripts/testenv/samba2.sh: dc1 (the
+// seeded directory) and dc2 (joined to it), replicating, inside a private
+// network + mount namespace where dc1.corp.example.test is 127.0.0.1 and
+// dc2.corp.example.test is 127.0.0.2. Only a process inside that namespace
+// can reach them: `samba2.sh exec CMD` runs CMD there with these variables,
+// ADCAFile, ADBindDN, ADBindPassword, ADBaseDN, ADAdminPassword and
+// Failover=1 set; make test runs the failover tests that way (see
+// RequireFailover).
+const (
+	Failover       = "GATEHOUSE_TEST_FAILOVER"        // "1" inside the namespace
+	ADDC1URL       = "GATEHOUSE_TEST_AD_DC1_URL"      // ldaps://dc1.corp.example.test:636
+	ADDC2URL       = "GATEHOUSE_TEST_AD_DC2_URL"      // ldaps://dc2.corp.example.test:636
+	ADDC1SambaConf = "GATEHOUSE_TEST_AD_DC1_SMB_CONF" // dc1's smb.conf, for samba-tool/ldbsearch
+	ADDC2SambaConf = "GATEHOUSE_TEST_AD_DC2_SMB_CONF" // dc2's smb.conf
+	// ADFailoverCtl is scripts/testenv/samba2.sh: `CTL dc-stop dc1` stops
+	// dc1 by its pid, `CTL dc-start dc1` starts it again.
+	ADFailoverCtl = "GATEHOUSE_TEST_AD_FAILOVER_CTL"
+)
+
 // The directory that scripts/testenv/samba.sh seeds (scripts/testenv/README.md
 // describes it). Every `make test` starts from exactly this state, but all
 // test packages share one DC and run in parallel: treat the seeded users and
@@ -130,6 +149,20 @@ func Require(tb testing.TB, names ...string) []string {
 		tb.Skip(msg)
 	}
 	return vals
+}
+
+// RequireFailover is Require for tests that need the two-DC namespace of
+// scripts/testenv/samba2.sh. Outside it (Failover unset) such a test is
+// always skipped, under CI too: make test runs it separately, inside the
+// namespace, where Failover=1 is set. Inside, a missing variable skips
+// locally and fails under CI, as with Require.
+func RequireFailover(tb testing.TB, names ...string) []string {
+	tb.Helper()
+	if os.Getenv(Failover) != "1" {
+		tb.Skip("needs the two-DC namespace (" + Failover + "=1): make test runs it there, " +
+			"or scripts/testenv/samba2.sh start && scripts/testenv/samba2.sh exec <test binary>")
+	}
+	return Require(tb, names...)
 }
 
 // Get returns the value of one required variable; see Require.

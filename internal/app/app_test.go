@@ -1,0 +1,100 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"github.com/gatehouse-sso/gatehouse/internal/testenv/browse"
+)
+
+// newDemo builds the demo app on a fresh data directory and serves it.
+func newDemo(t *testing.T) (*App, *httptest.Server) {
+	t.Helper()
+	cfg, err := DemoConfig(filepath.Join(t.TempDir(), "demo"), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PrepareDemo(cfg, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	srv := httptest.NewServer(a.Handler)
+	t.Cleanup(srv.Close)
+	return a, srv
+}
+
+var (
+	secretRe = regexp.MustCompile(`<p class="secret">([A-Z2-7 ]+)</p>`)
+	codesRe  = regexp.MustCompile(`<li>([a-z0-9]{5}-[a-z0-9]{5})</li>`)
+)
+
+func TestADemoUserEnrolsTOTPAndSignsInWithIt(t *testing.T) {
+	_, srv := newDemo(t)
+	alice := DemoUsers[0]
+
+	b := browse.New(t, srv.URL)
+	b.Get("/login")
+	b.Submit(map[string]string{"login": alice.Username})
+	page := b.Submit(map[string]string{"password": alice.Password})
+	m := secretRe.FindStringSubmatch(page)
+	if m == nil || !strings.Contains(page, `src="data:image/png;base64,`) {
+		t.Fatalf("no TOTP enrolment with QR code and key:\n%s", page)
+	}
+	secret := strings.ReplaceAll(m[1], " ", "")
+	page = b.Submit(map[string]string{"code": "000000"})
+	if b.Status != 401 || secretRe.FindStringSubmatch(page)[1] != m[1] {
+		t.Fatalf("a wrong code must keep the same key on the page (status %d)", b.Status)
+	}
+	code, err := totp.GenerateCode(secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page = b.Submit(map[string]string{"code": code})
+	codes := codesRe.FindAllStringSubmatch(page, -1)
+	if len(codes) != 10 {
+		t.Fatalf("want 10 recovery codes shown once, got %d:\n%s", len(codes), page)
+	}
+	page = b.Submit(nil)
+	if !strings.Contains(page, "signed in as Alice Smith") {
+		t.Fatalf("not signed in:\n%s", page)
+	}
+
+	// A second browser: password, then the TOTP code; the enrolment code is
+	// already used (replay), a fresh step's code works.
+	b2 := browse.New(t, srv.URL)
+	b2.Get("/login?login_hint=" + alice.Username)
+	page = b2.Submit(map[string]string{"password": alice.Password})
+	if !strings.Contains(page, "Code from your authenticator app") {
+		t.Fatalf("no TOTP challenge:\n%s", page)
+	}
+	b2.Submit(map[string]string{"code": code})
+	if b2.Status != 401 {
+		t.Fatalf("a replayed TOTP code was accepted (status %d)", b2.Status)
+	}
+	// Recovery code instead: it works once.
+	b2.Get(strings.TrimPrefix(b2.URL, srv.URL) + "&method=recovery")
+	page = b2.Submit(map[string]string{"code": strings.ToUpper(codes[0][1])})
+	if !strings.Contains(page, "signed in as Alice Smith") {
+		t.Fatalf("recovery code refused:\n%s", page)
+	}
+	b3 := browse.New(t, srv.URL)
+	b3.Get("/login?login_hint=" + alice.Username)
+	b3.Submit(map[string]string{"password": alice.Password})
+	b3.Get(strings.TrimPrefix(b3.URL, srv.URL) + "&method=recovery")
+	b3.Submit(map[string]string{"code": codes[0][1]})
+	if b3.Status != 401 {
+		t.Fatalf("a used recovery code was accepted again (status %d)", b3.Status)
+	}
+}

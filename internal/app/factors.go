@@ -1,0 +1,42 @@
+package app
+
+import (
+	"fmt"
+
+	"github.com/gatehouse-sso/gatehouse/internal/mfa/emailcode"
+	"github.com/gatehouse-sso/gatehouse/internal/mfa/recovery"
+	"github.com/gatehouse-sso/gatehouse/internal/mfa/totp"
+	"github.com/gatehouse-sso/gatehouse/internal/notify"
+	"github.com/gatehouse-sso/gatehouse/internal/signin"
+)
+
+// buildFactors builds the configured second factors and, when SMTP is
+// configured, the mailer.
+func (a *App) buildFactors() (*signin.FactorSet, error) {
+	fs := &signin.FactorSet{Methods: a.Config.MFA.Methods, Box: a.Secrets, Now: a.Now}
+	log := a.Log.With("component", "mfa")
+	var err error
+	fs.TOTP, err = totp.New(totp.Options{Store: a.Store, Box: a.Secrets, Issuer: a.Config.UI.Name, Logger: log, Now: a.Now})
+	if err != nil {
+		return nil, fmt.Errorf("totp: %w", err)
+	}
+	fs.Recovery, err = recovery.New(recovery.Options{Store: a.Store, Key: a.Secrets.DeriveKey("recovery codes"), Logger: log, Now: a.Now})
+	if err != nil {
+		return nil, fmt.Errorf("recovery codes: %w", err)
+	}
+	if a.Config.SMTP.Host != "" {
+		m, err := notify.NewMailer(a.Config.SMTP, notify.MailerOptions{FromName: a.Config.UI.Name})
+		if err != nil {
+			return nil, err
+		}
+		a.Notifier, err = notify.New(notify.Options{Sender: m, Product: a.Config.UI.Name, BaseURL: a.Config.Issuer})
+		if err != nil {
+			return nil, err
+		}
+		fs.Email, err = emailcode.New(emailcode.Options{Store: a.Store, Mailer: a.Notifier, Key: a.Secrets.DeriveKey("email codes"), Logger: log, Now: a.Now})
+		if err != nil {
+			return nil, fmt.Errorf("email codes: %w", err)
+		}
+	}
+	return fs, nil
+}

@@ -1,0 +1,228 @@
+package signin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/mfa"
+	"github.com/gatehouse-sso/gatehouse/internal/mfa/emailcode"
+	"github.com/gatehouse-sso/gatehouse/internal/mfa/recovery"
+	"github.com/gatehouse-sso/gatehouse/internal/mfa/totp"
+	"github.com/gatehouse-sso/gatehouse/internal/notify"
+	"github.com/gatehouse-sso/gatehouse/internal/secrets"
+	"github.com/gatehouse-sso/gatehouse/internal/web"
+)
+
+// FactorSet is the engine's Factors made of the configured methods. A nil
+// field means the method is off.
+type FactorSet struct {
+	Methods  []string // configured order (mfa.methods)
+	TOTP     *totp.TOTP
+	Recovery *recovery.Codes
+	Email    *emailcode.Codes
+	Box      *secrets.Box
+	Now      func() time.Time
+}
+
+var _ Factors = (*FactorSet)(nil)
+
+func (fs *FactorSet) enabled(m string) bool {
+	if !slices.Contains(fs.Methods, m) {
+		return false
+	}
+	switch m {
+	case mfa.MethodTOTP:
+		return fs.TOTP != nil
+	case mfa.MethodRecovery:
+		return fs.Recovery != nil
+	case mfa.MethodEmail:
+		return fs.Email != nil
+	}
+	return false
+}
+
+// Enrolled implements Factors. Email counts for a user with a mail
+// address: the code goes to the directory's mail attribute.
+func (fs *FactorSet) Enrolled(ctx context.Context, u *directory.User) ([]string, error) {
+	var out []string
+	for _, m := range fs.Methods {
+		if !fs.enabled(m) {
+			continue
+		}
+		var ok bool
+		var err error
+		switch m {
+		case mfa.MethodTOTP:
+			ok, err = fs.TOTP.Enrolled(ctx, u.ID)
+		case mfa.MethodRecovery:
+			var n int
+			n, err = fs.Recovery.Remaining(ctx, u.ID)
+			ok = n > 0
+		case mfa.MethodEmail:
+			ok = u.Mail != ""
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// Enrollable implements Factors.
+func (fs *FactorSet) Enrollable() []string {
+	var out []string
+	for _, m := range fs.Methods {
+		if m == mfa.MethodTOTP && fs.enabled(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// emailPending is the email method's state in the flow.
+type emailPending struct {
+	Challenge emailcode.Challenge `json:"challenge"`
+}
+
+// Challenge implements Factors.
+func (fs *FactorSet) Challenge(ctx context.Context, _ *http.Request, u *directory.User, method string, prev []byte, p *web.Page) ([]byte, error) {
+	d, _ := p.Data.(*loginData)
+	switch method {
+	case mfa.MethodTOTP, mfa.MethodRecovery:
+		return []byte(method), nil
+	case mfa.MethodEmail:
+		var ep emailPending
+		if prev != nil && json.Unmarshal(prev, &ep) == nil && ep.Challenge.ExpiresAt.After(fs.Now()) {
+			if d != nil {
+				d.Extra = ep.Challenge.Destination
+			}
+			return prev, nil
+		}
+		ch, err := fs.Email.Send(ctx, emailcode.Recipient{UserID: u.ID, Address: u.Mail, Name: u.DisplayName, Lang: p.Lang}, notify.PurposeSignIn)
+		if errors.Is(err, mfa.ErrThrottled) {
+			p.Errors["code"] = p.T("mfa.throttled")
+			return prev, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			d.Extra = ch.Destination
+		}
+		return json.Marshal(emailPending{Challenge: ch})
+	}
+	return nil, fmt.Errorf("signin: method %q cannot be challenged", method)
+}
+
+// Verify implements Factors.
+func (fs *FactorSet) Verify(ctx context.Context, r *http.Request, u *directory.User, method string, pending []byte) (string, error) {
+	code := r.PostFormValue("code")
+	var err error
+	switch method {
+	case mfa.MethodTOTP:
+		err = fs.TOTP.Verify(ctx, u.ID, code)
+	case mfa.MethodRecovery:
+		_, err = fs.Recovery.Verify(ctx, u.ID, code)
+	case mfa.MethodEmail:
+		var ep emailPending
+		if json.Unmarshal(pending, &ep) != nil {
+			err = mfa.Invalid(method, mfa.ReasonMismatch)
+		} else {
+			err = fs.Email.Verify(ctx, u.ID, ep.Challenge, code)
+		}
+	default:
+		return "", fmt.Errorf("signin: method %q cannot be verified", method)
+	}
+	if err != nil {
+		return "", userError(err)
+	}
+	return mfa.AMR(method), nil
+}
+
+func userError(err error) error {
+	switch {
+	case errors.Is(err, mfa.ErrThrottled):
+		return UserError{Reason: "throttled", MessageKey: "mfa.throttled", Status: http.StatusTooManyRequests}
+	case errors.Is(err, mfa.ErrInvalidCode), errors.Is(err, mfa.ErrNotEnrolled):
+		return UserError{Reason: mfa.Reason(err), MessageKey: "mfa.invalid", Status: http.StatusUnauthorized}
+	}
+	return err
+}
+
+// totpEnrolPage is a TOTP enrolment as the page needs it, sealed in the
+// flow because it holds the secret.
+type totpEnrolPage struct {
+	QR      string `json:"qr"`
+	Secret  string `json:"secret"`
+	Pending []byte `json:"pending"`
+}
+
+func (fs *FactorSet) sealAD(u *directory.User) []byte { return []byte("totp-enrol-page\x00" + u.ID) }
+
+// BeginEnrol implements Factors.
+func (fs *FactorSet) BeginEnrol(ctx context.Context, _ *http.Request, u *directory.User, method string, prev []byte, p *web.Page) ([]byte, error) {
+	if method != mfa.MethodTOTP || !fs.enabled(method) {
+		return nil, fmt.Errorf("signin: method %q cannot be enrolled here", method)
+	}
+	var page totpEnrolPage
+	if prev != nil {
+		if raw, err := fs.Box.Open(prev, fs.sealAD(u)); err == nil && json.Unmarshal(raw, &page) == nil {
+			setEnrolExtra(p, page)
+			return prev, nil
+		}
+	}
+	en, err := fs.TOTP.Enrol(ctx, u.ID, firstNonEmpty(u.UPN, u.Mail, u.SAMAccountName))
+	if err != nil {
+		return nil, err
+	}
+	page = totpEnrolPage{QR: en.QRCodeDataURI(), Secret: en.Secret, Pending: en.Pending}
+	setEnrolExtra(p, page)
+	raw, err := json.Marshal(page) // #nosec G117 -- sealed on the next line, never stored in the clear.
+	if err != nil {
+		return nil, err
+	}
+	return fs.Box.Seal(raw, fs.sealAD(u)), nil
+}
+
+func setEnrolExtra(p *web.Page, page totpEnrolPage) {
+	if d, ok := p.Data.(*loginData); ok {
+		// The QR code is a data: URI we generated, not user input.
+		d.Extra = struct {
+			QR     template.URL
+			Secret string
+		}{template.URL(page.QR), page.Secret} // #nosec G203 -- generated PNG data URI.
+	}
+}
+
+// FinishEnrol implements Factors. A user's first factor also gets a set of
+// recovery codes, shown once.
+func (fs *FactorSet) FinishEnrol(ctx context.Context, r *http.Request, u *directory.User, method string, pending []byte) (string, []string, error) {
+	raw, err := fs.Box.Open(pending, fs.sealAD(u))
+	var page totpEnrolPage
+	if err != nil || json.Unmarshal(raw, &page) != nil {
+		return "", nil, userError(mfa.Invalid(method, mfa.ReasonMismatch))
+	}
+	if _, err := fs.TOTP.Confirm(ctx, u.ID, page.Pending, r.PostFormValue("code"), ""); err != nil {
+		return "", nil, userError(err)
+	}
+	var codes []string
+	if fs.enabled(mfa.MethodRecovery) {
+		if n, err := fs.Recovery.Remaining(ctx, u.ID); err == nil && n == 0 {
+			codes, err = fs.Recovery.Generate(ctx, u.ID)
+			if err != nil {
+				return "", nil, err
+			}
+		}
+	}
+	return mfa.AMR(method), codes, nil
+}

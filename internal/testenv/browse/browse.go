@@ -1,0 +1,107 @@
+// Package browse is a scripted browser for HTTP-level tests of Gatehouse's
+// pages: a cookie jar, redirects followed hop by hop, and forms submitted
+// with their hidden fields (CSRF token, step, method) filled in as a
+// browser would. Real-browser tests use Chromium (test/e2e); this covers
+// logic quickly.
+package browse
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// Browser keeps cookies and the last page.
+type Browser struct {
+	T      testing.TB
+	C      *http.Client
+	Base   string
+	Last   string // body of the last page
+	Status int    // status of the last page
+	URL    string // URL of the last page
+}
+
+// New returns a browser for the site at base.
+func New(t testing.TB, base string) *Browser {
+	jar, _ := cookiejar.New(nil)
+	return &Browser{T: t, Base: base, C: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// Get loads path (or an absolute URL), follows redirects and returns the
+// final body.
+func (b *Browser) Get(path string) string {
+	b.T.Helper()
+	u := path
+	if !strings.HasPrefix(u, "http") {
+		u = b.Base + path
+	}
+	return b.follow(func() (*http.Response, error) { return b.C.Get(u) })
+}
+
+func (b *Browser) follow(first func() (*http.Response, error)) string {
+	b.T.Helper()
+	resp, err := first()
+	for range 20 {
+		if err != nil {
+			b.T.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if loc == "" || resp.StatusCode < 300 || resp.StatusCode > 399 {
+			b.Last, b.Status, b.URL = string(body), resp.StatusCode, resp.Request.URL.String()
+			return b.Last
+		}
+		next, perr := resp.Request.URL.Parse(loc)
+		if perr != nil {
+			b.T.Fatal(perr)
+		}
+		resp, err = b.C.Get(next.String())
+	}
+	b.T.Fatal("too many redirects")
+	return ""
+}
+
+var (
+	formRe   = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
+	hiddenRe = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)"`)
+)
+
+// Action returns the first form's action on the last page.
+func (b *Browser) Action() string {
+	b.T.Helper()
+	m := formRe.FindStringSubmatch(b.Last)
+	if m == nil {
+		b.T.Fatalf("no form on the page:\n%s", b.Last)
+	}
+	return strings.ReplaceAll(m[1], "&amp;", "&")
+}
+
+// Submit posts the first form of the last page with its hidden fields and
+// fields, follows redirects, and returns the final body.
+func (b *Browser) Submit(fields map[string]string) string {
+	b.T.Helper()
+	action := b.Action()
+	form := url.Values{}
+	start := strings.Index(b.Last, `<form method="post"`)
+	end := strings.Index(b.Last[start:], "</form>")
+	for _, m := range hiddenRe.FindAllStringSubmatch(b.Last[start:start+end], -1) {
+		form.Set(m[1], strings.ReplaceAll(m[2], "&amp;", "&"))
+	}
+	for k, v := range fields {
+		form.Set(k, v)
+	}
+	target, err := url.Parse(b.URL)
+	if err != nil || b.URL == "" {
+		target, _ = url.Parse(b.Base)
+	}
+	u, err := target.Parse(action)
+	if err != nil {
+		b.T.Fatal(err)
+	}
+	return b.follow(func() (*http.Response, error) { return b.C.PostForm(u.String(), form) })
+}
