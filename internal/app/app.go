@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gatehouse-sso/gatehouse/internal/account"
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
@@ -240,6 +241,8 @@ func (a *App) routes() {
 	mux.Handle("GET /static/", a.Renderer.StaticHandler())
 	mux.HandleFunc("GET /lang", a.Renderer.SetLanguage)
 	a.SignIn.Mount(mux)
+	(&account.Handler{Engine: a.SignIn, Store: a.Store, Recovery: a.Factors.Recovery, Renderer: a.Renderer, CSRF: a.CSRF,
+		Audit: a.Audit, Log: a.Log.With("component", "account"), Now: a.Now}).Mount(mux)
 	a.mux = mux
 
 	tp, _ := web.ParseTrustedProxies(a.Config.TrustedProxies) // validated by config

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +17,9 @@ import (
 )
 
 // newDemo builds the demo app on a fresh data directory and serves it.
-func newDemo(t *testing.T) (*App, *httptest.Server) {
+func newDemo(t *testing.T) (*App, *httptest.Server) { return newDemoAt(t, time.Now) }
+
+func newDemoAt(t *testing.T, now func() time.Time) (*App, *httptest.Server) {
 	t.Helper()
 	cfg, err := DemoConfig(filepath.Join(t.TempDir(), "demo"), "127.0.0.1:0")
 	if err != nil {
@@ -25,7 +28,7 @@ func newDemo(t *testing.T) (*App, *httptest.Server) {
 	if _, err := PrepareDemo(cfg, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	a, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler), Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,5 +99,47 @@ func TestADemoUserEnrolsTOTPAndSignsInWithIt(t *testing.T) {
 	b3.Submit(map[string]string{"code": codes[0][1]})
 	if b3.Status != 401 {
 		t.Fatalf("a used recovery code was accepted again (status %d)", b3.Status)
+	}
+}
+
+// clock is a settable clock for the app.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+
+func TestTheAccountPageListsFactorsAndRemovingOneNeedsAFreshSignIn(t *testing.T) {
+	c := &clock{t: time.Now()}
+	_, srv := newDemoAt(t, c.now)
+	bob := DemoUsers[1]
+	b := browse.New(t, srv.URL)
+	b.Get("/account")
+	b.Submit(map[string]string{"login": bob.Username})
+	page := b.Submit(map[string]string{"password": bob.Password})
+	secret := strings.ReplaceAll(secretRe.FindStringSubmatch(page)[1], " ", "")
+	code, _ := totp.GenerateCode(secret, c.now())
+	b.Submit(map[string]string{"code": code})
+	page = b.Submit(nil) // recovery codes seen
+	if !strings.Contains(page, "Sign-in methods") || !strings.Contains(page, "Authenticator app") ||
+		!strings.Contains(page, "signin.success") || !strings.Contains(page, "Recovery codes left: 10.") {
+		t.Fatalf("account page incomplete:\n%s", page)
+	}
+	c.add(10 * time.Minute)
+	page = b.Submit(nil) // the remove form: the sign-in is no longer fresh
+	if !strings.Contains(page, `name="password"`) {
+		t.Fatalf("removing a factor without a fresh sign-in:\n%s", page)
+	}
+	page = b.Submit(map[string]string{"password": bob.Password})
+	code, _ = totp.GenerateCode(secret, c.now())
+	page = b.Submit(map[string]string{"code": code})
+	if !strings.Contains(page, "Authenticator app") {
+		t.Fatalf("not back at the account page:\n%s", page)
+	}
+	page = b.Submit(nil)
+	if !strings.Contains(page, "The sign-in method was removed.") || strings.Contains(page, "Authenticator app –") {
+		t.Fatalf("factor not removed:\n%s", page)
 	}
 }

@@ -231,6 +231,9 @@ func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Reques
 	if req.LoginHint != "" {
 		st.Login = truncate(req.LoginHint, 256)
 		step = StepPassword
+	} else if s != nil {
+		// Re-authenticating a signed-in user: ask only for the password.
+		st.Login, step = firstNonEmpty(sd.User.UPN, sd.User.SAMAccountName), StepPassword
 	}
 	// Step-up: a live session that only lacks a (fresh) second factor
 	// keeps its password verification.
