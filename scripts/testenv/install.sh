@@ -10,7 +10,9 @@ set -euo pipefail
 # shellcheck source=scripts/testenv/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PACKAGES=(samba-ad-dc samba-ad-provision ldap-utils ldb-tools openssl faketime postgresql)
+# iproute2: `ip` brings up lo in samba2.sh's network namespace (unshare,
+# nsenter and mount come from essential packages).
+PACKAGES=(samba-ad-dc samba-ad-provision ldap-utils ldb-tools openssl faketime postgresql xmlsec1 iproute2)
 
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 
