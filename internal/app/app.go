@@ -49,6 +49,7 @@ type App struct {
 	Directory directory.Directory
 	Secrets   *secrets.Box
 	Signing   *keys.KeyPair
+	Keys      *keys.Set
 	Audit     *audit.Recorder
 	Renderer  *web.Renderer
 	CSRF      *web.CSRF
@@ -116,7 +117,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 	if err := a.buildWeb(); err != nil {
 		return nil, &StartupError{"pages", err}
 	}
-	a.routes()
+	if err := a.routes(); err != nil {
+		return nil, &StartupError{"apps", err}
+	}
 	return a, nil
 }
 
@@ -233,7 +236,7 @@ func (a *App) buildWeb() error {
 	return nil
 }
 
-func (a *App) routes() {
+func (a *App) routes() error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", observe.LiveHandler())
 	mux.Handle("GET /readyz", web.NoStore(a.Health.ReadyHandler()))
@@ -243,6 +246,9 @@ func (a *App) routes() {
 	a.SignIn.Mount(mux)
 	(&account.Handler{Engine: a.SignIn, Store: a.Store, Recovery: a.Factors.Recovery, Renderer: a.Renderer, CSRF: a.CSRF,
 		Audit: a.Audit, Log: a.Log.With("component", "account"), Now: a.Now}).Mount(mux)
+	if err := a.mountProtocols(mux); err != nil {
+		return err
+	}
 	a.mux = mux
 
 	tp, _ := web.ParseTrustedProxies(a.Config.TrustedProxies) // validated by config
@@ -254,6 +260,7 @@ func (a *App) routes() {
 		web.SecurityHeaders(hsts),
 		web.LimitBody(a.Config.HTTP.MaxBodyBytes),
 	)
+	return nil
 }
 
 // Mux returns the router, for areas that mount their own routes.

@@ -96,6 +96,13 @@ type Secrets struct {
 type Signing struct {
 	KeyFile  string `yaml:"key_file"`
 	CertFile string `yaml:"cert_file"`
+	// NextKeyFile and NextCertFile, when set, name the key that will
+	// replace the current one: it is published in the metadata (and given
+	// to Entra as NextSigningCertificate) ahead of the rollover.
+	NextKeyFile  string `yaml:"next_key_file"`
+	NextCertFile string `yaml:"next_cert_file"`
+	// TokenLifetime is how long an issued token is valid.
+	TokenLifetime time.Duration `yaml:"token_lifetime"`
 }
 
 // Directory selects and configures where users live.
@@ -185,6 +192,10 @@ type App struct {
 	MFA string `yaml:"mfa"`
 	// Groups, when set, limits the app to members of these AD groups.
 	Groups []string `yaml:"groups"`
+	// WSTrust is "allow" (default) or "deny": rich clients (Outlook,
+	// Windows) sign in with a password over WS-Trust, without a second
+	// factor; an app that must never accept that denies it.
+	WSTrust string `yaml:"ws_trust"`
 }
 
 // Secret is a value that must never be printed or logged.

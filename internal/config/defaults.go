@@ -27,8 +27,9 @@ func Default() Config {
 		},
 		Secrets: Secrets{EncryptionKeyFile: filepath.Join("data", "encryption.key")},
 		Signing: Signing{
-			KeyFile:  filepath.Join("data", "signing.key"),
-			CertFile: filepath.Join("data", "signing.crt"),
+			KeyFile:       filepath.Join("data", "signing.key"),
+			CertFile:      filepath.Join("data", "signing.crt"),
+			TokenLifetime: time.Hour,
 		},
 		Directory: Directory{
 			Type: "activedirectory",

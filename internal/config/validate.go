@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Validate checks every setting and returns Problems listing all that is
@@ -112,6 +113,14 @@ func (c *Config) validateServer(p *Problems) {
 	}
 	if c.Signing.CertFile == "" {
 		p.add("signing.cert_file", "required")
+	}
+	if (c.Signing.NextKeyFile == "") != (c.Signing.NextCertFile == "") {
+		p.add("signing", "set both next_key_file and next_cert_file, or neither")
+	}
+	fileMustExist(p, "signing.next_key_file", c.Signing.NextKeyFile)
+	fileMustExist(p, "signing.next_cert_file", c.Signing.NextCertFile)
+	if c.Signing.TokenLifetime < time.Minute || c.Signing.TokenLifetime > 24*time.Hour {
+		p.add("signing.token_lifetime", "must be between 1m and 24h, got %s", c.Signing.TokenLifetime)
 	}
 }
 
@@ -243,6 +252,7 @@ func (c *Config) validateApps(p *Problems) {
 			names[a.Name] = i
 		}
 		oneOf(p, base+".mfa", a.MFA, "", "required", "optional")
+		oneOf(p, base+".ws_trust", a.WSTrust, "", "allow", "deny")
 		switch a.Type {
 		case "entra":
 			if len(a.Domains) == 0 {

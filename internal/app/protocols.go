@@ -1,0 +1,105 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/keys"
+	"github.com/gatehouse-sso/gatehouse/internal/protocol/assertion"
+	"github.com/gatehouse-sso/gatehouse/internal/protocol/wsfed"
+	"github.com/gatehouse-sso/gatehouse/internal/protocol/wstrust"
+)
+
+// mountProtocols builds and mounts WS-Federation (passive, metadata) and
+// WS-Trust (usernamemixed 1.3 and 2005, MEX).
+func (a *App) mountProtocols(mux *http.ServeMux) error {
+	reg, err := wsfed.FromConfig(a.Config.Issuer, a.Config.Apps)
+	if err != nil {
+		return fmt.Errorf("apps: %w", err)
+	}
+	s := a.Config.Signing
+	set, err := keys.NewSet(a.Signing, nil)
+	if s.NextKeyFile != "" {
+		var next *keys.KeyPair
+		if next, err = keys.LoadNext(s.NextKeyFile, s.NextCertFile, a.Now()); err == nil {
+			set, err = keys.NewSet(a.Signing, next)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	a.Keys = set
+	builder, err := assertion.NewBuilder(assertion.Options{Key: a.Signing, Now: a.Now, Lifetime: s.TokenLifetime})
+	if err != nil {
+		return err
+	}
+	base := strings.TrimRight(a.Config.Issuer, "/")
+	policy := assertion.ClaimsPolicy{PasswordChangeURL: base + "/password/change"}
+	groups := map[string][]string{}
+	wsTrustDenied := map[string]bool{}
+	for _, app := range a.Config.Apps {
+		groups[app.Name] = app.Groups
+		wsTrustDenied[app.Name] = app.WSTrust == "deny"
+	}
+	sts := []string{base + wstrust.PathUsernameMixed13, base + wstrust.PathUsernameMixed2005}
+	(&wsfed.Handler{
+		Engine: a.SignIn, Registry: reg, Builder: builder, Policy: policy, Groups: groups,
+		Metadata: wsfed.MetadataConfig{EntityID: a.Config.Issuer, PassiveEndpoint: base + wsfed.Path, STSEndpoints: sts, Keys: set},
+		Audit:    a.Audit, Renderer: a.Renderer, Log: a.Log.With("component", "wsfed"), Now: a.Now,
+	}).Mount(mux)
+
+	issue := func(_ context.Context, req *wstrust.Request, u *directory.User) (*assertion.Assertion, error) {
+		rp, ok := reg.ByRealm(req.AppliesTo)
+		if !ok {
+			return nil, fmt.Errorf("%w: unknown AppliesTo", wstrust.ErrInvalidRequest)
+		}
+		if wsTrustDenied[rp.Name] {
+			return nil, fmt.Errorf("%w: ws_trust is denied for %s", wstrust.ErrNotAuthorized, rp.Name)
+		}
+		if gs := groups[rp.Name]; len(gs) > 0 && !inAnyGroup(u, gs) {
+			return nil, fmt.Errorf("%w: not in the app's groups", wstrust.ErrNotAuthorized)
+		}
+		now := a.Now()
+		claims := policy.Claims(u, assertion.SignIn{AuthInstant: now, AMR: []string{"pwd"}}, now)
+		return wsfed.IssueAssertion(builder, rp, claims)
+	}
+	for _, v := range []struct {
+		version wstrust.Version
+		path    string
+	}{{wstrust.Trust13, wstrust.PathUsernameMixed13}, {wstrust.Trust2005, wstrust.PathUsernameMixed2005}} {
+		h, err := wstrust.NewHandler(wstrust.HandlerConfig{
+			Version: v.version, Endpoint: base + v.path, Auth: wsTrustAuth{a}, Issue: issue, Now: a.Now,
+			Logger: a.Log.With("component", "wstrust"), MaxBodyBytes: int(min(a.Config.HTTP.MaxBodyBytes, 256<<10)),
+		})
+		if err != nil {
+			return err
+		}
+		mux.Handle("POST "+v.path, h)
+	}
+	mex, err := wstrust.MEXHandler(wstrust.MEXConfig{UsernameMixed13: sts[0], UsernameMixed2005: sts[1]})
+	if err != nil {
+		return err
+	}
+	mux.Handle("GET "+wstrust.PathMEX, mex)
+	return nil
+}
+
+// wsTrustAuth checks WS-Trust passwords through the sign-in engine, so
+// they share its throttles, timing and audit.
+type wsTrustAuth struct{ a *App }
+
+func (w wsTrustAuth) Authenticate(ctx context.Context, login, password string) (*directory.User, error) {
+	return w.a.SignIn.CheckPassword(ctx, "ws-trust", login, password)
+}
+
+func inAnyGroup(u *directory.User, groups []string) bool {
+	for _, g := range groups {
+		if u.InGroup(g) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,169 @@
+package wsfed
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/observe"
+	"github.com/gatehouse-sso/gatehouse/internal/protocol/assertion"
+	"github.com/gatehouse-sso/gatehouse/internal/signin"
+	"github.com/gatehouse-sso/gatehouse/internal/web"
+)
+
+// Handler serves the passive profile at /wsfed, the auto-POST script and
+// the FederationMetadata document.
+type Handler struct {
+	Engine   *signin.Engine
+	Registry *Registry
+	Builder  *assertion.Builder
+	Policy   assertion.ClaimsPolicy
+	// Groups limits a relying party (by name) to members of any of these
+	// directory groups.
+	Groups   map[string][]string
+	Metadata MetadataConfig
+	Audit    *audit.Recorder
+	Renderer *web.Renderer
+	Log      *slog.Logger
+	Now      func() time.Time
+
+	mdOnce sync.Mutex
+	md     []byte
+	mdAt   time.Time
+}
+
+// Path is the passive endpoint.
+const Path = "/wsfed"
+
+// Mount registers the routes.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	mux.Handle("GET "+Path, web.NoStore(web.Handle(h.Log, h.serve)))
+	mux.Handle("GET "+DefaultScriptPath, AutoPostScript())
+	mux.Handle("GET "+MetadataPath, web.Handle(h.Log, h.metadata))
+}
+
+// requestError turns a parsing error into the page the user sees: a
+// request we cannot trust is answered with an error page, never a
+// redirect.
+func requestError(err error) error {
+	msg := "This sign-in request is not valid. Start again from the application."
+	switch {
+	case errors.Is(err, ErrUnknownRealm):
+		msg = "This application is not registered with this sign-in service. Ask your administrator."
+	case errors.Is(err, ErrReplyNotAllowed):
+		msg = "This application asked to send you to an address it is not registered for. The sign-in was stopped."
+	}
+	return web.Errorf(http.StatusBadRequest, msg, err)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	action, err := ParseAction(q)
+	if err != nil {
+		return requestError(err)
+	}
+	switch action {
+	case ActionSignIn:
+		return h.signIn(w, r, q)
+	case ActionSignOut, ActionSignOutCleanup:
+		return h.signOut(w, r, q)
+	}
+	return requestError(fmt.Errorf("wsfed: action %q", action))
+}
+
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, q url.Values) error {
+	ctx := r.Context()
+	clean := url.Values{}
+	for k, v := range q {
+		if k != signin.ResumeParam {
+			clean[k] = v
+		}
+	}
+	req, err := ParseSignIn(clean, h.Registry)
+	if err != nil {
+		return requestError(err)
+	}
+	sreq := signin.Request{App: req.RP.Name, RequireMFA: req.RequireMFA, ForceAuthn: req.ForceAuthn, LoginHint: req.LoginHint,
+		ResumeURL: Path + "?" + clean.Encode()}
+	if req.MaxAuthAge != nil {
+		sreq.MaxAge = max(*req.MaxAuthAge, time.Second)
+	}
+	if req.MFAMaxAge != nil {
+		sreq.MFAMaxAge = max(*req.MFAMaxAge, time.Second)
+	}
+	res, err := h.Engine.Authenticate(w, r, sreq)
+	if err != nil || res == nil {
+		return err
+	}
+	if gs := h.Groups[req.RP.Name]; len(gs) > 0 && !inAny(&res.User, gs) {
+		h.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, UserID: res.User.ID, Login: res.User.UPN, App: req.RP.Name, Result: "not_in_group"})
+		return web.Errorf(http.StatusForbidden, "You are not allowed to use this application. Ask your administrator for access.", nil)
+	}
+	ip, _ := netip.ParseAddr(observe.ClientIP(ctx))
+	claims := h.Policy.Claims(&res.User, assertion.SignIn{AuthInstant: res.AuthTime, AMR: res.Methods, MFA: res.MFA(), ClientIP: ip}, h.Now())
+	a, err := IssueAssertion(h.Builder, req.RP, claims)
+	if err != nil {
+		if errors.Is(err, ErrDomainNotFederated) {
+			return web.Errorf(http.StatusForbidden, "Your account's domain is not set up for this application. Ask your administrator.", err)
+		}
+		return err
+	}
+	wresult, err := BuildRSTR(a)
+	if err != nil {
+		return err
+	}
+	h.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, UserID: res.User.ID, Login: res.User.UPN, App: req.RP.Name, Result: "ok",
+		Detail: map[string]string{"protocol": "wsfed", "assertion": a.ID, "mfa": fmt.Sprint(res.MFA())}})
+	return PostForm{URL: req.Reply, WA: ActionSignIn, WResult: string(wresult), WCtx: req.Context}.Write(w)
+}
+
+func inAny(u *directory.User, groups []string) bool {
+	for _, g := range groups {
+		if u.InGroup(g) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, q url.Values) error {
+	req, err := ParseSignOut(q, h.Registry)
+	if err != nil {
+		return requestError(err)
+	}
+	h.Engine.SignOut(w, r)
+	if req.Reply != "" {
+		http.Redirect(w, r, req.Reply, http.StatusFound)
+		return nil
+	}
+	p := h.Renderer.NewPage(r, "logout.title", nil)
+	p.Notice = p.T("logout.done")
+	return h.Renderer.Render(w, "logout", http.StatusOK, p)
+}
+
+// metadata serves the signed document, rebuilt hourly so its validity
+// stays current.
+func (h *Handler) metadata(w http.ResponseWriter, _ *http.Request) error {
+	h.mdOnce.Lock()
+	if h.md == nil || h.Now().Sub(h.mdAt) > time.Hour {
+		md, err := BuildMetadata(h.Metadata)
+		if err != nil {
+			h.mdOnce.Unlock()
+			return err
+		}
+		h.md, h.mdAt = md, h.Now()
+	}
+	md := h.md
+	h.mdOnce.Unlock()
+	w.Header().Set("Content-Type", "application/samlmetadata+xml")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, err := w.Write(md)
+	return err
+}
