@@ -140,7 +140,7 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, q url.Values) 
 	}
 	h.Engine.SignOut(w, r)
 	if req.Reply != "" {
-		http.Redirect(w, r, req.Reply, http.StatusFound)
+		http.Redirect(w, r, req.Reply, http.StatusFound) // #nosec G710 -- Reply is a registered reply URL of a known RP (ParseSignOut).
 		return nil
 	}
 	p := h.Renderer.NewPage(r, "logout.title", nil)
