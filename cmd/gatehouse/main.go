@@ -22,7 +22,9 @@ import (
 
 	"github.com/gatehouse-sso/gatehouse/internal/app"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
+	"github.com/gatehouse-sso/gatehouse/internal/entra"
 	"github.com/gatehouse-sso/gatehouse/internal/observe"
+	"github.com/gatehouse-sso/gatehouse/internal/protocol/wsfed"
 	"github.com/gatehouse-sso/gatehouse/internal/version"
 )
 
@@ -35,6 +37,10 @@ Usage:
                                         try it now: no set-up, demo users, http://127.0.0.1:8080
   gatehouse config check --config FILE  validate a configuration and list every problem
   gatehouse config env                  list the GATEHOUSE_… environment overrides
+  gatehouse entra federation --config FILE --domain DOMAIN
+                                        print the Microsoft Graph PowerShell that federates DOMAIN
+  gatehouse entra preflight --config FILE --user LOGIN
+                                        show exactly what Entra would receive for one user
   gatehouse version                     print the version
 
 Run "gatehouse COMMAND --help" for a command's options.
@@ -63,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "config":
 		return cmdConfig(args[1:], stdout, stderr)
+	case "entra":
+		return cmdEntra(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "gatehouse %s (commit %s)\n", version.Version, version.Commit())
 		return 0
@@ -280,4 +288,77 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatehouse config: unknown subcommand %q\n\n%s", args[0], configHelp)
 		return 2
 	}
+}
+
+const entraHelp = `Usage:
+  gatehouse entra federation --config FILE --domain DOMAIN
+      Prints the Microsoft Graph PowerShell (New-MgDomainFederationConfiguration)
+      that federates DOMAIN to this Gatehouse: issuer, sign-in, WS-Trust and MEX
+      addresses, the signing certificate (and the next one, when configured),
+      wsFed with MFA enforced by Gatehouse; and the update for a rollover.
+  gatehouse entra preflight --config FILE --user LOGIN
+      Looks LOGIN up in the directory and prints the issuer, NameIdentifier
+      (ImmutableID) and UPN Entra would receive, with warnings. Run it for a few
+      users before converting a domain: a wrong ImmutableID locks everyone out.
+
+Options:
+`
+
+func cmdEntra(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (args[0] != "federation" && args[0] != "preflight") {
+		fmt.Fprint(stderr, entraHelp)
+		return 2
+	}
+	fs := newFlags("entra "+args[0], entraHelp, stderr)
+	cfgFile := fs.String("config", "", "configuration `file`")
+	domain := fs.String("domain", "", "federated `domain` (federation)")
+	login := fs.String("user", "", "user `login` (preflight)")
+	if code, ok := parse(fs, args[1:]); !ok {
+		return code
+	}
+	path := configPath(*cfgFile)
+	if path == "" || (args[0] == "federation" && *domain == "") || (args[0] == "preflight" && *login == "") {
+		fs.Usage()
+		return 2
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		return 1
+	}
+	log := observe.NewLogger(stderr, cfg.Log.Format, slog.LevelWarn)
+	a, err := app.New(ctx, cfg, app.Options{Logger: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		return 1
+	}
+	defer a.Close()
+	reg, err := wsfed.FromConfig(cfg.Issuer, cfg.Apps)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		return 1
+	}
+	if args[0] == "federation" {
+		f, err := entra.FindDomain(reg, cfg.Issuer, *domain, a.Keys)
+		if err == nil {
+			err = f.WritePowerShell(stdout)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	p, err := entra.RunPreflight(ctx, a.Directory, reg, *login)
+	if err == nil {
+		err = p.Write(stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		return 1
+	}
+	if p.Fatal {
+		return 1
+	}
+	return 0
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/app"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
@@ -189,5 +193,57 @@ func TestDemoServesHealthAndMetrics(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "gatehouse stopped") {
 		t.Errorf("no graceful stop logged:\n%s", errOut.String())
+	}
+}
+
+func TestEntraCommandsPrintTheFederationAndThePreflight(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "gatehouse.yaml")
+	y := "issuer: https://sso.demo.gatehouse.test\n" +
+		"storage: {sqlite: {path: " + filepath.Join(dir, "g.db") + "}}\n" +
+		"secrets: {encryption_key_file: " + filepath.Join(dir, "enc.key") + "}\n" +
+		"signing: {key_file: " + filepath.Join(dir, "s.key") + ", cert_file: " + filepath.Join(dir, "s.crt") + "}\n" +
+		"directory: {type: file, file: {path: " + filepath.Join(dir, "users.yaml") + "}}\n" +
+		"apps: [{name: Microsoft 365, type: entra, domains: [demo.gatehouse.test]}]\n"
+	if err := os.WriteFile(cfgPath, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	demoCfg, _ := app.DemoConfig(dir, "127.0.0.1:0")
+	if _, err := app.PrepareDemo(demoCfg, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"entra", "federation", "--config", cfgPath, "--domain", "demo.gatehouse.test"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, &errOut)
+	}
+	certPEM, _ := os.ReadFile(filepath.Join(dir, "s.crt"))
+	block, _ := pem.Decode(certPEM)
+	for _, want := range []string{
+		"New-MgDomainFederationConfiguration",
+		"-DomainId 'demo.gatehouse.test'",
+		"-IssuerUri 'https://sso.demo.gatehouse.test/demo.gatehouse.test'",
+		"-PassiveSignInUri 'https://sso.demo.gatehouse.test/wsfed'",
+		"-ActiveSignInUri 'https://sso.demo.gatehouse.test/wstrust/13/usernamemixed'",
+		"-MetadataExchangeUri 'https://sso.demo.gatehouse.test/wstrust/mex'",
+		"-SigningCertificate '" + base64.StdEncoding.EncodeToString(block.Bytes) + "'",
+		"-PreferredAuthenticationProtocol 'wsFed'",
+		"-FederatedIdpMfaBehavior 'enforceMfaByFederatedIdp'",
+		"-PromptLoginBehavior 'nativeSupport'",
+		"Update-MgDomainFederationConfiguration",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("federation output lacks %q:\n%s", want, &out)
+		}
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"entra", "preflight", "--config", cfgPath, "--user", "alice"}, &out, &errOut); code != 0 {
+		t.Fatalf("preflight exit %d: %s\n%s", code, &out, &errOut)
+	}
+	if !strings.Contains(out.String(), "UPN claim:       alice@demo.gatehouse.test") || !strings.Contains(out.String(), "No problems found.") {
+		t.Errorf("preflight:\n%s", &out)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"entra", "federation", "--config", cfgPath, "--domain", "other.test"}, &out, &errOut); code != 1 {
+		t.Errorf("an unfederated domain: exit %d", code)
 	}
 }
