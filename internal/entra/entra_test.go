@@ -29,8 +29,8 @@ func TestThePreflightShowsWhatEntraWouldReceiveForAnADUser(t *testing.T) {
 	defer d.Close()
 	for _, tc := range []struct {
 		name, domain, login string
-		fatal              bool
-		want               string
+		fatal               bool
+		want                string
 	}{
 		{"a user in the federated domain passes", testenv.ADDNSDomain, testenv.Alice.SAMAccountName, false, "No problems found."},
 		{"a UPN outside the federated domains is fatal", "other.example", testenv.Alice.SAMAccountName, true, "AADSTS50107"},
