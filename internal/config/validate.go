@@ -259,6 +259,9 @@ func (c *Config) validateApps(p *Problems) {
 				p.add(base+".domains", "required: the federated domains, e.g. [corp.example.com]")
 			}
 		case "saml", "wsfed":
+			if a.Type == "saml" {
+				p.add(base+".type", "saml apps are not served yet (this version serves entra and wsfed)")
+			}
 			if a.MetadataFile == "" && a.EntityID == "" {
 				p.add(base+".metadata_file", "required (or entity_id with reply_urls)")
 			}
@@ -270,6 +273,7 @@ func (c *Config) validateApps(p *Problems) {
 				absoluteURL(p, fmt.Sprintf("%s.reply_urls[%d]", base, j), r)
 			}
 		case "oidc":
+			p.add(base+".type", "oidc apps are not served yet (this version serves entra and wsfed)")
 			if a.ClientID == "" {
 				p.add(base+".client_id", "required")
 			} else if j, dup := clients[a.ClientID]; dup {
