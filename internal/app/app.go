@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/notify"
 	"github.com/gatehouse-sso/gatehouse/internal/observe"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
+	"github.com/gatehouse-sso/gatehouse/internal/selfservice"
 	"github.com/gatehouse-sso/gatehouse/internal/signin"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/store/postgres"
@@ -246,6 +247,8 @@ func (a *App) routes() error {
 	a.SignIn.Mount(mux)
 	(&account.Handler{Engine: a.SignIn, Store: a.Store, Recovery: a.Factors.Recovery, Renderer: a.Renderer, CSRF: a.CSRF,
 		Audit: a.Audit, Log: a.Log.With("component", "account"), Now: a.Now}).Mount(mux)
+	(&selfservice.Handler{Engine: a.SignIn, Directory: a.Directory, Store: a.Store, Renderer: a.Renderer, CSRF: a.CSRF,
+		Audit: a.Audit, Log: a.Log.With("component", "selfservice"), Now: a.Now}).Mount(mux)
 	if err := a.mountProtocols(mux); err != nil {
 		return err
 	}

@@ -1,0 +1,98 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-sso/gatehouse/internal/config"
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/testenv"
+	"github.com/gatehouse-sso/gatehouse/internal/testenv/browse"
+)
+
+// newADApp is Gatehouse against the test Samba DC, MFA not required.
+func newADApp(t *testing.T) (*App, *httptest.Server) {
+	t.Helper()
+	v := testenv.Require(t, testenv.ADURL, testenv.ADCAFile, testenv.ADBindDN, testenv.ADBindPassword, testenv.ADBaseDN)
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.Storage.SQLite.Path = filepath.Join(dir, "g.db")
+	cfg.Secrets.EncryptionKeyFile = filepath.Join(dir, "enc.key")
+	cfg.Signing.KeyFile, cfg.Signing.CertFile = filepath.Join(dir, "s.key"), filepath.Join(dir, "s.crt")
+	cfg.MFA.RequiredFor = "none"
+	ad := &cfg.Directory.ActiveDirectory
+	ad.URLs, ad.CAFile, ad.BindDN, ad.BindPassword, ad.BaseDN = []string{v[0]}, v[1], v[2], config.Secret(v[3]), v[4]
+	a, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	srv := httptest.NewServer(a.Handler)
+	t.Cleanup(srv.Close)
+	return a, srv
+}
+
+// newADUser creates a throwaway user in OU=Staff and deletes it afterwards.
+func newADUser(t *testing.T, password string) string {
+	t.Helper()
+	conf := testenv.Get(t, testenv.ADSambaConf)
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name := "ss" + hex.EncodeToString(b)
+	out, err := exec.Command("samba-tool", "user", "create", name, password, "-s", conf,
+		"--userou=OU=Staff", "--given-name=Self", "--surname=Service", "--mail-address="+name+"@"+testenv.ADDNSDomain).CombinedOutput()
+	if err != nil {
+		t.Fatalf("samba-tool user create: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("samba-tool", "user", "delete", name, "-s", conf).Run() })
+	return name
+}
+
+func TestAUserChangesTheirADPasswordWithThePolicyInWords(t *testing.T) {
+	a, srv := newADApp(t)
+	const first, second = "First!Passw0rd-x", "Second!Passw0rd-y"
+	name := newADUser(t, first)
+	b := browse.New(t, srv.URL)
+	b.Get("/password/change")
+	b.Submit(map[string]string{"login": name + "@" + testenv.ADDNSDomain})
+	page := b.Submit(map[string]string{"password": first})
+	if !strings.Contains(page, `name="current_password"`) || !strings.Contains(page, "Not one of your last 24 passwords.") {
+		t.Fatalf("no change form with the domain policy:\n%s", page)
+	}
+	for _, tc := range []struct {
+		name, current, next, want string
+	}{
+		{"a wrong current password is named", "Wrong!Passw0rd-z", second, "Your current password is not right."},
+		{"a short one gets the policy's length", first, "Ab1!", "Use at least 7 characters."},
+		{"a simple one gets the complexity rule", first, "abcdefghijkl", "Use at least three of"},
+		{"the current password is refused by history", first, first, "Choose a password you have not used before"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			page := b.Submit(map[string]string{"current_password": tc.current, "new_password": tc.next, "confirm_password": tc.next})
+			if b.Status != 422 || !strings.Contains(page, tc.want) || !strings.Contains(page, `name="current_password"`) {
+				t.Fatalf("status %d, want the form again with %q:\n%s", b.Status, tc.want, page)
+			}
+			if strings.Contains(page, "0000052D") || strings.Contains(page, "Constraint") {
+				t.Fatalf("raw LDAP text shown:\n%s", page)
+			}
+		})
+	}
+	page = b.Submit(map[string]string{"current_password": first, "new_password": second, "confirm_password": second})
+	if !strings.Contains(page, "Your password was changed.") {
+		t.Fatalf("change failed:\n%s", page)
+	}
+	if _, err := a.Directory.Authenticate(context.Background(), name, second); err != nil {
+		t.Fatalf("the new password does not bind: %v", err)
+	}
+	if _, err := a.Directory.Authenticate(context.Background(), name, first); !errors.Is(err, directory.ErrInvalidCredentials) {
+		t.Fatalf("the old password still binds: %v", err)
+	}
+}

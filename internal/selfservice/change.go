@@ -1,0 +1,148 @@
+package selfservice
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/signin"
+	"github.com/gatehouse-sso/gatehouse/internal/store"
+	"github.com/gatehouse-sso/gatehouse/internal/web"
+)
+
+// Handler serves the self-service pages.
+type Handler struct {
+	Engine    *signin.Engine
+	Directory directory.Directory
+	Store     store.Store
+	Renderer  *web.Renderer
+	CSRF      *web.CSRF
+	Audit     *audit.Recorder
+	Log       *slog.Logger
+	Now       func() time.Time
+}
+
+// Limits on wrong current passwords when changing (per user), kept below
+// any sensible AD lockout threshold.
+const (
+	changeFailures = 5
+	changeWindow   = 15 * time.Minute
+	maxPassword    = 1024
+)
+
+// Mount registers the routes.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	page := func(f web.ReturnHandler) http.Handler { return web.NoStore(h.CSRF.Protect(web.Handle(h.Log, f))) }
+	mux.Handle("GET /password/change", page(h.getChange))
+	mux.Handle("POST /password/change", page(h.postChange))
+}
+
+type changePage struct {
+	Rules []string
+	Done  bool
+}
+
+func (h *Handler) policy(r *http.Request, u *directory.User) directory.Policy {
+	if pr, ok := h.Directory.(directory.PolicyReader); ok {
+		if p, err := pr.PasswordPolicy(r.Context(), u); err == nil {
+			return p
+		}
+	}
+	return directory.Policy{}
+}
+
+func (h *Handler) renderChange(w http.ResponseWriter, r *http.Request, u *directory.User, status int, errs map[string]string, notice string) error {
+	d := &changePage{}
+	p := h.Renderer.NewPage(r, "change.title", d)
+	d.Rules = signin.PolicyRules(h.policy(r, u), &p)
+	for k, v := range errs {
+		p.Errors[k] = v
+	}
+	if notice != "" {
+		d.Done = true
+		p.Notice = p.T(notice)
+	}
+	return h.Renderer.Render(w, "password_change", status, p)
+}
+
+func (h *Handler) user(w http.ResponseWriter, r *http.Request) (*signin.Result, error) {
+	return h.Engine.Authenticate(w, r, signin.Request{App: "password-change", ResumeURL: "/password/change"})
+}
+
+func (h *Handler) getChange(w http.ResponseWriter, r *http.Request) error {
+	res, err := h.user(w, r)
+	if err != nil || res == nil {
+		return err
+	}
+	if r.URL.Query().Has(signin.ResumeParam) {
+		http.Redirect(w, r, "/password/change", http.StatusSeeOther)
+		return nil
+	}
+	return h.renderChange(w, r, &res.User, http.StatusOK, nil, "")
+}
+
+func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
+	res, err := h.user(w, r)
+	if err != nil || res == nil {
+		return err
+	}
+	ctx := r.Context()
+	u := &res.User
+	pc, ok := h.Directory.(directory.PasswordChanger)
+	if !ok {
+		return web.Errorf(http.StatusNotImplemented, "This directory cannot change passwords. Contact your helpdesk.", nil)
+	}
+	current, newPW, confirm := r.PostFormValue("current_password"), r.PostFormValue("new_password"), r.PostFormValue("confirm_password")
+	p := h.Renderer.NewPage(r, "change.title", nil)
+	again := func(status int, field, msg string) error {
+		return h.renderChange(w, r, u, status, map[string]string{field: msg}, "")
+	}
+	switch {
+	case current == "" || len(current) > maxPassword:
+		return again(http.StatusUnprocessableEntity, "current_password", p.T("change.current_required"))
+	case newPW == "" || len(newPW) > maxPassword:
+		return again(http.StatusUnprocessableEntity, "new_password", p.T("change.new_required"))
+	case newPW != confirm:
+		return again(http.StatusUnprocessableEntity, "confirm_password", p.T("change.mismatch"))
+	}
+	key := "pwchange:" + u.ID
+	if c, err := h.Store.GetCounter(ctx, key, h.Now()); err != nil {
+		return err
+	} else if c.Count >= changeFailures {
+		return again(http.StatusTooManyRequests, "current_password", p.T("login.throttled"))
+	}
+	if v := h.policy(r, u).Check(newPW, u); len(v) > 0 {
+		return again(http.StatusUnprocessableEntity, "new_password", words(v))
+	}
+	err = pc.ChangePassword(ctx, u, current, newPW)
+	var pe *directory.PolicyError
+	switch {
+	case err == nil:
+	case errors.Is(err, directory.ErrWrongPassword):
+		if _, cerr := h.Store.IncrementCounter(ctx, key, h.Now(), changeWindow); cerr != nil {
+			h.Log.ErrorContext(ctx, "throttle counter", "err", cerr)
+		}
+		h.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Login: u.UPN, Result: "wrong_current_password"})
+		return again(http.StatusUnprocessableEntity, "current_password", p.T("change.current_wrong"))
+	case errors.As(err, &pe):
+		h.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Login: u.UPN, Result: "policy"})
+		return again(http.StatusUnprocessableEntity, "new_password", words(pe.Violations))
+	default:
+		return err
+	}
+	_ = h.Store.ResetCounter(ctx, key)
+	h.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Login: u.UPN, Result: "ok", Detail: map[string]string{"where": "self-service"}})
+	return h.renderChange(w, r, u, http.StatusOK, nil, "change.done")
+}
+
+func words(v []directory.PolicyViolation) string {
+	msgs := make([]string, len(v))
+	for i, x := range v {
+		msgs[i] = x.Message
+	}
+	return strings.Join(msgs, " ")
+}
