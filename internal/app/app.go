@@ -247,8 +247,11 @@ func (a *App) routes() error {
 	a.SignIn.Mount(mux)
 	(&account.Handler{Engine: a.SignIn, Store: a.Store, Recovery: a.Factors.Recovery, Renderer: a.Renderer, CSRF: a.CSRF,
 		Audit: a.Audit, Log: a.Log.With("component", "account"), Now: a.Now}).Mount(mux)
-	(&selfservice.Handler{Engine: a.SignIn, Directory: a.Directory, Store: a.Store, Renderer: a.Renderer, CSRF: a.CSRF,
-		Audit: a.Audit, Log: a.Log.With("component", "selfservice"), Now: a.Now}).Mount(mux)
+	ss := &selfservice.Handler{Engine: a.SignIn, Directory: a.Directory, Store: a.Store, Renderer: a.Renderer, CSRF: a.CSRF,
+		Audit: a.Audit, Log: a.Log.With("component", "selfservice"), Now: a.Now}
+	ss.Mount(mux)
+	(&selfservice.Reset{Handler: ss, Factors: a.Factors, Notifier: a.Notifier, Key: a.Secrets.DeriveKey("reset decoy"),
+		EmailFallback: true}).Mount(mux)
 	if err := a.mountProtocols(mux); err != nil {
 		return err
 	}

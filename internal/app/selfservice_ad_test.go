@@ -19,7 +19,9 @@ import (
 )
 
 // newADApp is Gatehouse against the test Samba DC, MFA not required.
-func newADApp(t *testing.T) (*App, *httptest.Server) {
+func newADApp(t *testing.T) (*App, *httptest.Server) { return newADAppWith(t, nil) }
+
+func newADAppWith(t *testing.T, mod func(*config.Config)) (*App, *httptest.Server) {
 	t.Helper()
 	v := testenv.Require(t, testenv.ADURL, testenv.ADCAFile, testenv.ADBindDN, testenv.ADBindPassword, testenv.ADBaseDN)
 	dir := t.TempDir()
@@ -30,6 +32,9 @@ func newADApp(t *testing.T) (*App, *httptest.Server) {
 	cfg.MFA.RequiredFor = "none"
 	ad := &cfg.Directory.ActiveDirectory
 	ad.URLs, ad.CAFile, ad.BindDN, ad.BindPassword, ad.BaseDN = []string{v[0]}, v[1], v[2], config.Secret(v[3]), v[4]
+	if mod != nil {
+		mod(&cfg)
+	}
 	a, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

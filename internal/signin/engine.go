@@ -77,6 +77,9 @@ func New(o Options) *Engine {
 	return e
 }
 
+// Issuer is the configured public URL.
+func (e *Engine) Issuer() string { return e.cfg.Issuer }
+
 // Mount registers the sign-in pages.
 func (e *Engine) Mount(mux *http.ServeMux) {
 	page := func(h web.ReturnHandler) http.Handler { return web.NoStore(e.csrf.Protect(web.Handle(e.log, h))) }

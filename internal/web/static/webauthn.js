@@ -163,13 +163,14 @@
       return;
     }
 
-    // The live region exists, empty, before anything is announced in it.
+    // The live region exists, rendered and empty, before anything is
+    // announced in it: screen readers miss text put into a region that
+    // appears at the same moment.
     var status = document.createElement('p');
     status.id = 'webauthn-error';
     status.className = 'field-error';
     status.setAttribute('role', 'alert');
     status.setAttribute('aria-live', 'assertive');
-    status.hidden = true;
     if (button && button.parentNode === form) {
       form.insertBefore(status, button);
     } else {
@@ -183,7 +184,6 @@
     function show(key) {
       var text = form.getAttribute('data-msg-' + key) || MESSAGES[key];
       status.textContent = text;
-      status.hidden = false;
       if (button) {
         button.setAttribute('aria-describedby', 'webauthn-error');
       }
@@ -191,7 +191,6 @@
 
     function clear() {
       status.textContent = '';
-      status.hidden = true;
     }
 
     if (!window.PublicKeyCredential || !navigator.credentials) {

@@ -1,0 +1,129 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"github.com/gatehouse-sso/gatehouse/internal/config"
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/notify/smtptest"
+	"github.com/gatehouse-sso/gatehouse/internal/testenv/browse"
+)
+
+var (
+	flowIDRe = regexp.MustCompile(`flow(=|%3d)[A-Za-z0-9_-]+`)
+	tokenRe  = regexp.MustCompile(`name="csrf_token" value="[^"]+"`)
+	maskRe   = regexp.MustCompile(`[a-z]•••@[^ <]+`)
+)
+
+func normalise(page string) string {
+	return maskRe.ReplaceAllString(tokenRe.ReplaceAllString(flowIDRe.ReplaceAllString(page, "flow=X"), "csrf"), "MASK")
+}
+
+func TestAForgottenADPasswordIsResetWithTheUsersOwnFactor(t *testing.T) {
+	mail := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})
+	a, srv := newADAppWith(t, func(c *config.Config) {
+		c.SMTP = config.SMTP{Host: mail.Host, Port: mail.Port, From: "sso@corp.example.test", Security: "none"}
+		c.MFA.Methods = []string{"totp", "email", "recovery"}
+	})
+	ctx := context.Background()
+	const oldPW, newPW = "Old!Passw0rd-reset", "New!Passw0rd-reset"
+	name := newADUser(t, oldPW)
+	u, err := a.Directory.LookupUser(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The user has an authenticator app.
+	en, err := a.Factors.TOTP.Enrol(ctx, u.ID, u.UPN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.ReplaceAll(en.Secret, " ", "")
+	code, _ := totp.GenerateCode(secret, time.Now())
+	if _, err := a.Factors.TOTP.Confirm(ctx, u.ID, en.Pending, code, ""); err != nil {
+		t.Fatal(err)
+	}
+	// ...and a live session in another browser.
+	other := browse.New(t, srv.URL)
+	other.Get("/account")
+	other.Submit(map[string]string{"login": name})
+	if page := other.Submit(map[string]string{"password": oldPW}); !strings.Contains(page, "Sign-in methods") {
+		t.Fatalf("could not sign in first:\n%s", page)
+	}
+
+	b := browse.New(t, srv.URL)
+	b.Get("/password/reset")
+	b.Submit(map[string]string{"login": name})
+	known := b.Submit(map[string]string{"method": "email", "send": "1"})
+	if !strings.Contains(known, "we sent a code to") {
+		t.Fatalf("no email step:\n%s", known)
+	}
+
+	// An unknown account sees the very same pages.
+	c := browse.New(t, srv.URL)
+	c.Get("/password/reset")
+	c.Submit(map[string]string{"login": "nobody-" + name})
+	unknown := c.Submit(map[string]string{"method": "email", "send": "1"})
+	if normalise(known) != normalise(unknown) {
+		t.Fatalf("the pages differ for a known and an unknown account:\n%s\n----\n%s", normalise(known), normalise(unknown))
+	}
+	if n := len(mail.Messages()); n != 1 {
+		t.Fatalf("want exactly one mail (to the real account), got %d", n)
+	}
+	unknown = c.Submit(map[string]string{"method": "totp", "code": "123456"})
+	if c.Status != 401 || !strings.Contains(unknown, "That code didn") {
+		t.Fatalf("an unknown account's code: status %d", c.Status)
+	}
+
+	// One strong factor is enough: the TOTP code of the next step.
+	code, _ = totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+	b.Get(strings.TrimPrefix(b.URL, srv.URL))
+	b.Submit(map[string]string{"method": "totp", "code": "000000"})
+	if b.Status != 401 {
+		t.Fatalf("a wrong code was accepted")
+	}
+	// Submit the TOTP form (the second form on the page after the email one).
+	page := submitMethod(t, b, "totp", code)
+	if !strings.Contains(page, `name="new_password"`) || !strings.Contains(page, "At least 7 characters.") {
+		t.Fatalf("no new-password page with the policy:\n%s", page)
+	}
+	page = b.Submit(map[string]string{"new_password": "Ab1!", "confirm_password": "Ab1!"})
+	if b.Status != 422 || !strings.Contains(page, "Use at least 7 characters.") {
+		t.Fatalf("a short password: %d", b.Status)
+	}
+	page = b.Submit(map[string]string{"new_password": newPW, "confirm_password": newPW})
+	if !strings.Contains(page, "Your password was reset.") {
+		t.Fatalf("reset failed:\n%s", page)
+	}
+	if _, err := a.Directory.Authenticate(ctx, name, newPW); err != nil {
+		t.Fatalf("the new password does not bind: %v", err)
+	}
+	if _, err := a.Directory.Authenticate(ctx, name, oldPW); !errors.Is(err, directory.ErrInvalidCredentials) {
+		t.Fatalf("the old password still binds: %v", err)
+	}
+	if page := other.Get("/account"); strings.Contains(page, "Sign-in methods") {
+		t.Fatal("the other browser's session survived the reset")
+	}
+	msgs := mail.Messages()
+	if len(msgs) != 2 || msgs[1].To[0] != u.Mail || !strings.Contains(strings.ToLower(msgs[1].Text), "reset") {
+		t.Fatalf("no reset notice to %s: %+v", u.Mail, msgs)
+	}
+}
+
+// submitMethod posts the code form of one method on a reset page.
+func submitMethod(t *testing.T, b *browse.Browser, method, code string) string {
+	t.Helper()
+	i := strings.Index(b.Last, `name="method" value="`+method+`"`)
+	if i < 0 {
+		t.Fatalf("no %s form:\n%s", method, b.Last)
+	}
+	start := strings.LastIndex(b.Last[:i], "<form")
+	b.Last = b.Last[start:] // make the method's form the first one
+	return b.Submit(map[string]string{"code": code})
+}
