@@ -250,8 +250,10 @@ func (a *App) routes() error {
 	ss := &selfservice.Handler{Engine: a.SignIn, Directory: a.Directory, Store: a.Store, Renderer: a.Renderer, CSRF: a.CSRF,
 		Audit: a.Audit, Log: a.Log.With("component", "selfservice"), Now: a.Now}
 	ss.Mount(mux)
-	(&selfservice.Reset{Handler: ss, Factors: a.Factors, Notifier: a.Notifier, Key: a.Secrets.DeriveKey("reset decoy"),
-		EmailFallback: true}).Mount(mux)
+	for _, unlock := range []bool{false, true} {
+		(&selfservice.Reset{Handler: ss, Factors: a.Factors, Notifier: a.Notifier, Key: a.Secrets.DeriveKey("reset decoy"),
+			EmailFallback: true, Unlock: unlock}).Mount(mux)
+	}
 	if err := a.mountProtocols(mux); err != nil {
 		return err
 	}

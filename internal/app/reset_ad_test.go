@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/notify/smtptest"
+	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv/browse"
 )
 
@@ -126,4 +128,61 @@ func submitMethod(t *testing.T, b *browse.Browser, method, code string) string {
 	start := strings.LastIndex(b.Last[:i], "<form")
 	b.Last = b.Last[start:] // make the method's form the first one
 	return b.Submit(map[string]string{"code": code})
+}
+
+func TestALockedOutADUserUnlocksWithTheirFactorAndKeepsThePassword(t *testing.T) {
+	mail := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})
+	a, srv := newADAppWith(t, func(c *config.Config) {
+		c.SMTP = config.SMTP{Host: mail.Host, Port: mail.Port, From: "sso@corp.example.test", Security: "none"}
+		c.MFA.Methods = []string{"totp", "email", "recovery"}
+	})
+	ctx := context.Background()
+	const pw = "Locked!Passw0rd-1"
+	name := newADUser(t, pw)
+	conf := testenv.Get(t, testenv.ADSambaConf)
+	pso := "pso-" + name
+	for _, args := range [][]string{
+		{"domain", "passwordsettings", "pso", "create", pso, "10", "--account-lockout-threshold=2", "--account-lockout-duration=30", "--reset-account-lockout-after=30", "-s", conf},
+		{"domain", "passwordsettings", "pso", "apply", pso, name, "-s", conf},
+	} {
+		if out, err := exec.Command("samba-tool", args...).CombinedOutput(); err != nil {
+			t.Fatalf("samba-tool %v: %v\n%s", args, err, out)
+		}
+	}
+	t.Cleanup(func() { _ = exec.Command("samba-tool", "domain", "passwordsettings", "pso", "delete", pso, "-s", conf).Run() })
+	u, err := a.Directory.LookupUser(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, _ := a.Factors.TOTP.Enrol(ctx, u.ID, u.UPN)
+	secret := strings.ReplaceAll(en.Secret, " ", "")
+	code, _ := totp.GenerateCode(secret, time.Now())
+	if _, err := a.Factors.TOTP.Confirm(ctx, u.ID, en.Pending, code, ""); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		_, _ = a.Directory.Authenticate(ctx, name, "Wrong!Passw0rd-9")
+	}
+	if _, err := a.Directory.Authenticate(ctx, name, pw); !errors.Is(err, directory.ErrAccountLocked) {
+		t.Fatalf("the user is not locked out: %v", err)
+	}
+
+	b := browse.New(t, srv.URL)
+	b.Get("/login?login_hint=" + name)
+	if page := b.Submit(map[string]string{"password": pw}); !strings.Contains(page, "locked") || !strings.Contains(page, `href="/account/unlock"`) {
+		t.Fatalf("the locked page does not offer unlocking:\n%s", page)
+	}
+	b.Get("/account/unlock")
+	b.Submit(map[string]string{"login": name})
+	code, _ = totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+	page := submitMethod(t, b, "totp", code)
+	if !strings.Contains(page, "Your account is unlocked.") {
+		t.Fatalf("not unlocked:\n%s", page)
+	}
+	if _, err := a.Directory.Authenticate(ctx, name, pw); err != nil {
+		t.Fatalf("the unchanged password does not sign in after unlocking: %v", err)
+	}
+	if msgs := mail.Messages(); len(msgs) != 1 || msgs[0].To[0] != u.Mail {
+		t.Fatalf("no unlock notice: %+v", msgs)
+	}
 }

@@ -46,6 +46,9 @@ type Reset struct {
 	// EmailFallback lets a user with no enrolled factor reset with an email
 	// code to the directory's mail alone.
 	EmailFallback bool
+	// Unlock makes this the unlock flow at /account/unlock: after the user
+	// is verified, the lockout is cleared and the password stays.
+	Unlock bool
 
 	mu      sync.Mutex
 	sendAvg time.Duration
@@ -77,15 +80,37 @@ type resetState struct {
 // Mount registers the routes.
 func (rs *Reset) Mount(mux *http.ServeMux) {
 	page := func(f web.ReturnHandler) http.Handler { return web.NoStore(rs.CSRF.Protect(web.Handle(rs.Log, f))) }
-	mux.Handle("GET /password/reset", page(rs.get))
-	mux.Handle("POST /password/reset", page(rs.post))
+	mux.Handle("GET "+rs.path(), page(rs.get))
+	mux.Handle("POST "+rs.path(), page(rs.post))
+}
+
+func (rs *Reset) path() string {
+	if rs.Unlock {
+		return "/account/unlock"
+	}
+	return "/password/reset"
+}
+
+func (rs *Reset) kind() string {
+	if rs.Unlock {
+		return "unlock"
+	}
+	return "reset"
+}
+
+func (rs *Reset) event() string {
+	if rs.Unlock {
+		return audit.AccountUnlocked
+	}
+	return audit.PasswordReset
 }
 
 func (rs *Reset) bindCookie(r *http.Request) string {
+	name := "gh_" + rs.kind()
 	if r.TLS != nil || strings.HasPrefix(rs.Engine.Issuer(), "https://") {
-		return "__Host-gh_reset"
+		return "__Host-" + name
 	}
-	return "gh_reset"
+	return name
 }
 
 func hashBind(v string) string {
@@ -117,10 +142,17 @@ type resetPage struct {
 	Verified    []string
 	Rules       []string
 	Done        bool
+	Unlock      bool
+	Path        string
 }
 
 func (rs *Reset) render(w http.ResponseWriter, r *http.Request, status int, d *resetPage, errs map[string]string, notice string) error {
-	p := rs.Renderer.NewPage(r, "reset.title", d)
+	d.Unlock, d.Path = rs.Unlock, rs.path()
+	title := "reset.title"
+	if rs.Unlock {
+		title = "unlock.title"
+	}
+	p := rs.Renderer.NewPage(r, title, d)
 	for k, v := range errs {
 		p.Errors[k] = v
 	}
@@ -185,7 +217,7 @@ func (rs *Reset) load(r *http.Request, id string) (store.Flow, resetState, error
 		return store.Flow{}, st, errGone
 	}
 	f, err := rs.Store.GetFlow(r.Context(), id, rs.Now())
-	if err != nil || f.Kind != "reset" {
+	if err != nil || f.Kind != rs.kind() {
 		return f, st, errGone
 	}
 	if err := json.Unmarshal(f.Data, &st); err != nil {
@@ -222,7 +254,7 @@ func (rs *Reset) post(w http.ResponseWriter, r *http.Request) error {
 	}
 	f, st, err := rs.load(r, id)
 	if err != nil {
-		http.Redirect(w, r, "/password/reset?flow="+url.QueryEscape(id), http.StatusSeeOther)
+		http.Redirect(w, r, rs.path()+"?flow="+url.QueryEscape(id), http.StatusSeeOther)
 		return nil
 	}
 	switch f.Step {
@@ -242,7 +274,7 @@ func (rs *Reset) identify(w http.ResponseWriter, r *http.Request) error {
 		return rs.render(w, r, http.StatusUnprocessableEntity, &resetPage{Step: "identify"},
 			map[string]string{"login": rs.Renderer.Catalog().T(lang, "login.required")}, "")
 	}
-	c, err := rs.Store.IncrementCounter(ctx, "reset:ip:"+observe.ClientIP(ctx), rs.Now(), resetWindow)
+	c, err := rs.Store.IncrementCounter(ctx, rs.kind()+":ip:"+observe.ClientIP(ctx), rs.Now(), resetWindow)
 	if err != nil {
 		return err
 	}
@@ -265,14 +297,14 @@ func (rs *Reset) identify(w http.ResponseWriter, r *http.Request) error {
 	st.Binding = hashBind(bind)
 	data, _ := json.Marshal(st)
 	now := rs.Now()
-	f := store.Flow{ID: newFlowID(), Kind: "reset", UserID: st.UserID, Step: resetVerify, Data: data, CreatedAt: now, ExpiresAt: now.Add(resetTTL)}
+	f := store.Flow{ID: newFlowID(), Kind: rs.kind(), UserID: st.UserID, Step: resetVerify, Data: data, CreatedAt: now, ExpiresAt: now.Add(resetTTL)}
 	if err := rs.Store.CreateFlow(ctx, f); err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{Name: rs.bindCookie(r), Value: bind, Path: "/password/reset", HttpOnly: true, // #nosec G124 -- Secure off only for plain-HTTP localhost.
+	http.SetCookie(w, &http.Cookie{Name: rs.bindCookie(r), Value: bind, Path: rs.path(), HttpOnly: true, // #nosec G124 -- Secure off only for plain-HTTP localhost.
 		Secure: strings.HasPrefix(rs.Engine.Issuer(), "https://"), SameSite: http.SameSiteLaxMode, MaxAge: int(resetTTL.Seconds())})
-	rs.Audit.Record(ctx, audit.Event{Type: audit.PasswordReset, UserID: st.UserID, Login: login, Result: "started"})
-	http.Redirect(w, r, "/password/reset?flow="+f.ID, http.StatusSeeOther)
+	rs.Audit.Record(ctx, audit.Event{Type: rs.event(), UserID: st.UserID, Login: login, Result: "started"})
+	http.Redirect(w, r, rs.path()+"?flow="+f.ID, http.StatusSeeOther)
 	return nil
 }
 
@@ -334,7 +366,7 @@ func (rs *Reset) verify(w http.ResponseWriter, r *http.Request, f store.Flow, st
 		} else if !errors.Is(err, mfa.ErrInvalidCode) && !errors.Is(err, mfa.ErrNotEnrolled) {
 			return err
 		}
-		rs.Audit.Record(ctx, audit.Event{Type: audit.PasswordReset, UserID: st.UserID, Login: st.Login, Result: "verify_failed",
+		rs.Audit.Record(ctx, audit.Event{Type: rs.event(), UserID: st.UserID, Login: st.Login, Result: "verify_failed",
 			Detail: map[string]string{"method": method, "reason": mfa.Reason(err)}})
 		return rs.render(w, r, status, d, map[string]string{"code_" + method: rs.Renderer.Catalog().T(lang, key)}, "")
 	}
@@ -347,12 +379,15 @@ func (rs *Reset) verify(w http.ResponseWriter, r *http.Request, f store.Flow, st
 	}
 	next := resetVerify
 	if rs.enough(st.Verified, enrolled) {
+		if rs.Unlock {
+			return rs.unlock(w, r, f, st)
+		}
 		next = resetPassword
 	}
 	if err := rs.save(ctx, f, next, st); err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/password/reset?flow="+f.ID, http.StatusSeeOther)
+	http.Redirect(w, r, rs.path()+"?flow="+f.ID, http.StatusSeeOther)
 	return nil
 }
 
@@ -362,8 +397,12 @@ func (rs *Reset) sendEmail(w http.ResponseWriter, r *http.Request, f store.Flow,
 	ctx := r.Context()
 	start := time.Now()
 	if st.User != nil && st.User.Mail != "" {
+		purpose := notify.PurposeReset
+		if rs.Unlock {
+			purpose = notify.PurposeUnlock
+		}
 		ch, err := rs.Factors.Email.Send(ctx, emailcode.Recipient{UserID: st.UserID, Address: st.User.Mail, Name: st.User.DisplayName,
-			Lang: rs.Renderer.Catalog().Language(r)}, notify.PurposeReset)
+			Lang: rs.Renderer.Catalog().Language(r)}, purpose)
 		switch {
 		case err == nil:
 			st.Challenge = ch
@@ -444,4 +483,29 @@ func (rs *Reset) setPassword(w http.ResponseWriter, r *http.Request, f store.Flo
 	}
 	d.Done = true
 	return rs.render(w, r, http.StatusOK, d, nil, "reset.done")
+}
+
+// unlock clears the lockout of a verified user.
+func (rs *Reset) unlock(w http.ResponseWriter, r *http.Request, f store.Flow, st resetState) error {
+	ctx := r.Context()
+	ul, ok := rs.Directory.(directory.Unlocker)
+	if !ok {
+		return web.Errorf(http.StatusNotImplemented, "This directory cannot unlock accounts. Contact your helpdesk.", nil)
+	}
+	if err := ul.Unlock(ctx, st.User); err != nil {
+		return err
+	}
+	if err := rs.Store.DeleteFlow(ctx, f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	rs.Audit.Record(ctx, audit.Event{Type: audit.AccountUnlocked, UserID: st.UserID, Login: st.Login, Result: "ok",
+		Detail: map[string]string{"verified": strings.Join(st.Verified, " ")}})
+	lang := rs.Renderer.Catalog().Language(r)
+	if rs.Notifier != nil && st.User.Mail != "" {
+		if err := rs.Notifier.AccountUnlocked(context.WithoutCancel(ctx), notify.Recipient{Address: st.User.Mail, Name: st.User.DisplayName, Lang: lang},
+			notify.AccountUnlocked{Time: rs.Now(), IP: observe.ClientIP(ctx)}); err != nil {
+			rs.Log.ErrorContext(ctx, "unlock: notice mail", "err", err)
+		}
+	}
+	return rs.render(w, r, http.StatusOK, &resetPage{Step: resetPassword, Done: true}, nil, "unlock.done")
 }
