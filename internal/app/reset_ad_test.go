@@ -149,7 +149,9 @@ func TestALockedOutADUserUnlocksWithTheirFactorAndKeepsThePassword(t *testing.T)
 			t.Fatalf("samba-tool %v: %v\n%s", args, err, out)
 		}
 	}
-	t.Cleanup(func() { _ = exec.Command("samba-tool", "domain", "passwordsettings", "pso", "delete", pso, "-s", conf).Run() })
+	t.Cleanup(func() {
+		_ = exec.Command("samba-tool", "domain", "passwordsettings", "pso", "delete", pso, "-s", conf).Run()
+	})
 	u, err := a.Directory.LookupUser(ctx, name)
 	if err != nil {
 		t.Fatal(err)
