@@ -221,6 +221,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func printDemo(w io.Writer, a *app.App, dataDir string) {
 	base := "http://" + a.Addr().String()
+	if _, port, err := net.SplitHostPort(a.Addr().String()); err == nil && strings.HasPrefix(a.Config.Issuer, "http://localhost:") {
+		base = "http://localhost:" + port
+	}
 	fmt.Fprintf(w, "\nGatehouse demo is running (data in %s/, Ctrl-C to stop).\n\n", dataDir)
 	fmt.Fprintf(w, "  Open:      %s/\n", base)
 	fmt.Fprintf(w, "  Health:    %s/healthz   Readiness: %s/readyz   Metrics: %s/metrics\n\n", base, base, base)

@@ -135,7 +135,7 @@ func TestDemoServesHealthAndMetrics(t *testing.T) {
 
 	base := ""
 	sc := bufio.NewScanner(pr)
-	openLine := regexp.MustCompile(`Open:\s+(http://127\.0\.0\.1:\d+)/`)
+	openLine := regexp.MustCompile(`Open:\s+(http://(?:127\.0\.0\.1|localhost):\d+)/`)
 	var printed strings.Builder
 	for sc.Scan() {
 		printed.WriteString(sc.Text() + "\n")

@@ -51,6 +51,7 @@ func TestADemoUserEnrolsTOTPAndSignsInWithIt(t *testing.T) {
 	b.Get("/login")
 	b.Submit(map[string]string{"login": alice.Username})
 	page := b.Submit(map[string]string{"password": alice.Password})
+	page = chooseTOTP(t, b, page)
 	m := secretRe.FindStringSubmatch(page)
 	if m == nil || !strings.Contains(page, `src="data:image/png;base64,`) {
 		t.Fatalf("no TOTP enrolment with QR code and key:\n%s", page)
@@ -79,6 +80,7 @@ func TestADemoUserEnrolsTOTPAndSignsInWithIt(t *testing.T) {
 	b2 := browse.New(t, srv.URL)
 	b2.Get("/login?login_hint=" + alice.Username)
 	page = b2.Submit(map[string]string{"password": alice.Password})
+	page = chooseTOTP(t, b2, page)
 	if !strings.Contains(page, "Code from your authenticator app") {
 		t.Fatalf("no TOTP challenge:\n%s", page)
 	}
@@ -119,6 +121,7 @@ func TestTheAccountPageListsFactorsAndRemovingOneNeedsAFreshSignIn(t *testing.T)
 	b.Get("/account")
 	b.Submit(map[string]string{"login": bob.Username})
 	page := b.Submit(map[string]string{"password": bob.Password})
+	page = chooseTOTP(t, b, page)
 	secret := strings.ReplaceAll(secretRe.FindStringSubmatch(page)[1], " ", "")
 	code, _ := totp.GenerateCode(secret, c.now())
 	b.Submit(map[string]string{"code": code})
@@ -142,4 +145,14 @@ func TestTheAccountPageListsFactorsAndRemovingOneNeedsAFreshSignIn(t *testing.T)
 	if !strings.Contains(page, "The sign-in method was removed.") || strings.Contains(page, "Authenticator app –") {
 		t.Fatalf("factor not removed:\n%s", page)
 	}
+}
+
+// chooseTOTP switches an enrolment page to the authenticator app (passkeys
+// are offered first).
+func chooseTOTP(t *testing.T, b *browse.Browser, page string) string {
+	t.Helper()
+	if !strings.Contains(page, "Set up a second sign-in method") || strings.Contains(page, `class="secret"`) {
+		return page
+	}
+	return b.Get(strings.TrimPrefix(b.URL, b.Base) + "&method=totp")
 }

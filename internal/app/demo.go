@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -34,7 +35,11 @@ var DemoUsers = []DemoUser{
 func DemoConfig(dataDir, listen string) (config.Config, error) {
 	cfg := config.Default()
 	cfg.Listen = listen
+	// localhost rather than 127.0.0.1: passkeys need a host name.
 	cfg.Issuer = "http://" + listen
+	if host, port, err := net.SplitHostPort(listen); err == nil && host == "127.0.0.1" {
+		cfg.Issuer = "http://localhost:" + port
+	}
 	cfg.Storage.SQLite.Path = filepath.Join(dataDir, "gatehouse.db")
 	cfg.Secrets.EncryptionKeyFile = filepath.Join(dataDir, "encryption.key")
 	cfg.Signing.KeyFile = filepath.Join(dataDir, "signing.key")

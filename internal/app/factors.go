@@ -2,10 +2,12 @@ package app
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/emailcode"
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/recovery"
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/totp"
+	"github.com/gatehouse-sso/gatehouse/internal/mfa/webauthn"
 	"github.com/gatehouse-sso/gatehouse/internal/notify"
 	"github.com/gatehouse-sso/gatehouse/internal/signin"
 )
@@ -23,6 +25,14 @@ func (a *App) buildFactors() (*signin.FactorSet, error) {
 	fs.Recovery, err = recovery.New(recovery.Options{Store: a.Store, Key: a.Secrets.DeriveKey("recovery codes"), Logger: log, Now: a.Now})
 	if err != nil {
 		return nil, fmt.Errorf("recovery codes: %w", err)
+	}
+	if slices.Contains(a.Config.MFA.Methods, "webauthn") {
+		rp, err := webauthn.RelyingPartyFromIssuer(a.Config.Issuer, a.Config.UI.Name)
+		if err != nil {
+			a.Log.Warn("passkeys are off: the issuer's host cannot be a WebAuthn relying party (use a DNS name, or localhost)", "issuer", a.Config.Issuer, "err", err)
+		} else if fs.WebAuthn, err = webauthn.New(webauthn.Options{RP: rp, Store: a.Store, Now: a.Now}); err != nil {
+			return nil, fmt.Errorf("webauthn: %w", err)
+		}
 	}
 	if a.Config.SMTP.Host != "" {
 		m, err := notify.NewMailer(a.Config.SMTP, notify.MailerOptions{FromName: a.Config.UI.Name})

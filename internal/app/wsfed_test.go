@@ -66,6 +66,7 @@ func TestAnEntraSignInWithTOTPEndsInATokenEntraAccepts(t *testing.T) {
 	b := browse.New(t, srv.URL)
 	b.Get(entraSignIn(""))
 	page := b.Submit(map[string]string{"password": alice.Password})
+	page = chooseTOTP(t, b, page)
 	secret := strings.ReplaceAll(secretRe.FindStringSubmatch(page)[1], " ", "")
 	code, _ := totp.GenerateCode(secret, time.Now())
 	b.Submit(map[string]string{"code": code})
@@ -120,6 +121,7 @@ func TestWAuthMultipleAuthnForcesMFAOnAPasswordSession(t *testing.T) {
 	if strings.Contains(page, `name="wresult"`) || !strings.Contains(page, "Set up a second sign-in method") {
 		t.Fatalf("wauth=multipleauthn did not force a second factor on the live session:\n%s", page)
 	}
+	page = chooseTOTP(t, b, page)
 	secret := strings.ReplaceAll(secretRe.FindStringSubmatch(page)[1], " ", "")
 	code, _ := totp.GenerateCode(secret, time.Now())
 	b.Submit(map[string]string{"code": code})

@@ -1,6 +1,7 @@
 package signin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/emailcode"
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/recovery"
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/totp"
+	"github.com/gatehouse-sso/gatehouse/internal/mfa/webauthn"
 	"github.com/gatehouse-sso/gatehouse/internal/notify"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
@@ -27,6 +29,7 @@ type FactorSet struct {
 	TOTP     *totp.TOTP
 	Recovery *recovery.Codes
 	Email    *emailcode.Codes
+	WebAuthn *webauthn.Service
 	Box      *secrets.Box
 	Now      func() time.Time
 }
@@ -44,6 +47,8 @@ func (fs *FactorSet) enabled(m string) bool {
 		return fs.Recovery != nil
 	case mfa.MethodEmail:
 		return fs.Email != nil
+	case mfa.MethodWebAuthn:
+		return fs.WebAuthn != nil
 	}
 	return false
 }
@@ -67,6 +72,8 @@ func (fs *FactorSet) Enrolled(ctx context.Context, u *directory.User) ([]string,
 			ok = n > 0
 		case mfa.MethodEmail:
 			ok = u.Mail != ""
+		case mfa.MethodWebAuthn:
+			ok, err = fs.WebAuthn.HasCredentials(ctx, u.ID)
 		}
 		if err != nil {
 			return nil, err
@@ -82,7 +89,7 @@ func (fs *FactorSet) Enrolled(ctx context.Context, u *directory.User) ([]string,
 func (fs *FactorSet) Enrollable() []string {
 	var out []string
 	for _, m := range fs.Methods {
-		if m == mfa.MethodTOTP && fs.enabled(m) {
+		if (m == mfa.MethodTOTP || m == mfa.MethodWebAuthn) && fs.enabled(m) {
 			out = append(out, m)
 		}
 	}
@@ -100,6 +107,15 @@ func (fs *FactorSet) Challenge(ctx context.Context, _ *http.Request, u *director
 	switch method {
 	case mfa.MethodTOTP, mfa.MethodRecovery:
 		return []byte(method), nil
+	case mfa.MethodWebAuthn:
+		opts, sess, err := fs.WebAuthn.BeginLogin(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			d.Extra = string(opts)
+		}
+		return sess, nil
 	case mfa.MethodEmail:
 		var ep emailPending
 		if prev != nil && json.Unmarshal(prev, &ep) == nil && ep.Challenge.ExpiresAt.After(fs.Now()) {
@@ -133,6 +149,11 @@ func (fs *FactorSet) Verify(ctx context.Context, r *http.Request, u *directory.U
 		err = fs.TOTP.Verify(ctx, u.ID, code)
 	case mfa.MethodRecovery:
 		_, err = fs.Recovery.Verify(ctx, u.ID, code)
+	case mfa.MethodWebAuthn:
+		var amr string
+		if amr, err = fs.WebAuthn.FinishLogin(ctx, u, pending, []byte(r.PostFormValue("credential"))); err == nil {
+			return amr, nil
+		}
 	case mfa.MethodEmail:
 		var ep emailPending
 		if json.Unmarshal(pending, &ep) != nil {
@@ -171,6 +192,16 @@ func (fs *FactorSet) sealAD(u *directory.User) []byte { return []byte("totp-enro
 
 // BeginEnrol implements Factors.
 func (fs *FactorSet) BeginEnrol(ctx context.Context, _ *http.Request, u *directory.User, method string, prev []byte, p *web.Page) ([]byte, error) {
+	if method == mfa.MethodWebAuthn && fs.enabled(method) {
+		opts, sess, err := fs.WebAuthn.BeginRegistration(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		if d, ok := p.Data.(*loginData); ok {
+			d.Extra = string(opts)
+		}
+		return append([]byte("webauthn:"), sess...), nil
+	}
 	if method != mfa.MethodTOTP || !fs.enabled(method) {
 		return nil, fmt.Errorf("signin: method %q cannot be enrolled here", method)
 	}
@@ -207,13 +238,24 @@ func setEnrolExtra(p *web.Page, page totpEnrolPage) {
 // FinishEnrol implements Factors. A user's first factor also gets a set of
 // recovery codes, shown once.
 func (fs *FactorSet) FinishEnrol(ctx context.Context, r *http.Request, u *directory.User, method string, pending []byte) (string, []string, error) {
-	raw, err := fs.Box.Open(pending, fs.sealAD(u))
-	var page totpEnrolPage
-	if err != nil || json.Unmarshal(raw, &page) != nil {
-		return "", nil, userError(mfa.Invalid(method, mfa.ReasonMismatch))
-	}
-	if _, err := fs.TOTP.Confirm(ctx, u.ID, page.Pending, r.PostFormValue("code"), ""); err != nil {
-		return "", nil, userError(err)
+	switch method {
+	case mfa.MethodWebAuthn:
+		sess, ok := bytes.CutPrefix(pending, []byte("webauthn:"))
+		if !ok || !fs.enabled(method) {
+			return "", nil, userError(mfa.Invalid(method, mfa.ReasonMismatch))
+		}
+		if _, err := fs.WebAuthn.FinishRegistration(ctx, u, sess, []byte(r.PostFormValue("credential")), "Passkey"); err != nil {
+			return "", nil, userError(err)
+		}
+	default:
+		raw, err := fs.Box.Open(pending, fs.sealAD(u))
+		var page totpEnrolPage
+		if err != nil || json.Unmarshal(raw, &page) != nil {
+			return "", nil, userError(mfa.Invalid(method, mfa.ReasonMismatch))
+		}
+		if _, err := fs.TOTP.Confirm(ctx, u.ID, page.Pending, r.PostFormValue("code"), ""); err != nil {
+			return "", nil, userError(err)
+		}
 	}
 	var codes []string
 	if fs.enabled(mfa.MethodRecovery) {

@@ -13,6 +13,7 @@ set -euo pipefail
 # iproute2: `ip` brings up lo in samba2.sh's network namespace (unshare,
 # nsenter and mount come from essential packages).
 PACKAGES=(samba-ad-dc samba-ad-provision ldap-utils ldb-tools openssl faketime postgresql xmlsec1 iproute2)
+PACKAGES+=(chromium) # headless browser for test/e2e (WebAuthn virtual authenticator)
 
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 
