@@ -1,0 +1,141 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/gatehouse-sso/gatehouse/internal/app"
+	"github.com/gatehouse-sso/gatehouse/internal/config"
+	"github.com/gatehouse-sso/gatehouse/internal/testenv"
+)
+
+// gatehouse runs the whole app against the test Samba DC on
+// http://localhost:PORT (passkeys need a host name).
+func gatehouse(t *testing.T) string {
+	t.Helper()
+	v := testenv.Require(t, testenv.ADURL, testenv.ADCAFile, testenv.ADBindDN, testenv.ADBindPassword, testenv.ADBaseDN)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	cfg, err := app.DemoConfig(filepath.Join(t.TempDir(), "data"), "127.0.0.1:"+port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Directory.Type = "activedirectory"
+	ad := &cfg.Directory.ActiveDirectory
+	ad.URLs, ad.CAFile, ad.BindDN, ad.BindPassword, ad.BaseDN = []string{v[0]}, v[1], v[2], config.Secret(v[3]), v[4]
+	a, err := app.New(context.Background(), cfg, app.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close(); _ = a.Close() })
+	return "http://localhost:" + port
+}
+
+// adUser creates a throwaway AD user and deletes it afterwards.
+func adUser(t *testing.T, password string) string {
+	t.Helper()
+	conf := testenv.Get(t, testenv.ADSambaConf)
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name := "e2e" + hex.EncodeToString(b)
+	if out, err := exec.Command("samba-tool", "user", "create", name, password, "-s", conf, "--userou=OU=Staff",
+		"--given-name=Eve", "--surname=Tester").CombinedOutput(); err != nil {
+		t.Fatalf("samba-tool: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("samba-tool", "user", "delete", name, "-s", conf).Run() })
+	return name
+}
+
+func signInWithPassword(b *Browser, base, login, password string) {
+	b.Do(
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(chromedp.ID("login")),
+		chromedp.SendKeys(chromedp.ID("login"), login),
+		chromedp.Submit(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Submit(chromedp.ID("password")),
+	)
+}
+
+func signOut(b *Browser, base string) {
+	b.Do(chromedp.Navigate(base+"/logout"), chromedp.WaitVisible(chromedp.CSS(`form[action="/logout"] button`)),
+		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.CSS(`a.button[href="/login"]`)))
+}
+
+func TestAnADUserEnrolsAPasskeyAtFirstSignInAndUsesItNextTime(t *testing.T) {
+	base := gatehouse(t)
+	const pw = "E2e!Passw0rd-pk"
+	name := adUser(t, pw)
+	b := NewBrowser(t)
+	auth := b.AddVirtualAuthenticator(nil)
+
+	signInWithPassword(b, base, name, pw)
+	// MFA is required and the user has none: enrolment, passkey first.
+	b.Do(chromedp.WaitVisible(chromedp.ID("webauthn-start")), chromedp.Click(chromedp.ID("webauthn-start")),
+		chromedp.WaitVisible(chromedp.CSS(`ol.codes`)))
+	if n := len(b.VirtualCredentials(auth)); n != 1 {
+		t.Fatalf("the authenticator holds %d credentials, want 1", n)
+	}
+	if codes := b.Text("ol.codes"); strings.Count(codes, "-") != 10 {
+		t.Fatalf("recovery codes not shown: %q", codes)
+	}
+	b.Do(chromedp.Click(chromedp.CSS(`form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`a.button[href="/account"]`)))
+	if got := b.Text("main"); !strings.Contains(got, "signed in as Eve Tester") {
+		t.Fatalf("not signed in: %q", got)
+	}
+	signOut(b, base)
+
+	// Next sign-in: password, then the passkey is asked for as the page loads.
+	signInWithPassword(b, base, name, pw)
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`a.button[href="/account"]`)))
+	if got := b.Text("main"); !strings.Contains(got, "signed in as Eve Tester") {
+		t.Fatalf("passkey sign-in failed: %q", got)
+	}
+	b.CheckProblems()
+}
+
+func TestAnADUserSignsInWithTOTPAndAReplayedCodeIsRefused(t *testing.T) {
+	base := gatehouse(t)
+	const pw = "E2e!Passw0rd-totp"
+	name := adUser(t, pw)
+	b := NewBrowser(t)
+
+	signInWithPassword(b, base, name, pw)
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`ul.methods a`)), chromedp.Click(chromedp.CSS(`ul.methods a`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.secret`)))
+	secret := strings.ReplaceAll(b.Text("p.secret"), " ", "")
+	code, _ := totp.GenerateCode(secret, time.Now())
+	b.Do(chromedp.SendKeys(chromedp.ID("code"), code), chromedp.Submit(chromedp.ID("code")), chromedp.WaitVisible(chromedp.CSS(`ol.codes`)),
+		chromedp.Click(chromedp.CSS(`form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`a.button[href="/account"]`)))
+	signOut(b, base)
+
+	signInWithPassword(b, base, name, pw)
+	b.Do(chromedp.WaitVisible(chromedp.ID("code")), chromedp.SendKeys(chromedp.ID("code"), code), chromedp.Submit(chromedp.ID("code")),
+		chromedp.WaitVisible(chromedp.ID("code-error")))
+	if got := b.Text("#code-error"); !strings.Contains(got, "didn't work") {
+		t.Fatalf("a replayed code: %q", got)
+	}
+	b.ExpectProblem("401 (Unauthorized)") // the refused code's page is answered 401, as it should be
+	next, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+	b.Do(chromedp.Clear(chromedp.ID("code")), chromedp.SendKeys(chromedp.ID("code"), next), chromedp.Submit(chromedp.ID("code")),
+		chromedp.WaitVisible(chromedp.CSS(`a.button[href="/account"]`)))
+	b.CheckProblems()
+}
