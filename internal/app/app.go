@@ -244,6 +244,10 @@ func (a *App) routes() error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("GET /static/", a.Renderer.StaticHandler())
 	mux.HandleFunc("GET /lang", a.Renderer.SetLanguage)
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.WriteHeader(http.StatusNoContent) // no icon; answer browsers without a 404
+	})
 	a.SignIn.Mount(mux)
 	(&account.Handler{Engine: a.SignIn, Store: a.Store, Recovery: a.Factors.Recovery, Renderer: a.Renderer, CSRF: a.CSRF,
 		Audit: a.Audit, Log: a.Log.With("component", "account"), Now: a.Now}).Mount(mux)

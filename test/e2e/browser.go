@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
@@ -48,6 +49,45 @@ type Browser struct {
 	changed  chan struct{} // closed and replaced when problems change
 	closed   bool
 	output   bytes.Buffer // Chromium's stdout and stderr, capped
+	paused   chan *fetch.EventRequestPaused
+}
+
+// Intercepted is a request Intercept caught.
+type Intercepted struct {
+	URL, Method string
+	Body        []byte
+}
+
+// Intercept catches every request whose URL matches pattern (a CDP
+// URLPattern such as "https://login.microsoftonline.com/*"), answers it
+// locally with 200 and a short page, and sends it on the channel. The
+// request never leaves the machine. Call it once per browser.
+func (b *Browser) Intercept(pattern string) <-chan Intercepted {
+	b.t.Helper()
+	out := make(chan Intercepted, 8)
+	b.mu.Lock()
+	b.paused = make(chan *fetch.EventRequestPaused, 8)
+	paused := b.paused
+	b.mu.Unlock()
+	if _, err := chromedp.Call(b.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern}}}); err != nil {
+		b.t.Fatalf("browser: fetch.Enable: %v", err)
+	}
+	go func() {
+		for ev := range paused {
+			var body []byte
+			for _, e := range ev.Request.PostDataEntries {
+				body = append(body, e.Bytes...)
+			}
+			_, _ = chromedp.Call(b.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: ev.RequestID, ResponseCode: 200,
+				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "text/html"}},
+				Body:            []byte("<!doctype html><title>intercepted</title><p id=intercepted>intercepted</p>")})
+			select {
+			case out <- Intercepted{URL: ev.Request.URL, Method: ev.Request.Method, Body: body}:
+			default:
+			}
+		}
+	}()
+	return out
 }
 
 // NewBrowser starts Chromium for t with a fresh profile in t.TempDir() and
@@ -315,6 +355,18 @@ func (b *Browser) SetUserVerified(id webauthn.AuthenticatorID, ok bool) {
 // observe runs on chromedp's reading goroutine for every event of the
 // tab: it must be quick and must not call into chromedp.
 func (b *Browser) observe(ev any) {
+	if e, ok := ev.(*fetch.EventRequestPaused); ok {
+		b.mu.Lock()
+		ch := b.paused
+		b.mu.Unlock()
+		if ch != nil {
+			select {
+			case ch <- e:
+			default:
+			}
+		}
+		return
+	}
 	var p string
 	switch ev := ev.(type) {
 	case *runtime.EventConsoleAPICalled:

@@ -23,7 +23,9 @@ import (
 
 // gatehouse runs the whole app against the test Samba DC on
 // http://localhost:PORT (passkeys need a host name).
-func gatehouse(t *testing.T) string {
+func gatehouse(t *testing.T) string { return gatehouseWith(t, nil) }
+
+func gatehouseWith(t *testing.T, mod func(*config.Config)) string {
 	t.Helper()
 	v := testenv.Require(t, testenv.ADURL, testenv.ADCAFile, testenv.ADBindDN, testenv.ADBindPassword, testenv.ADBaseDN)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -38,6 +40,9 @@ func gatehouse(t *testing.T) string {
 	cfg.Directory.Type = "activedirectory"
 	ad := &cfg.Directory.ActiveDirectory
 	ad.URLs, ad.CAFile, ad.BindDN, ad.BindPassword, ad.BaseDN = []string{v[0]}, v[1], v[2], config.Secret(v[3]), v[4]
+	if mod != nil {
+		mod(&cfg)
+	}
 	a, err := app.New(context.Background(), cfg, app.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

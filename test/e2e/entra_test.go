@@ -1,0 +1,89 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"encoding/pem"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/gatehouse-sso/gatehouse/internal/config"
+	"github.com/gatehouse-sso/gatehouse/internal/testenv"
+	"github.com/gatehouse-sso/gatehouse/test/validators"
+)
+
+func TestAnEntraSignInInChromiumEndsInATokenPostedToLoginSrf(t *testing.T) {
+	var dataDir string
+	base := gatehouseWith(t, func(c *config.Config) {
+		c.Apps = []config.App{{Name: "Microsoft 365", Type: "entra", Domains: []string{testenv.ADDNSDomain}, MFA: "required"}}
+		dataDir = filepath.Dir(c.Signing.CertFile)
+	})
+	const pw = "E2e!Passw0rd-entra"
+	name := adUser(t, pw)
+	upn := name + "@" + testenv.ADDNSDomain
+	b := NewBrowser(t)
+	posted := b.Intercept("https://login.microsoftonline.com/*")
+
+	q := url.Values{"wa": {"wsignin1.0"}, "wtrealm": {"urn:federation:MicrosoftOnline"}, "wctx": {"LoginOptions=3&estsredirect=2&ctx=e2e"}, "username": {upn}}
+	b.Do(chromedp.Navigate(base+"/wsfed?"+q.Encode()),
+		chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("password"), pw),
+		chromedp.Submit(chromedp.ID("password")),
+		// MFA is required: enrol the authenticator app (passkeys are offered first).
+		chromedp.WaitVisible(chromedp.CSS(`ul.methods a`)), chromedp.Click(chromedp.CSS(`ul.methods a`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.secret`)))
+	code, _ := totp.GenerateCode(strings.ReplaceAll(b.Text("p.secret"), " ", ""), time.Now())
+	b.Do(chromedp.SendKeys(chromedp.ID("code"), code), chromedp.Submit(chromedp.ID("code")),
+		chromedp.WaitVisible(chromedp.CSS(`ol.codes`)), chromedp.Click(chromedp.CSS(`form button[type=submit]`)))
+
+	var got Intercepted
+	select {
+	case got = <-posted:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no token was posted to login.srf")
+	}
+	if got.Method != "POST" || got.URL != "https://login.microsoftonline.com/login.srf" {
+		t.Fatalf("posted %s %s", got.Method, got.URL)
+	}
+	form, err := url.ParseQuery(string(got.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form.Get("wa") != "wsignin1.0" || form.Get("wctx") != "LoginOptions=3&estsredirect=2&ctx=e2e" {
+		t.Fatalf("wa=%q wctx=%q", form.Get("wa"), form.Get("wctx"))
+	}
+	wresult := form.Get("wresult")
+	for _, want := range []string{upn, "http://schemas.microsoft.com/claims/multipleauthn", `Issuer="` + base + "/" + testenv.ADDNSDomain + `"`} {
+		if !strings.Contains(wresult, want) {
+			t.Errorf("the token lacks %s", want)
+		}
+	}
+	certPEM, err := os.ReadFile(filepath.Join(dataDir, "signing.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(certPEM)
+	res := validators.Passport(t, validators.PassportInput{CertBase64: base64.StdEncoding.EncodeToString(block.Bytes),
+		Realm: "urn:federation:MicrosoftOnline", Now: time.Now(), Cases: []validators.PassportCase{{Name: "chromium", WResult: wresult}}})
+	if len(res) != 1 || !res[0].Valid {
+		t.Fatalf("passport-wsfed-saml2 refused the token: %+v", res)
+	}
+	if err := validators.XMLSec1(t, []byte(wresult), certPEM, validators.SAML11Assertion); err != nil {
+		t.Fatalf("xmlsec1: %v", err)
+	}
+
+	// A reply address that does not belong to Entra is refused with a page.
+	q.Set("wreply", "https://evil.example.com/login.srf")
+	b.Do(chromedp.Navigate(base+"/wsfed?"+q.Encode()), chromedp.WaitVisible(chromedp.CSS(`main h1`)))
+	if txt := b.Text("main"); !strings.Contains(txt, "not registered for") {
+		t.Fatalf("unknown wreply: %q", txt)
+	}
+	b.ExpectProblem("400 (Bad Request)")
+	b.CheckProblems()
+}
