@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
@@ -37,7 +38,17 @@ func (a *App) mountProtocols(mux *http.ServeMux) error {
 		return err
 	}
 	base := strings.TrimRight(a.Config.Issuer, "/")
-	policy := assertion.ClaimsPolicy{PasswordChangeURL: base + "/password/change"}
+	policy := assertion.ClaimsPolicy{PasswordChangeURL: base + "/password/change", PasswordExpiryWindow: a.Config.Claims.PasswordExpiryWindow}
+	if policy.PasswordExpiryWindow == 0 {
+		policy.PasswordExpiryWindow = -1 // off
+	}
+	for _, n := range a.Config.Claims.CorporateNetworks {
+		pfx, err := netip.ParsePrefix(n) // validated by config
+		if err != nil {
+			return err
+		}
+		policy.CorporateNetworks = append(policy.CorporateNetworks, pfx.Masked())
+	}
 	groups := map[string][]string{}
 	wsTrustDenied := map[string]bool{}
 	for _, app := range a.Config.Apps {

@@ -27,7 +27,7 @@ const entraDomain = "demo.gatehouse.test"
 
 // newEntraDemo is the demo with Microsoft 365 federated for the demo
 // domain; mfa is mfa.required_for.
-func newEntraDemo(t *testing.T, mfa string) (*App, *httptest.Server) {
+func newEntraDemo(t *testing.T, mfa string, mods ...func(*config.Config)) (*App, *httptest.Server) {
 	t.Helper()
 	cfg, err := DemoConfig(filepath.Join(t.TempDir(), "demo"), "127.0.0.1:0")
 	if err != nil {
@@ -35,6 +35,9 @@ func newEntraDemo(t *testing.T, mfa string) (*App, *httptest.Server) {
 	}
 	cfg.MFA.RequiredFor = mfa
 	cfg.Apps = []config.App{{Name: "Microsoft 365", Type: "entra", Domains: []string{entraDomain}}}
+	for _, m := range mods {
+		m(&cfg)
+	}
 	if _, err := PrepareDemo(cfg, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -169,5 +172,16 @@ func TestTheFederationMetadataIsSignedAndServed(t *testing.T) {
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.Signing.Cert.Raw})
 	if err := validators.XMLSec1(t, []byte(body), certPEM, validators.SAML2Metadata); err != nil {
 		t.Fatalf("xmlsec1: %v", err)
+	}
+}
+
+func TestASignInFromACorporateNetworkSaysSo(t *testing.T) {
+	_, srv := newEntraDemo(t, "none", func(c *config.Config) { c.Claims.CorporateNetworks = []string{"127.0.0.0/8"} })
+	b := browse.New(t, srv.URL)
+	b.Get(entraSignIn(""))
+	page := b.Submit(map[string]string{"password": DemoUsers[0].Password})
+	wresult := html.UnescapeString(wresultRe.FindStringSubmatch(page)[1])
+	if !regexp.MustCompile(`AttributeName="insidecorporatenetwork"[^>]*>\s*<saml:AttributeValue>true<`).MatchString(wresult) {
+		t.Fatalf("no insidecorporatenetwork=true claim:\n%s", wresult)
 	}
 }

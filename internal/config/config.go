@@ -24,7 +24,20 @@ type Config struct {
 	Sessions       Sessions  `yaml:"sessions"`
 	MFA            MFA       `yaml:"mfa"`
 	SMTP           SMTP      `yaml:"smtp"`
+	Claims         Claims    `yaml:"claims"`
 	Apps           []App     `yaml:"apps"`
+}
+
+// Claims configures optional claims in issued tokens.
+type Claims struct {
+	// CorporateNetworks (CIDRs) make insidecorporatenetwork true for
+	// sign-ins from these client addresses and false otherwise; empty: the
+	// claim is not sent.
+	CorporateNetworks []string `yaml:"corporate_networks"`
+	// PasswordExpiryWindow sends passwordexpirationtime and
+	// passwordchangeurl when the password expires within it (Office then
+	// warns the user); 0 turns it off.
+	PasswordExpiryWindow time.Duration `yaml:"password_expiry_window"`
 }
 
 // TLS names the certificate and key for serving HTTPS.

@@ -95,6 +95,14 @@ func (c *Config) validateServer(p *Problems) {
 			p.add(d.path, "must be greater than zero")
 		}
 	}
+	for i, n := range c.Claims.CorporateNetworks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			p.add(fmt.Sprintf("claims.corporate_networks[%d]", i), "must be a CIDR range like 10.0.0.0/8, got %q", n)
+		}
+	}
+	if c.Claims.PasswordExpiryWindow < 0 {
+		p.add("claims.password_expiry_window", "must not be negative")
+	}
 	ss := c.Sessions
 	if ss.IdleTimeout <= 0 || ss.AbsoluteTimeout <= 0 || ss.FlowTimeout <= 0 {
 		p.add("sessions", "idle_timeout, absolute_timeout and flow_timeout must be greater than zero")
