@@ -1,7 +1,8 @@
 # Gatehouse — developer and CI entry points.
 #
 #   make test      install missing packages, start PostgreSQL + a Samba AD DC
-#                  (scripts/testenv), run the tests against them, stop them
+#                  (scripts/testenv), run the tests against them, stop them;
+#                  then the failover tests against two replicating DCs
 #   make lint      go vet, gofmt, golangci-lint
 #   make build     go build ./...
 #   make demo      run `gatehouse demo`
@@ -11,7 +12,10 @@
 SHELL := /bin/bash
 
 # Arguments for go test; e.g. make test TEST_ARGS='-race -count=1 -run Smoke ./test/...'
-TEST_ARGS ?= -race -count=1 ./...
+# Empty: the whole suite (-race -count=1 ./...) and then the failover tests
+# against two DCs; with arguments, only those (GATEHOUSE_TESTENV_FAILOVER=1
+# adds the failover tests, =0 leaves them out of the whole suite).
+TEST_ARGS ?=
 
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)

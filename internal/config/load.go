@@ -266,7 +266,7 @@ func EnvNames() []string {
 
 // envIgnored are GATEHOUSE_ variables that are not configuration.
 func envIgnored(name string) bool {
-	return strings.HasPrefix(name, EnvPrefix+"TEST_") || name == EnvPrefix+"CONFIG"
+	return strings.HasPrefix(name, EnvPrefix+"TEST_") || strings.HasPrefix(name, EnvPrefix+"TESTENV_") || name == EnvPrefix+"CONFIG"
 }
 
 func applyEnv(cfg *Config, environ []string, probs *Problems) {

@@ -158,11 +158,23 @@ func Require(tb testing.TB, names ...string) []string {
 // locally and fails under CI, as with Require.
 func RequireFailover(tb testing.TB, names ...string) []string {
 	tb.Helper()
+	const how = "make test runs it there; by hand: scripts/testenv/failover-tests.sh"
 	if os.Getenv(Failover) != "1" {
-		tb.Skip("needs the two-DC namespace (" + Failover + "=1): make test runs it there, " +
-			"or scripts/testenv/samba2.sh start && scripts/testenv/samba2.sh exec <test binary>")
+		tb.Skip("needs the two-DC namespace of scripts/testenv/samba2.sh (" + Failover + "=1): " + how)
 	}
-	return Require(tb, names...)
+	vals := make([]string, len(names))
+	var missing []string
+	for i, n := range names {
+		vals[i] = os.Getenv(n)
+		if vals[i] == "" {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		Unavailable(tb, "two-DC environment not configured: "+strings.Join(missing, ", ")+
+			" unset although "+Failover+"=1 (samba2.sh exec sets them; "+how+")")
+	}
+	return vals
 }
 
 // Get returns the value of one required variable; see Require.

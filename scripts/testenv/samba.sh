@@ -9,6 +9,8 @@
 #   samba.sh stop     TERM the pid from the pid file, KILL after a timeout
 #   samba.sh status   exit 0 when dc1 is running
 #   samba.sh env      print the GATEHOUSE_TEST_AD_* export lines
+#   samba.sh template build the template if it is missing or stale, start
+#                     nothing (samba2.sh copies it for its dc1)
 #
 # Every start is fresh: a DC already running from this state directory is
 # stopped, and its directory is replaced by a copy of the template, so tests
@@ -19,10 +21,9 @@
 # State: $STATE/ca (test CA, shared by every DC), $STATE/samba/template (the
 # snapshot), $STATE/samba/dc1 (the running DC), $STATE/logs.
 #
-# Second DC (not built yet): a later dc2 is *joined*, not provisioned — give it
-# its own dc_dir/dc_ip below (127.0.0.2), a server certificate from make_cert
-# signed by the same CA, and run both inside a private network namespace as
-# /work/shared/docs/AD.md describes. Everything here already takes the DC name.
+# The two-DC failover environment is samba2.sh: it sources this file for its
+# functions (sourcing runs nothing), copies the template for its dc1 and
+# joins a dc2, both inside a private network namespace.
 set -euo pipefail
 # shellcheck source=scripts/testenv/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -339,6 +340,18 @@ start_dc() {
 	die "samba $name did not answer LDAPS on $ip:636 within ${READY_TIMEOUT}s (log: $dir/log/samba.log)"
 }
 
+# ensure_template: the CA and a current template, built without starting
+# anything (samba2.sh copies it for the two-DC environment). A stale template
+# is rebuilt in dc1's directory, so not while dc1 of this state dir runs.
+ensure_template() {
+	make_ca
+	template_ok && return 0
+	if pid_runs "$(dc_pid dc1)" "$(dc_dir dc1)/"; then
+		die "the Samba template in $TEMPLATE is out of date while dc1 of $STATE runs: run samba.sh start (it rebuilds it) first"
+	fi
+	timed "samba: provision+seed" provision dc1
+}
+
 restore_template() {
 	local dir
 	dir=$(dc_dir "$1")
@@ -384,8 +397,16 @@ main() {
 	stop) stop_dc "$name" ;;
 	status) pid_runs "$(dc_pid "$name")" "$(dc_dir "$name")/" ;;
 	env) print_env ;;
-	*) die "usage: $0 start|stop|status|env [dc1]" ;;
+	template)
+		need_root "samba.sh template"
+		mkdir -p "$LOGS"
+		ensure_template
+		;;
+	*) die "usage: $0 start|stop|status|env|template [dc1]" ;;
 	esac
 }
 
-main "$@"
+# Sourced (by samba2.sh, for the functions above): do nothing.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	main "$@"
+fi

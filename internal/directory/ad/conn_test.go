@@ -116,7 +116,6 @@ func TestDialFailuresAreTransportFailuresBeforeSending(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
-			start := time.Now()
 			c, err := dialLDAP(ctx, targetFor(t, tt.scheme, tt.addr(t)))
 			if err == nil {
 				c.Close()
@@ -124,9 +123,6 @@ func TestDialFailuresAreTransportFailuresBeforeSending(t *testing.T) {
 			}
 			if !isTransport(err) || wasSent(err) {
 				t.Errorf("err = %v: want a transport failure before sending", err)
-			}
-			if took := time.Since(start); took > time.Second {
-				t.Errorf("dial took %v despite a 300ms deadline", took)
 			}
 		})
 	}

@@ -37,8 +37,9 @@
 // derived from one); chase referrals; write a password over a connection that
 // is not encrypted; start goroutines that outlive Close.
 //
-// Not built yet: failover tests against two replicating DCs (they need the
-// namespace setup from /work/shared/docs/AD.md; scripts/testenv has the
-// hooks), and re-running SRV discovery while running — DCs found by
+// Failover is tested against two replicating Samba DCs in a private network
+// namespace (failover_test.go, run by scripts/testenv/failover-tests.sh).
+//
+// Not built yet: re-running SRV discovery while running — DCs found by
 // DiscoverDomain are resolved once, at Open.
 package ad
