@@ -70,11 +70,16 @@ type PolicyError struct {
 }
 
 func (e *PolicyError) Error() string {
-	msgs := make([]string, len(e.Violations))
-	for i, v := range e.Violations {
-		msgs[i] = v.Message
+	return "directory: password policy: " + Messages(e.Violations)
+}
+
+// Messages joins the violations' wording for the user.
+func Messages(v []PolicyViolation) string {
+	msgs := make([]string, len(v))
+	for i, x := range v {
+		msgs[i] = x.Message
 	}
-	return "directory: password policy: " + strings.Join(msgs, " ")
+	return strings.Join(msgs, " ")
 }
 
 // Has reports whether the error includes reason r.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
@@ -116,7 +115,7 @@ func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
 		return again(http.StatusTooManyRequests, "current_password", p.T("login.throttled"))
 	}
 	if v := h.policy(r, u).Check(newPW, u); len(v) > 0 {
-		return again(http.StatusUnprocessableEntity, "new_password", words(v))
+		return again(http.StatusUnprocessableEntity, "new_password", directory.Messages(v))
 	}
 	err = pc.ChangePassword(ctx, u, current, newPW)
 	var pe *directory.PolicyError
@@ -130,19 +129,11 @@ func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
 		return again(http.StatusUnprocessableEntity, "current_password", p.T("change.current_wrong"))
 	case errors.As(err, &pe):
 		h.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Login: u.UPN, Result: "policy"})
-		return again(http.StatusUnprocessableEntity, "new_password", words(pe.Violations))
+		return again(http.StatusUnprocessableEntity, "new_password", directory.Messages(pe.Violations))
 	default:
 		return err
 	}
 	_ = h.Store.ResetCounter(ctx, key)
 	h.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Login: u.UPN, Result: "ok", Detail: map[string]string{"where": "self-service"}})
 	return h.renderChange(w, r, u, http.StatusOK, nil, "change.done")
-}
-
-func words(v []directory.PolicyViolation) string {
-	msgs := make([]string, len(v))
-	for i, x := range v {
-		msgs[i] = x.Message
-	}
-	return strings.Join(msgs, " ")
 }

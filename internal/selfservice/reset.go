@@ -453,12 +453,12 @@ func (rs *Reset) setPassword(w http.ResponseWriter, r *http.Request, f store.Flo
 		pol, _ = pp.PasswordPolicy(ctx, st.User)
 	}
 	if v := pol.Check(newPW, st.User); len(v) > 0 {
-		return rs.render(w, r, http.StatusUnprocessableEntity, d, map[string]string{"new_password": words(v)}, "")
+		return rs.render(w, r, http.StatusUnprocessableEntity, d, map[string]string{"new_password": directory.Messages(v)}, "")
 	}
 	if err := pr.ResetPassword(ctx, st.User, newPW); err != nil {
 		var pe *directory.PolicyError
 		if errors.As(err, &pe) {
-			return rs.render(w, r, http.StatusUnprocessableEntity, d, map[string]string{"new_password": words(pe.Violations)}, "")
+			return rs.render(w, r, http.StatusUnprocessableEntity, d, map[string]string{"new_password": directory.Messages(pe.Violations)}, "")
 		}
 		return err
 	}

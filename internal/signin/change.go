@@ -79,13 +79,13 @@ func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f st
 	}
 	pol := e.policyFor(r, st.User)
 	if v := pol.Check(newPW, st.User); len(v) > 0 {
-		return again(http.StatusUnprocessableEntity, "new_password", joinViolations(v))
+		return again(http.StatusUnprocessableEntity, "new_password", directory.Messages(v))
 	}
 	if err := pc.ChangePassword(ctx, st.User, string(old), newPW); err != nil {
 		var pe *directory.PolicyError
 		switch {
 		case errors.As(err, &pe):
-			return again(http.StatusUnprocessableEntity, "new_password", joinViolations(pe.Violations))
+			return again(http.StatusUnprocessableEntity, "new_password", directory.Messages(pe.Violations))
 		case errors.Is(err, directory.ErrWrongPassword):
 			return web.Errorf(http.StatusConflict, "Your password was changed elsewhere in the meantime. Sign in again.", err)
 		default:
@@ -97,27 +97,5 @@ func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f st
 	st.MustChange, st.SealedOld = "", nil
 	st.User.State.MustChange = false
 	st.PasswordAt = e.now()
-	next, err := e.afterPrimary(ctx, &st)
-	if err != nil {
-		return err
-	}
-	if next == StepDone {
-		return e.finish(ctx, w, r, f, st)
-	}
-	if err := e.saveFlow(ctx, f.ID, f.Step, next, st); err != nil {
-		return e.staleOr(w, r, f, err)
-	}
-	http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
-	return nil
-}
-
-func joinViolations(v []directory.PolicyViolation) string {
-	s := ""
-	for i, x := range v {
-		if i > 0 {
-			s += " "
-		}
-		s += x.Message
-	}
-	return s
+	return e.advance(ctx, w, r, f, st)
 }

@@ -145,18 +145,7 @@ func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow
 		http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
 		return nil
 	}
-	next, err := e.afterPrimary(ctx, &st)
-	if err != nil {
-		return err
-	}
-	if next == StepDone {
-		return e.finish(ctx, w, r, f, st)
-	}
-	if err := e.saveFlow(ctx, f.ID, f.Step, next, st); err != nil {
-		return e.staleOr(w, r, f, err)
-	}
-	http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
-	return nil
+	return e.advance(ctx, w, r, f, st)
 }
 
 func (e *Engine) renderRecoveryCodes(w http.ResponseWriter, f store.Flow, st flowState, p *web.Page, status int) error {

@@ -277,18 +277,7 @@ func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Fl
 			}
 		}
 	}
-	next, err := e.afterPrimary(ctx, &st)
-	if err != nil {
-		return err
-	}
-	if next == StepDone {
-		return e.finish(ctx, w, r, f, st)
-	}
-	if err := e.saveFlow(ctx, f.ID, f.Step, next, st); err != nil {
-		return e.staleOr(w, r, f, err)
-	}
-	http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
-	return nil
+	return e.advance(ctx, w, r, f, st)
 }
 
 func (e *Engine) postLogout(w http.ResponseWriter, r *http.Request) error {
@@ -354,4 +343,21 @@ func failureReason(err error) string {
 		}
 	}
 	return "error"
+}
+
+// advance moves a flow on after a step succeeded: to the next step the
+// policy asks for, or to the session when nothing is left.
+func (e *Engine) advance(ctx context.Context, w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
+	next, err := e.afterPrimary(ctx, &st)
+	if err != nil {
+		return err
+	}
+	if next == StepDone {
+		return e.finish(ctx, w, r, f, st)
+	}
+	if err := e.saveFlow(ctx, f.ID, f.Step, next, st); err != nil {
+		return e.staleOr(w, r, f, err)
+	}
+	http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
+	return nil
 }
