@@ -171,6 +171,10 @@ type MFA struct {
 	RequiredFor string `yaml:"required_for"`
 	// RequiredGroups are AD groups (DN or name) whose members always need MFA.
 	RequiredGroups []string `yaml:"required_groups"`
+	// Passwordless lets users with a passkey sign in without a password
+	// (the passkey must verify the user: PIN or biometrics). It counts as
+	// multi-factor. Needs webauthn in methods.
+	Passwordless bool `yaml:"passwordless"`
 }
 
 // SMTP configures outgoing mail.

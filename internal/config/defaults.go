@@ -42,7 +42,7 @@ func Default() Config {
 			File: FileDirectory{Path: "users.yaml"},
 		},
 		Sessions: Sessions{IdleTimeout: 8 * time.Hour, AbsoluteTimeout: 24 * time.Hour, FlowTimeout: 15 * time.Minute},
-		MFA:      MFA{Methods: []string{"webauthn", "totp", "recovery"}, RequiredFor: "all"},
+		MFA:      MFA{Methods: []string{"webauthn", "totp", "recovery"}, RequiredFor: "all", Passwordless: true},
 		SMTP:     SMTP{Port: 587, Security: "starttls"},
 	}
 }

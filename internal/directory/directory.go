@@ -192,3 +192,9 @@ type Policy struct {
 type PolicyReader interface {
 	PasswordPolicy(ctx context.Context, u *User) (Policy, error)
 }
+
+// IDLookup finds a user by User.ID (for a passkey, which names its user by
+// that ID). It returns ErrUserNotFound when there is none.
+type IDLookup interface {
+	LookupUserByID(ctx context.Context, id string) (*User, error)
+}

@@ -33,3 +33,10 @@ type Factors interface {
 	// recovery codes to show once.
 	FinishEnrol(ctx context.Context, r *http.Request, u *directory.User, method string, pending []byte) (amr string, recovery []string, err error)
 }
+
+// Passwordless is the optional capability of signing in with a
+// discoverable passkey instead of a password.
+type Passwordless interface {
+	BeginPasswordless(ctx context.Context) (options string, session []byte, ok bool, err error)
+	FinishPasswordless(ctx context.Context, r *http.Request, session []byte) (userID, amr string, err error)
+}

@@ -268,3 +268,23 @@ func (fs *FactorSet) FinishEnrol(ctx context.Context, r *http.Request, u *direct
 	}
 	return mfa.AMR(method), codes, nil
 }
+
+// BeginPasswordless starts a discoverable passkey sign-in; ok is false when
+// passkeys are off.
+func (fs *FactorSet) BeginPasswordless(ctx context.Context) (options string, session []byte, ok bool, err error) {
+	if !fs.enabled(mfa.MethodWebAuthn) {
+		return "", nil, false, nil
+	}
+	opts, sess, err := fs.WebAuthn.BeginDiscoverableLogin(ctx)
+	return string(opts), sess, err == nil, err
+}
+
+// FinishPasswordless checks the posted passkey assertion and returns whose
+// it is.
+func (fs *FactorSet) FinishPasswordless(ctx context.Context, r *http.Request, session []byte) (userID, amr string, err error) {
+	userID, amr, err = fs.WebAuthn.FinishDiscoverableLogin(ctx, session, []byte(r.PostFormValue("credential")))
+	if err != nil {
+		return "", "", userError(err)
+	}
+	return userID, amr, nil
+}

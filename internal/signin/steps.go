@@ -2,6 +2,7 @@ package signin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -73,7 +74,8 @@ func (e *Engine) home(w http.ResponseWriter, r *http.Request) error {
 
 // loginData is what the sign-in templates show.
 type loginData struct {
-	Remember bool // offer "remember this device"
+	Passkey  string // discoverable passkey options, when passwordless sign-in is on
+	Remember bool   // offer "remember this device"
 	FlowID   string
 	Step     string
 	Login    string
@@ -131,6 +133,10 @@ func (e *Engine) renderStep(w http.ResponseWriter, r *http.Request, f store.Flow
 		return e.renderFactorStep(w, r, f, st, &p, &d, status)
 	case StepChangePassword:
 		return e.renderChangePassword(w, r, f, st, &p, status)
+	case StepIdentify:
+		if err := e.offerPasskey(r, f, &st, &d); err != nil {
+			return e.staleOr(w, r, f, err)
+		}
 	}
 	return e.render.Render(w, page, status, p)
 }
@@ -162,6 +168,9 @@ func (e *Engine) postLogin(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (e *Engine) postIdentify(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
+	if r.PostFormValue("method") == "passkey" {
+		return e.postPasskey(w, r, f, st)
+	}
 	login := strings.TrimSpace(r.PostFormValue("login"))
 	if login == "" || len(login) > maxLoginLen {
 		p := e.render.NewPage(r, "login.title", loginData{FlowID: f.ID, Step: f.Step})
@@ -360,4 +369,86 @@ func (e *Engine) advance(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
 	return nil
+}
+
+// passwordless returns the capability when passwordless sign-in is on.
+func (e *Engine) passwordless() (Passwordless, bool) {
+	pl, ok := e.factors.(Passwordless)
+	if !ok || !e.cfg.MFA.Passwordless {
+		return nil, false
+	}
+	_, ok = e.dir.(directory.IDLookup)
+	return pl, ok
+}
+
+// offerPasskey puts a discoverable passkey request on the identify page and
+// keeps its session in the flow (one per showing; each is used once).
+func (e *Engine) offerPasskey(r *http.Request, f store.Flow, st *flowState, d *loginData) error {
+	pl, ok := e.passwordless()
+	if !ok {
+		return nil
+	}
+	opts, sess, ok, err := pl.BeginPasswordless(r.Context())
+	if err != nil || !ok {
+		return err
+	}
+	raw, _ := json.Marshal(pendingFactor{Method: "passkey", Data: sess})
+	st.Pending = raw
+	d.Passkey = opts
+	return e.saveFlow(r.Context(), f.ID, f.Step, f.Step, *st)
+}
+
+// postPasskey signs a user in with a discoverable passkey: no password, and
+// multi-factor (possession of the key plus its PIN or biometrics). The
+// account's state still applies.
+func (e *Engine) postPasskey(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
+	ctx := r.Context()
+	pl, ok := e.passwordless()
+	pf := e.pending(st)
+	fail := func(status int, key string) error {
+		p := e.render.NewPage(r, "login.title", nil)
+		return e.renderStep(w, r, f, st, status, map[string]string{"": p.T(key)})
+	}
+	if !ok || pf.Method != "passkey" {
+		return fail(http.StatusBadRequest, "mfa.invalid")
+	}
+	// The session is used once, whatever the outcome.
+	st.Pending = nil
+	if err := e.saveFlow(ctx, f.ID, f.Step, f.Step, st); err != nil {
+		return e.staleOr(w, r, f, err)
+	}
+	userID, amr, err := pl.FinishPasswordless(ctx, r, pf.Data)
+	if err != nil {
+		var ue UserError
+		if errors.As(err, &ue) {
+			e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, App: st.Req.App, Result: "passkey_" + ue.Reason})
+			return fail(ue.Status, ue.MessageKey)
+		}
+		return err
+	}
+	u, err := e.dir.(directory.IDLookup).LookupUserByID(ctx, userID)
+	if err != nil {
+		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, UserID: userID, App: st.Req.App, Result: "passkey_user_gone"})
+		return fail(http.StatusUnauthorized, "mfa.invalid")
+	}
+	now := e.now()
+	key := ""
+	switch s := u.State; {
+	case s.Disabled:
+		key = "login.disabled"
+	case !s.AccountExpires.IsZero() && !now.Before(s.AccountExpires):
+		key = "login.account_expired"
+	case s.Locked:
+		key = "login.locked"
+	case s.MustChange || (!s.PasswordExpires.IsZero() && !now.Before(s.PasswordExpires)):
+		key = "login.passkey_change_first"
+	}
+	if key != "" {
+		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, UserID: u.ID, Login: u.UPN, App: st.Req.App, Result: "passkey_account_state"})
+		return fail(http.StatusForbidden, key)
+	}
+	st.User, st.Login = u, firstNonEmpty(u.UPN, u.SAMAccountName)
+	st.PasswordAt, st.MFAAt = now, now
+	st.Methods = []string{amr}
+	return e.advance(ctx, w, r, f, st)
 }

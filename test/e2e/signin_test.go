@@ -85,7 +85,7 @@ func signOut(b *Browser, base string) {
 		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.CSS(`a.button[href="/login"]`)))
 }
 
-func TestAnADUserEnrolsAPasskeyAtFirstSignInAndUsesItNextTime(t *testing.T) {
+func TestAnADUserEnrolsAPasskeyAtFirstSignInAndSignsInWithoutAPasswordNextTime(t *testing.T) {
 	base := gatehouse(t)
 	const pw = "E2e!Passw0rd-pk"
 	name := adUser(t, pw)
@@ -108,11 +108,15 @@ func TestAnADUserEnrolsAPasskeyAtFirstSignInAndUsesItNextTime(t *testing.T) {
 	}
 	signOut(b, base)
 
-	// Next sign-in: password, then the passkey is asked for as the page loads.
-	signInWithPassword(b, base, name, pw)
-	b.Do(chromedp.WaitVisible(chromedp.CSS(`a.button[href="/account"]`)))
+	// Next sign-in: passwordless. The identify page asks for a passkey
+	// (autofill, user verification required); no password is typed.
+	b.Do(chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.CSS(`a.button[href="/account"]`)))
 	if got := b.Text("main"); !strings.Contains(got, "signed in as Eve Tester") {
-		t.Fatalf("passkey sign-in failed: %q", got)
+		t.Fatalf("passwordless sign-in failed: %q", got)
+	}
+	b.Do(chromedp.Navigate(base + "/account"))
+	if got := b.Text("main"); !strings.Contains(got, "signin.success") {
+		t.Fatalf("no sign-in in the account's activity: %q", got)
 	}
 	b.CheckProblems()
 }

@@ -63,8 +63,37 @@ func (d *Directory) findUser(ctx context.Context, login string) (*ldap.Entry, er
 	if strings.TrimSpace(login) == "" {
 		return nil, directory.ErrUserNotFound
 	}
+	return d.searchOne(ctx, userFilter(d.cfg.LoginAttributes, login), login)
+}
+
+// LookupUserByID implements directory.IDLookup: the ID is the hex of the
+// objectGUID, searched as its escaped raw bytes.
+func (d *Directory) LookupUserByID(ctx context.Context, id string) (*directory.User, error) {
+	raw, err := hex.DecodeString(id)
+	if err != nil || len(raw) != 16 {
+		return nil, directory.ErrUserNotFound
+	}
+	var f strings.Builder
+	f.WriteString("(&(objectCategory=person)(objectClass=user)(objectGUID=")
+	for _, b := range raw {
+		fmt.Fprintf(&f, "\\%02x", b)
+	}
+	f.WriteString("))")
+	ctx, cancel := d.callContext(ctx)
+	defer cancel()
+	e, err := d.searchOne(ctx, f.String(), id)
+	if err != nil {
+		return nil, err
+	}
+	return d.toUser(ctx, e)
+}
+
+// searchOne runs one user search with the service account; what names the
+// search in logs.
+func (d *Directory) searchOne(ctx context.Context, filter, what string) (*ldap.Entry, error) {
+	login := what
 	req := ldap.NewSearchRequest(d.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
-		searchLimit, timeLimit(ctx), false, userFilter(d.cfg.LoginAttributes, login), d.userAttr, nil)
+		searchLimit, timeLimit(ctx), false, filter, d.userAttr, nil)
 	var entries []*ldap.Entry
 	truncated := false
 	err := d.run(ctx, runOpts{kind: servicePool, name: "search"}, func(ctx context.Context, c ldapConn, _ *dc) error {

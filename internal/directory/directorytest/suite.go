@@ -80,6 +80,22 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 
+	if il, ok := d.(directory.IDLookup); ok {
+		t.Run("a user is found by their stable ID, and nobody by another", func(t *testing.T) {
+			a := h.NewUser(t, PasswordA)
+			want := mustLookup(t, d, a.Username)
+			got, err := il.LookupUserByID(ctx, want.ID)
+			if err != nil || got.DN != want.DN || got.ImmutableID != want.ImmutableID {
+				t.Fatalf("LookupUserByID(%s) = %+v, %v; want %s", want.ID, got, err, want.DN)
+			}
+			for _, id := range []string{"", "zz", strings.Repeat("0", 32), want.ID + "00", "*"} {
+				if _, err := il.LookupUserByID(ctx, id); !errors.Is(err, directory.ErrUserNotFound) {
+					t.Errorf("LookupUserByID(%q) = %v; want ErrUserNotFound", id, err)
+				}
+			}
+		})
+	}
+
 	t.Run("a user signs in by user name, UPN or mail, in any case", func(t *testing.T) {
 		a := h.NewUser(t, PasswordA)
 		for _, login := range []string{a.Username, a.UPN, a.Mail, strings.ToUpper(a.UPN)} {

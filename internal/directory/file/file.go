@@ -343,6 +343,17 @@ func (d *Directory) LookupUser(_ context.Context, login string) (*directory.User
 	return d.toUser(d.data.Users[i]), nil
 }
 
+// LookupUserByID implements directory.IDLookup.
+func (d *Directory) LookupUserByID(_ context.Context, id string) (*directory.User, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	i, err := d.byID(id)
+	if err != nil {
+		return nil, err
+	}
+	return d.toUser(d.data.Users[i]), nil
+}
+
 // Check implements directory.Directory: the file can be read.
 func (d *Directory) Check(context.Context) error {
 	d.mu.Lock()
@@ -456,4 +467,5 @@ var (
 	_ directory.PasswordResetter = (*Directory)(nil)
 	_ directory.Unlocker         = (*Directory)(nil)
 	_ directory.PolicyReader     = (*Directory)(nil)
+	_ directory.IDLookup         = (*Directory)(nil)
 )
