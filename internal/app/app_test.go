@@ -13,6 +13,8 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/gatehouse-sso/gatehouse/internal/config"
+	"github.com/gatehouse-sso/gatehouse/internal/notify/smtptest"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv/browse"
 )
 
@@ -155,4 +157,61 @@ func chooseTOTP(t *testing.T, b *browse.Browser, page string) string {
 		return page
 	}
 	return b.Get(strings.TrimPrefix(b.URL, b.Base) + "&method=totp")
+}
+
+var mailCodeRe = regexp.MustCompile(`\b(\d{6})\b`)
+
+func TestASecondFactorByEmailCodeArrivesThroughSMTPAndWorksOnce(t *testing.T) {
+	mail := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})
+	cfg, err := DemoConfig(filepath.Join(t.TempDir(), "demo"), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MFA.Methods = []string{"email", "totp", "recovery"}
+	cfg.SMTP = config.SMTP{Host: mail.Host, Port: mail.Port, From: "sso@demo.gatehouse.test", Security: "none"}
+	if _, err := PrepareDemo(cfg, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	srv := httptest.NewServer(a.Handler)
+	t.Cleanup(srv.Close)
+
+	alice := DemoUsers[0]
+	b := browse.New(t, srv.URL)
+	b.Get("/login?login_hint=" + alice.Username)
+	page := b.Submit(map[string]string{"password": alice.Password})
+	if !strings.Contains(page, "We sent a code to a•••@d•••") {
+		t.Fatalf("no email challenge with a masked address:\n%s", page)
+	}
+	msgs := mail.Messages()
+	if len(msgs) != 1 || msgs[0].To[0] != alice.Mail {
+		t.Fatalf("want one mail to %s, got %+v", alice.Mail, msgs)
+	}
+	code := mailCodeRe.FindStringSubmatch(msgs[0].Text)
+	if code == nil {
+		t.Fatalf("no code in the mail:\n%s", msgs[0].Text)
+	}
+	b.Submit(map[string]string{"code": "000000"})
+	if b.Status != 401 {
+		t.Fatalf("a wrong code: status %d", b.Status)
+	}
+	if len(mail.Messages()) != 1 {
+		t.Fatal("showing the page again sent another code")
+	}
+	page = b.Submit(map[string]string{"code": code[1]})
+	if !strings.Contains(page, "signed in as Alice Smith") {
+		t.Fatalf("the mailed code did not sign in:\n%s", page)
+	}
+	// The same code does not work twice.
+	b2 := browse.New(t, srv.URL)
+	b2.Get("/login?login_hint=" + alice.Username)
+	b2.Submit(map[string]string{"password": alice.Password})
+	b2.Submit(map[string]string{"code": code[1]})
+	if b2.Status != 401 {
+		t.Fatalf("a used email code worked again (status %d)", b2.Status)
+	}
 }

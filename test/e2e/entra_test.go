@@ -87,3 +87,49 @@ func TestAnEntraSignInInChromiumEndsInATokenPostedToLoginSrf(t *testing.T) {
 	b.ExpectProblem("400 (Bad Request)")
 	b.CheckProblems()
 }
+
+func TestInChromiumWAuthMultipleAuthnStepsUpAPasswordOnlyEntraSession(t *testing.T) {
+	base := gatehouseWith(t, func(c *config.Config) {
+		c.MFA.RequiredFor = "none"
+		c.Apps = []config.App{{Name: "Microsoft 365", Type: "entra", Domains: []string{testenv.ADDNSDomain}}}
+	})
+	const pw = "E2e!Passw0rd-wauth"
+	name := adUser(t, pw)
+	b := NewBrowser(t)
+	posted := b.Intercept("https://login.microsoftonline.com/*")
+	next := func() url.Values {
+		t.Helper()
+		select {
+		case got := <-posted:
+			form, err := url.ParseQuery(string(got.Body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return form
+		case <-time.After(30 * time.Second):
+			t.Fatal("no token was posted to login.srf")
+		}
+		return nil
+	}
+	q := url.Values{"wa": {"wsignin1.0"}, "wtrealm": {"urn:federation:MicrosoftOnline"}, "wctx": {"a"}, "username": {name + "@" + testenv.ADDNSDomain}}
+	b.Do(chromedp.Navigate(base+"/wsfed?"+q.Encode()), chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("password"), pw), chromedp.Submit(chromedp.ID("password")))
+	if w := next().Get("wresult"); strings.Contains(w, "multipleauthn") {
+		t.Fatal("a password-only sign-in claimed MFA")
+	}
+	// Entra's Conditional Access now wants MFA: the live session is not
+	// enough, the second factor is set up and used, then the token says so.
+	q.Set("wauth", "http://schemas.microsoft.com/claims/multipleauthn")
+	q.Set("wctx", "b")
+	b.Do(chromedp.Navigate(base+"/wsfed?"+q.Encode()),
+		chromedp.WaitVisible(chromedp.CSS(`ul.methods a`)), chromedp.Click(chromedp.CSS(`ul.methods a`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.secret`)))
+	code, _ := totp.GenerateCode(strings.ReplaceAll(b.Text("p.secret"), " ", ""), time.Now())
+	b.Do(chromedp.SendKeys(chromedp.ID("code"), code), chromedp.Submit(chromedp.ID("code")),
+		chromedp.WaitVisible(chromedp.CSS(`ol.codes`)), chromedp.Click(chromedp.CSS(`form button[type=submit]`)))
+	form := next()
+	if !strings.Contains(form.Get("wresult"), "http://schemas.microsoft.com/claims/multipleauthn") || form.Get("wctx") != "b" {
+		t.Fatalf("the stepped-up token lacks the MFA claim (wctx %q)", form.Get("wctx"))
+	}
+	b.CheckProblems()
+}
