@@ -188,3 +188,37 @@ func TestALockedOutADUserUnlocksWithTheirFactorAndKeepsThePassword(t *testing.T)
 		t.Fatalf("no unlock notice: %+v", msgs)
 	}
 }
+
+func TestAMustChangeADUserChangesThePasswordInsideAnEntraSignInAndGetsTheToken(t *testing.T) {
+	a, srv := newADAppWith(t, func(c *config.Config) {
+		c.Apps = []config.App{{Name: "Microsoft 365", Type: "entra", Domains: []string{testenv.ADDNSDomain}}}
+	})
+	ctx := context.Background()
+	const oldPW, newPW = "Must!Change-0ld", "Must!Change-N3w"
+	name := newADUser(t, oldPW)
+	conf := testenv.Get(t, testenv.ADSambaConf)
+	if out, err := exec.Command("samba-tool", "user", "setpassword", name, "--newpassword="+oldPW, "--must-change-at-next-login", "-s", conf).CombinedOutput(); err != nil {
+		t.Fatalf("samba-tool: %v\n%s", err, out)
+	}
+	if _, err := a.Directory.Authenticate(ctx, name, oldPW); !errors.Is(err, directory.ErrMustChangePassword) {
+		t.Fatalf("the user is not must-change: %v", err)
+	}
+	b := browse.New(t, srv.URL)
+	b.Get("/wsfed?wa=wsignin1.0&wtrealm=urn:federation:MicrosoftOnline&wctx=mc&username=" + name + "@" + testenv.ADDNSDomain)
+	page := b.Submit(map[string]string{"password": oldPW})
+	if !strings.Contains(page, "You must choose a new password") {
+		t.Fatalf("no change step for a must-change user (never \"invalid credentials\"):\n%s", page)
+	}
+	page = b.Submit(map[string]string{"new_password": oldPW, "confirm_password": oldPW})
+	if !strings.Contains(page, "Choose a password you have not used before") {
+		t.Fatalf("reusing the current password was not refused by AD's history:\n%s", page)
+	}
+	page = b.Submit(map[string]string{"new_password": newPW, "confirm_password": newPW})
+	m := regexp.MustCompile(`name="wresult" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil || !strings.Contains(page, "https://login.microsoftonline.com/login.srf") {
+		t.Fatalf("the sign-in did not continue to Microsoft 365 with a token:\n%s", page)
+	}
+	if _, err := a.Directory.Authenticate(ctx, name, newPW); err != nil {
+		t.Fatalf("the new password does not bind: %v", err)
+	}
+}
