@@ -61,7 +61,8 @@ type Intercepted struct {
 // Intercept catches every request whose URL matches pattern (a CDP
 // URLPattern such as "https://login.microsoftonline.com/*"), answers it
 // locally with 200 and a short page, and sends it on the channel. The
-// request never leaves the machine. Call it once per browser.
+// request never leaves the machine. Call it once per browser. Readers
+// should skip what they do not expect (the stub page may cause GETs).
 func (b *Browser) Intercept(pattern string) <-chan Intercepted {
 	b.t.Helper()
 	out := make(chan Intercepted, 8)
@@ -80,7 +81,7 @@ func (b *Browser) Intercept(pattern string) <-chan Intercepted {
 			}
 			_, _ = chromedp.Call(b.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: ev.RequestID, ResponseCode: 200,
 				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "text/html"}},
-				Body:            []byte("<!doctype html><title>intercepted</title><p id=intercepted>intercepted</p>")})
+				Body:            []byte(`<!doctype html><link rel="icon" href="data:,"><title>intercepted</title><p id=intercepted>intercepted</p>`)})
 			select {
 			case out <- Intercepted{URL: ev.Request.URL, Method: ev.Request.Method, Body: body}:
 			default:
