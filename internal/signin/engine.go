@@ -3,7 +3,9 @@ package signin
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -133,7 +135,7 @@ func (e *Engine) currentSession(ctx context.Context, r *http.Request) (*store.Se
 		return nil, nil
 	}
 	now := e.now()
-	s, err := e.store.UpdateSession(ctx, c.Value, func(s store.Session) (store.Session, error) {
+	s, err := e.store.UpdateSession(ctx, sessionKey(c.Value), func(s store.Session) (store.Session, error) {
 		if !now.Before(s.ExpiresAt) || !now.Before(s.IdleExpiry) {
 			return s, store.ErrNotFound
 		}
@@ -308,8 +310,9 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if !st.MFAAt.IsZero() && !slices.Contains(methods, "mfa") {
 		methods = append(methods, "mfa")
 	}
+	token := newID() // the cookie holds the token; the store only its hash
 	s := store.Session{
-		ID: newID(), UserID: st.User.ID, Login: st.Login, Methods: methods,
+		ID: sessionKey(token), UserID: st.User.ID, Login: st.Login, Methods: methods,
 		AuthTime: st.PasswordAt, MFATime: st.MFAAt, CreatedAt: now, LastSeenAt: now,
 		IdleExpiry: now.Add(e.cfg.Sessions.IdleTimeout), ExpiresAt: now.Add(e.cfg.Sessions.AbsoluteTimeout), Data: data,
 	}
@@ -318,7 +321,7 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	prior := st.PriorSessID
 	if c, err := r.Cookie(e.sessionCookie()); err == nil && c.Value != "" {
-		prior = c.Value
+		prior = sessionKey(c.Value)
 	}
 	if prior != "" && prior != s.ID {
 		if err := e.store.DeleteSession(ctx, prior); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -329,7 +332,7 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err := e.saveFlow(ctx, f.ID, f.Step, StepDone, st); err != nil {
 		return err
 	}
-	e.setCookie(w, e.sessionCookie(), s.ID, 0)
+	e.setCookie(w, e.sessionCookie(), token, 0)
 	e.audit.Record(ctx, audit.Event{Type: audit.SignInSuccess, UserID: st.User.ID, Login: st.Login, App: st.Req.App, Result: "ok",
 		Detail: map[string]string{"amr": strings.Join(methods, " ")}})
 	target := st.Req.ResumeURL
@@ -359,11 +362,12 @@ func (e *Engine) SignOut(w http.ResponseWriter, r *http.Request) string {
 		return ""
 	}
 	var userID string
-	if s, err := e.store.GetSession(ctx, c.Value, e.now()); err == nil {
+	key := sessionKey(c.Value)
+	if s, err := e.store.GetSession(ctx, key, e.now()); err == nil {
 		userID = s.UserID
 		e.audit.Record(ctx, audit.Event{Type: audit.SignOut, UserID: s.UserID, Login: s.Login, Result: "ok"})
 	}
-	if err := e.store.DeleteSession(ctx, c.Value); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := e.store.DeleteSession(ctx, key); err != nil && !errors.Is(err, store.ErrNotFound) {
 		e.log.ErrorContext(ctx, "ending session", "err", err)
 	}
 	e.setCookie(w, e.sessionCookie(), "", -1)
@@ -393,4 +397,11 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// sessionKey is what the store keeps for a session cookie: its SHA-256, so
+// a copy of the database holds no usable session.
+func sessionKey(token string) string {
+	sum := sha256.Sum256([]byte("gh-session\x00" + token))
+	return hex.EncodeToString(sum[:])
 }

@@ -475,3 +475,33 @@ func TestARememberedBrowserSkipsTheSecondFactorButNotAnExplicitDemand(t *testing
 		t.Fatalf("a forgotten device still skips MFA")
 	}
 }
+
+func TestTheStoreHoldsNoUsableSessionCookie(t *testing.T) {
+	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
+	b := e.browser()
+	b.Get("/proto?hint=alice")
+	b.Submit(map[string]string{"password": alicePW})
+	u, _ := url.Parse(e.srv.URL)
+	var cookie string
+	for _, c := range b.C.Jar.Cookies(u) {
+		if c.Name == "gh_session" {
+			cookie = c.Value
+		}
+	}
+	sessions, err := e.store.ListUserSessions(context.Background(), fmt.Sprintf("%032x", "alice"), e.clock())
+	if err != nil || len(sessions) != 1 || cookie == "" {
+		t.Fatalf("sessions %v, cookie %q, %v", sessions, cookie, err)
+	}
+	if sessions[0].ID == cookie || strings.Contains(sessions[0].ID, cookie) {
+		t.Fatal("the store keeps the session cookie itself")
+	}
+	// A stolen store row is not a cookie.
+	other := e.browser()
+	other.C.Jar.SetCookies(u, []*http.Cookie{{Name: "gh_session", Value: sessions[0].ID, Path: "/"}})
+	if got := other.Get("/proto"); strings.HasPrefix(got, "user=") {
+		t.Fatal("the stored session id works as a cookie")
+	}
+	if got := b.Get("/proto"); !strings.HasPrefix(got, "user=alice") {
+		t.Fatalf("the real cookie stopped working: %q", got)
+	}
+}
