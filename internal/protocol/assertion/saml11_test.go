@@ -6,11 +6,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/testenv/xmltest"
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
@@ -20,6 +20,14 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+// The shared XML test helpers, under the names these tests use.
+var (
+	parse = xmltest.Parse
+	one   = xmltest.One
+)
+
+func golden(t *testing.T, name string, got []byte) { t.Helper(); xmltest.Golden(t, *update, name, got) }
 
 // t0 is the fixed clock of every test token.
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
@@ -50,43 +58,6 @@ func aliceClaims(mfa bool) Claims {
 		AMR:         []string{"pwd"},
 		MFA:         mfa,
 	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it)\n got: %s\nwant: %s", path, got, want)
-	}
-}
-
-// parse reads a marshalled document back.
-func parse(t testing.TB, raw []byte) *etree.Element {
-	t.Helper()
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(raw); err != nil {
-		t.Fatalf("output is not XML: %v\n%s", err, raw)
-	}
-	return doc.Root()
-}
-
-// one returns the single element at path under el, failing otherwise.
-func one(t testing.TB, el *etree.Element, path string) *etree.Element {
-	t.Helper()
-	got := el.FindElements(path)
-	if len(got) != 1 {
-		t.Fatalf("want exactly one %s, found %d", path, len(got))
-	}
-	return got[0]
 }
 
 // attrs maps "namespace/name" to the values of every saml:Attribute.

@@ -1,18 +1,15 @@
 package wstrust
 
 import (
-	"bytes"
 	"context"
 	"encoding/pem"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/beevik/etree"
+	"github.com/gatehouse-sso/gatehouse/internal/testenv/xmltest"
 
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/keys"
@@ -22,6 +19,14 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
+// The shared XML test helpers, under the names these tests use.
+var (
+	parse = xmltest.Parse
+	one   = xmltest.One
+)
+
+func golden(t *testing.T, name string, got []byte) { t.Helper(); xmltest.Golden(t, *update, name, got) }
+
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
 const (
@@ -29,41 +34,6 @@ const (
 	endpoint2005 = "https://sso.corp.example.com/wstrust/2005/usernamemixed"
 	alicePass    = "Al1ce!Passw0rd<&>"
 )
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it)\n got: %s\nwant: %s", path, got, want)
-	}
-}
-
-func parse(t testing.TB, raw []byte) *etree.Element {
-	t.Helper()
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(raw); err != nil {
-		t.Fatalf("output is not XML: %v\n%s", err, raw)
-	}
-	return doc.Root()
-}
-
-func one(t testing.TB, el *etree.Element, path string) *etree.Element {
-	t.Helper()
-	got := el.FindElements(path)
-	if len(got) != 1 {
-		t.Fatalf("want exactly one %s under <%s>, found %d", path, el.FullTag(), len(got))
-	}
-	return got[0]
-}
 
 func pemCert(kp *keys.KeyPair) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: kp.Cert.Raw})
