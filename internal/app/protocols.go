@@ -70,7 +70,7 @@ func (a *App) mountProtocols(mux *http.ServeMux) error {
 		if wsTrustDenied[rp.Name] {
 			return nil, fmt.Errorf("%w: ws_trust is denied for %s", wstrust.ErrNotAuthorized, rp.Name)
 		}
-		if gs := groups[rp.Name]; len(gs) > 0 && !inAnyGroup(u, gs) {
+		if gs := groups[rp.Name]; len(gs) > 0 && !u.InAnyGroup(gs) {
 			return nil, fmt.Errorf("%w: not in the app's groups", wstrust.ErrNotAuthorized)
 		}
 		now := a.Now()
@@ -104,13 +104,4 @@ type wsTrustAuth struct{ a *App }
 
 func (w wsTrustAuth) Authenticate(ctx context.Context, login, password string) (*directory.User, error) {
 	return w.a.SignIn.CheckPassword(ctx, "ws-trust", login, password)
-}
-
-func inAnyGroup(u *directory.User, groups []string) bool {
-	for _, g := range groups {
-		if u.InGroup(g) {
-			return true
-		}
-	}
-	return false
 }

@@ -139,6 +139,17 @@ func (u *User) InGroup(group string) bool {
 	return false
 }
 
+// InAnyGroup reports whether the user is in at least one of groups (see
+// InGroup).
+func (u *User) InAnyGroup(groups []string) bool {
+	for _, g := range groups {
+		if u.InGroup(g) {
+			return true
+		}
+	}
+	return false
+}
+
 // Directory authenticates users and looks them up.
 type Directory interface {
 	// Authenticate checks login + password. On success it returns the user.

@@ -196,20 +196,10 @@ func (e *Engine) mfaRequired(req Request, u *directory.User) bool {
 			}
 		}
 	}
-	switch e.cfg.MFA.RequiredFor {
-	case "all":
+	if e.cfg.MFA.RequiredFor == "all" { // "apps" and "none" leave it to the app and groups
 		return true
-	case "none":
-	case "apps":
 	}
-	if u != nil {
-		for _, g := range e.cfg.MFA.RequiredGroups {
-			if u.InGroup(g) {
-				return true
-			}
-		}
-	}
-	return false
+	return u != nil && u.InAnyGroup(e.cfg.MFA.RequiredGroups)
 }
 
 // Authenticate is what a protocol calls. It returns the result when the

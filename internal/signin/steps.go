@@ -234,41 +234,26 @@ func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Fl
 	if password == "" || len(password) > maxPasswordLen {
 		return fail(http.StatusUnprocessableEntity, "login.password_required")
 	}
-	ip := observe.ClientIP(ctx)
-	if t, err := e.throttled(ctx, st.Login, ip); err != nil {
-		return err
-	} else if t {
-		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: st.Login, App: st.Req.App, Result: "throttled"})
-		return fail(http.StatusTooManyRequests, "login.throttled")
-	}
-	start := time.Now()
-	u, err := e.dir.Authenticate(ctx, st.Login, password)
+	u, err := e.checkPassword(ctx, st.Req.App, st.Login, password)
 	switch {
 	case err == nil:
-		e.delay.success(time.Since(start))
 	case directory.PasswordAccepted(err):
-		e.delay.success(time.Since(start))
 		st.MustChange = "must_change"
 		if errors.Is(err, directory.ErrPasswordExpired) {
 			st.MustChange = "expired"
 		}
 		st.SealedOld = e.box.Seal([]byte(password), []byte("oldpw:"+f.ID))
+	case errors.Is(err, ErrThrottled):
+		return fail(http.StatusTooManyRequests, "login.throttled")
 	case errors.Is(err, directory.ErrInvalidCredentials):
-		e.countFailure(ctx, st.Login, ip)
-		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: st.Login, App: st.Req.App, Result: "invalid_credentials"})
-		e.delay.pad(ctx, start)
 		return fail(http.StatusUnauthorized, "login.invalid")
 	case errors.Is(err, directory.ErrAccountLocked):
-		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: st.Login, App: st.Req.App, Result: "locked"})
 		return fail(http.StatusForbidden, "login.locked")
 	case errors.Is(err, directory.ErrAccountDisabled):
-		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: st.Login, App: st.Req.App, Result: "disabled"})
 		return fail(http.StatusForbidden, "login.disabled")
 	case errors.Is(err, directory.ErrAccountExpired):
-		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: st.Login, App: st.Req.App, Result: "account_expired"})
 		return fail(http.StatusForbidden, "login.account_expired")
 	case errors.Is(err, directory.ErrNotPermitted):
-		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: st.Login, App: st.Req.App, Result: "not_permitted"})
 		return fail(http.StatusForbidden, "login.not_permitted")
 	default:
 		e.log.ErrorContext(ctx, "directory authentication failed", "user", st.Login, "err", err)
@@ -314,6 +299,25 @@ func (e *Engine) CheckPassword(ctx context.Context, app, login, password string)
 	if login == "" || password == "" || len(login) > maxLoginLen || len(password) > maxPasswordLen {
 		return nil, directory.ErrInvalidCredentials
 	}
+	u, err := e.checkPassword(ctx, app, login, password)
+	switch {
+	case err == nil:
+		e.audit.Record(ctx, audit.Event{Type: audit.SignInSuccess, UserID: u.ID, Login: login, App: app, Result: "ok",
+			Detail: map[string]string{"amr": "pwd", "via": "ws-trust"}})
+		return u, nil
+	case directory.PasswordAccepted(err):
+		// No page to change it on here: a refusal like the others.
+		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: login, App: app, Result: failureReason(err)})
+	}
+	return nil, err
+}
+
+// checkPassword is every password check: the throttles per login and
+// client address, the directory bind, and uniform failure timing. It
+// counts and audits failures; a right password that must change
+// (directory.PasswordAccepted) is returned with the user and left to the
+// caller.
+func (e *Engine) checkPassword(ctx context.Context, app, login, password string) (*directory.User, error) {
 	ip := observe.ClientIP(ctx)
 	if t, err := e.throttled(ctx, login, ip); err != nil {
 		return nil, err
@@ -323,13 +327,11 @@ func (e *Engine) CheckPassword(ctx context.Context, app, login, password string)
 	}
 	start := time.Now()
 	u, err := e.dir.Authenticate(ctx, login, password)
-	switch {
-	case err == nil:
+	if err == nil || directory.PasswordAccepted(err) {
 		e.delay.success(time.Since(start))
-		e.audit.Record(ctx, audit.Event{Type: audit.SignInSuccess, UserID: u.ID, Login: login, App: app, Result: "ok",
-			Detail: map[string]string{"amr": "pwd", "via": "ws-trust"}})
-		return u, nil
-	case errors.Is(err, directory.ErrInvalidCredentials):
+		return u, err
+	}
+	if errors.Is(err, directory.ErrInvalidCredentials) {
 		e.countFailure(ctx, login, ip)
 		e.delay.pad(ctx, start)
 	}

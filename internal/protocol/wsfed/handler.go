@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
-	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/observe"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/assertion"
 	"github.com/gatehouse-sso/gatehouse/internal/signin"
@@ -102,7 +101,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, q url.Values) e
 	if err != nil || res == nil {
 		return err
 	}
-	if gs := h.Groups[req.RP.Name]; len(gs) > 0 && !inAny(&res.User, gs) {
+	if gs := h.Groups[req.RP.Name]; len(gs) > 0 && !res.User.InAnyGroup(gs) {
 		h.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, UserID: res.User.ID, Login: res.User.UPN, App: req.RP.Name, Result: "not_in_group"})
 		return web.Errorf(http.StatusForbidden, "You are not allowed to use this application. Ask your administrator for access.", nil)
 	}
@@ -122,15 +121,6 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, q url.Values) e
 	h.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, UserID: res.User.ID, Login: res.User.UPN, App: req.RP.Name, Result: "ok",
 		Detail: map[string]string{"protocol": "wsfed", "assertion": a.ID, "mfa": fmt.Sprint(res.MFA())}})
 	return PostForm{URL: req.Reply, WA: ActionSignIn, WResult: string(wresult), WCtx: req.Context}.Write(w)
-}
-
-func inAny(u *directory.User, groups []string) bool {
-	for _, g := range groups {
-		if u.InGroup(g) {
-			return true
-		}
-	}
-	return false
 }
 
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, q url.Values) error {
