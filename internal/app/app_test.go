@@ -21,11 +21,14 @@ import (
 // newDemo builds the demo app on a fresh data directory and serves it.
 func newDemo(t *testing.T) (*App, *httptest.Server) { return newDemoAt(t, time.Now) }
 
-func newDemoAt(t *testing.T, now func() time.Time) (*App, *httptest.Server) {
+func newDemoAt(t *testing.T, now func() time.Time, mods ...func(*config.Config)) (*App, *httptest.Server) {
 	t.Helper()
 	cfg, err := DemoConfig(filepath.Join(t.TempDir(), "demo"), "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, m := range mods {
+		m(&cfg)
 	}
 	if _, err := PrepareDemo(cfg, time.Now()); err != nil {
 		t.Fatal(err)
@@ -163,22 +166,10 @@ var mailCodeRe = regexp.MustCompile(`\b(\d{6})\b`)
 
 func TestASecondFactorByEmailCodeArrivesThroughSMTPAndWorksOnce(t *testing.T) {
 	mail := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})
-	cfg, err := DemoConfig(filepath.Join(t.TempDir(), "demo"), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MFA.Methods = []string{"email", "totp", "recovery"}
-	cfg.SMTP = config.SMTP{Host: mail.Host, Port: mail.Port, From: "sso@demo.gatehouse.test", Security: "none"}
-	if _, err := PrepareDemo(cfg, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Close() })
-	srv := httptest.NewServer(a.Handler)
-	t.Cleanup(srv.Close)
+	_, srv := newDemoAt(t, time.Now, func(c *config.Config) {
+		c.MFA.Methods = []string{"email", "totp", "recovery"}
+		c.SMTP = config.SMTP{Host: mail.Host, Port: mail.Port, From: "sso@demo.gatehouse.test", Security: "none"}
+	})
 
 	alice := DemoUsers[0]
 	b := browse.New(t, srv.URL)

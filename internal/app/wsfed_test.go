@@ -1,16 +1,13 @@
 package app
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/pem"
 	"html"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -29,26 +26,11 @@ const entraDomain = "demo.gatehouse.test"
 // domain; mfa is mfa.required_for.
 func newEntraDemo(t *testing.T, mfa string, mods ...func(*config.Config)) (*App, *httptest.Server) {
 	t.Helper()
-	cfg, err := DemoConfig(filepath.Join(t.TempDir(), "demo"), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	entra := func(c *config.Config) {
+		c.MFA.RequiredFor = mfa
+		c.Apps = []config.App{{Name: "Microsoft 365", Type: "entra", Domains: []string{entraDomain}}}
 	}
-	cfg.MFA.RequiredFor = mfa
-	cfg.Apps = []config.App{{Name: "Microsoft 365", Type: "entra", Domains: []string{entraDomain}}}
-	for _, m := range mods {
-		m(&cfg)
-	}
-	if _, err := PrepareDemo(cfg, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Close() })
-	srv := httptest.NewServer(a.Handler)
-	t.Cleanup(srv.Close)
-	return a, srv
+	return newDemoAt(t, time.Now, append([]func(*config.Config){entra}, mods...)...)
 }
 
 var (
