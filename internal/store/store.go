@@ -208,6 +208,16 @@ type Store interface {
 // method name; err is what the method returned.
 type Observer func(op string, d time.Duration, err error)
 
+// Start begins timing op; call the returned function, deferred, with a
+// pointer to the error the method returns. A nil Observer costs nothing.
+func (o Observer) Start(op string) func(*error) {
+	if o == nil {
+		return func(*error) {}
+	}
+	start := time.Now()
+	return func(err *error) { o(op, time.Since(start), *err) }
+}
+
 // Options configures a backend when it is opened. The zero value is valid:
 // no logging and no metrics.
 type Options struct {

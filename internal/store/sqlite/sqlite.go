@@ -188,13 +188,7 @@ func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (res store.GC
 
 // observe starts timing op; the returned function reports it with the
 // error the method returns.
-func (s *Store) observe(op string) func(*error) {
-	if s.obs == nil {
-		return func(*error) {}
-	}
-	start := time.Now()
-	return func(err *error) { s.obs(op, time.Since(start), *err) }
-}
+func (s *Store) observe(op string) func(*error) { return s.obs.Start(op) }
 
 // writeTx runs f in a write transaction and commits it when f succeeds.
 // f's error is returned as it is, so an Update's fn error comes back
