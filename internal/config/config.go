@@ -25,7 +25,28 @@ type Config struct {
 	MFA            MFA       `yaml:"mfa"`
 	SMTP           SMTP      `yaml:"smtp"`
 	Claims         Claims    `yaml:"claims"`
+	Passwords      Passwords `yaml:"passwords"`
+	Reminders      Reminders `yaml:"reminders"`
 	Apps           []App     `yaml:"apps"`
+}
+
+// Passwords sets Gatehouse's own checks on new passwords, on top of the
+// directory's policy (length, complexity, history), which AD enforces anyway.
+type Passwords struct {
+	// MinStrength is the lowest zxcvbn score (0–4) a new password needs;
+	// 0 turns the strength check off. Default 3 ("safely unguessable").
+	MinStrength int `yaml:"min_strength"`
+	// BreachedCheck refuses passwords on the offline list of common breached
+	// passwords shipped in the binary. Default true.
+	BreachedCheck bool `yaml:"breached_check"`
+}
+
+// Reminders configures `gatehouse notify expiring`, which mails users whose
+// password expires soon.
+type Reminders struct {
+	// Days before expiry at which a reminder is sent, e.g. [14, 7, 1]; each
+	// window mails a user at most once per password.
+	Days []int `yaml:"days"`
 }
 
 // Claims configures optional claims in issued tokens.

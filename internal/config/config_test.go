@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,7 @@ func TestEnvironmentOverridesTheFile(t *testing.T) {
 		"GATEHOUSE_DIRECTORY_ACTIVEDIRECTORY_URLS=ldaps://a.example.com, ldaps://b.example.com",
 		"GATEHOUSE_DIRECTORY_ACTIVEDIRECTORY_TIMEOUT=3s",
 		"GATEHOUSE_HTTP_MAX_BODY_BYTES=2048",
+		"GATEHOUSE_REMINDERS_DAYS=10, 3",
 		"GATEHOUSE_TEST_PG_DSN=ignored",
 		"PATH=/bin",
 	}
@@ -162,16 +164,17 @@ func TestEnvironmentOverridesTheFile(t *testing.T) {
 	}
 	ad := cfg.Directory.ActiveDirectory
 	if cfg.Listen != "127.0.0.1:9000" || len(ad.URLs) != 2 || ad.URLs[1] != "ldaps://b.example.com" ||
-		ad.Timeout != 3*time.Second || cfg.HTTP.MaxBodyBytes != 2048 {
+		ad.Timeout != 3*time.Second || cfg.HTTP.MaxBodyBytes != 2048 || !slices.Equal(cfg.Reminders.Days, []int{10, 3}) {
 		t.Errorf("overrides not applied: listen=%s urls=%v timeout=%s body=%d", cfg.Listen, ad.URLs, ad.Timeout, cfg.HTTP.MaxBodyBytes)
 	}
 }
 
 func TestABadEnvironmentVariableIsAProblem(t *testing.T) {
 	_, y := validAD(t)
-	_, err := Parse([]byte(y), []string{"GATEHOUSE_LISTN=x", "GATEHOUSE_HTTP_IDLE_TIMEOUT=soon"})
+	_, err := Parse([]byte(y), []string{"GATEHOUSE_LISTN=x", "GATEHOUSE_HTTP_IDLE_TIMEOUT=soon", "GATEHOUSE_REMINDERS_DAYS=7,soon"})
 	hasProblem(t, err, "GATEHOUSE_LISTN", "unknown environment variable")
 	hasProblem(t, err, "GATEHOUSE_HTTP_IDLE_TIMEOUT", "not a duration")
+	hasProblem(t, err, "GATEHOUSE_REMINDERS_DAYS", "not a whole number")
 }
 
 func TestEnvNamesListsNestedSettings(t *testing.T) {
@@ -196,6 +199,8 @@ func TestValidationRules(t *testing.T) {
 		{"postgres needs a dsn", "storage: {type: postgres}", "storage.postgres.dsn_file", "required"},
 		{"a non-ldap URL is refused", "directory: {activedirectory: {urls: [https://dc1]}}", "directory.activedirectory.urls[0]", "ldaps://"},
 		{"an immutable id attribute must be known", "directory: {activedirectory: {immutable_id_attribute: mail}}", "directory.activedirectory.immutable_id_attribute", "objectGUID"},
+		{"a strength score is 0 to 4", "passwords: {min_strength: 5}", "passwords.min_strength", "from 0 (off) to 4"},
+		{"reminder days are positive", "reminders: {days: [14, 0]}", "reminders.days[1]", "from 1 to 365"},
 		{"a trusted proxy must be an address", "trusted_proxies: [proxy.example.com]", "trusted_proxies[0]", "CIDR"},
 		{"smtp without TLS only to localhost", "smtp: {host: mail.example.com, from: a@example.com, security: none}", "smtp.security", "localhost"},
 		{"email codes need smtp", "mfa: {methods: [email]}", "mfa.methods", "smtp.host"},

@@ -243,8 +243,8 @@ func envSetters(v reflect.Value, prefix string, out map[string]reflect.Value) {
 		switch {
 		case f.Type.Kind() == reflect.Struct:
 			envSetters(fv, key+"_", out)
-		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() != reflect.String:
-			// not settable from the environment
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() != reflect.String && f.Type.Elem().Kind() != reflect.Int:
+			// not settable from the environment (apps)
 		default:
 			out[key] = fv
 		}
@@ -313,13 +313,18 @@ func setFromString(fv reflect.Value, val string) error {
 		}
 		fv.SetBool(b)
 	case fv.Kind() == reflect.Slice:
-		var items []string
+		items := reflect.MakeSlice(fv.Type(), 0, 4)
 		for _, s := range strings.Split(val, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				items = append(items, s)
+			if s = strings.TrimSpace(s); s == "" {
+				continue
 			}
+			item := reflect.New(fv.Type().Elem()).Elem()
+			if err := setFromString(item, s); err != nil {
+				return err
+			}
+			items = reflect.Append(items, item)
 		}
-		fv.Set(reflect.ValueOf(items))
+		fv.Set(items)
 	default:
 		return fmt.Errorf("cannot be set from the environment")
 	}

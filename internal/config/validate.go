@@ -103,6 +103,14 @@ func (c *Config) validateServer(p *Problems) {
 	if c.Claims.PasswordExpiryWindow < 0 {
 		p.add("claims.password_expiry_window", "must not be negative")
 	}
+	if c.Passwords.MinStrength < 0 || c.Passwords.MinStrength > 4 {
+		p.add("passwords.min_strength", "must be a zxcvbn score from 0 (off) to 4, got %d", c.Passwords.MinStrength)
+	}
+	for i, d := range c.Reminders.Days {
+		if d < 1 || d > 365 {
+			p.add(fmt.Sprintf("reminders.days[%d]", i), "must be a number of days from 1 to 365, got %d", d)
+		}
+	}
 	ss := c.Sessions
 	if ss.IdleTimeout <= 0 || ss.AbsoluteTimeout <= 0 || ss.FlowTimeout <= 0 {
 		p.add("sessions", "idle_timeout, absolute_timeout and flow_timeout must be greater than zero")
