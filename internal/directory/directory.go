@@ -49,11 +49,15 @@ type Reason string
 
 // The rules a new password can break.
 const (
-	ReasonTooShort       Reason = "too_short"
-	ReasonComplexity     Reason = "complexity"
-	ReasonHistory        Reason = "history"
-	ReasonTooYoung       Reason = "too_young"
-	ReasonContainsName   Reason = "contains_name"
+	ReasonTooShort     Reason = "too_short"
+	ReasonComplexity   Reason = "complexity"
+	ReasonHistory      Reason = "history"
+	ReasonTooYoung     Reason = "too_young"
+	ReasonContainsName Reason = "contains_name"
+	// ReasonBreached and ReasonWeak come from Gatehouse's own checks
+	// (internal/password), not from the directory.
+	ReasonBreached       Reason = "breached"
+	ReasonWeak           Reason = "weak"
 	ReasonUnknownRefusal Reason = "refused"
 )
 
@@ -208,4 +212,15 @@ type PolicyReader interface {
 // that ID). It returns ErrUserNotFound when there is none.
 type IDLookup interface {
 	LookupUserByID(ctx context.Context, id string) (*User, error)
+}
+
+// ExpiryLister lists the users whose password expires soon, for expiry
+// reminders.
+type ExpiryLister interface {
+	// ListExpiring returns every enabled user with a mail address whose
+	// password expires after from and no later than until
+	// (State.PasswordExpires), soonest first. Users who must change their
+	// password, whose password never expires or has already expired, and
+	// whose account has expired are left out. Groups may be left empty.
+	ListExpiring(ctx context.Context, from, until time.Time) ([]*User, error)
 }

@@ -79,23 +79,35 @@ func classes(s string) int {
 	return n
 }
 
-// containsName applies AD's rule: the sAMAccountName (if 3+ characters) may
-// not appear in the password, nor any 3+ character part of the display name
-// split at , . - _ # space and tab; case-insensitive.
+// containsName applies AD's rule: no name part may appear in the
+// password, case-insensitively.
 func containsName(password string, u *User) bool {
 	pw := strings.ToLower(password)
-	if n := strings.ToLower(u.SAMAccountName); utf8.RuneCountInString(n) >= 3 && strings.Contains(pw, n) {
-		return true
-	}
-	parts := strings.FieldsFunc(strings.ToLower(u.DisplayName), func(r rune) bool {
-		return strings.ContainsRune(",.-_# \t", r)
-	})
-	for _, part := range parts {
-		if utf8.RuneCountInString(part) >= 3 && strings.Contains(pw, part) {
+	for _, part := range NameParts(u) {
+		if strings.Contains(pw, part) {
 			return true
 		}
 	}
 	return false
+}
+
+// NameParts are the lower-cased parts of a user's names that AD's
+// complexity rule forbids in a password: the sAMAccountName (if 3+
+// characters) and every 3+ character part of the display name split at
+// , . - _ # space and tab.
+func NameParts(u *User) []string {
+	var parts []string
+	if n := strings.ToLower(u.SAMAccountName); utf8.RuneCountInString(n) >= 3 {
+		parts = append(parts, n)
+	}
+	for _, part := range strings.FieldsFunc(strings.ToLower(u.DisplayName), func(r rune) bool {
+		return strings.ContainsRune(",.-_# \t", r)
+	}) {
+		if utf8.RuneCountInString(part) >= 3 {
+			parts = append(parts, part)
+		}
+	}
+	return parts
 }
 
 func humanDuration(d time.Duration) string {

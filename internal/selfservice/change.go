@@ -41,23 +41,14 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 }
 
 type changePage struct {
-	Rules []string
-	Done  bool
-}
-
-func (h *Handler) policy(r *http.Request, u *directory.User) directory.Policy {
-	if pr, ok := h.Directory.(directory.PolicyReader); ok {
-		if p, err := pr.PasswordPolicy(r.Context(), u); err == nil {
-			return p
-		}
-	}
-	return directory.Policy{}
+	NewPassword signin.NewPasswordForm
+	Done        bool
 }
 
 func (h *Handler) renderChange(w http.ResponseWriter, r *http.Request, u *directory.User, status int, errs map[string]string, notice string) error {
 	d := &changePage{}
 	p := h.Renderer.NewPage(r, "change.title", d)
-	d.Rules = signin.PolicyRules(h.policy(r, u), &p)
+	d.NewPassword = h.Engine.NewPasswordForm(h.Engine.PolicyFor(r.Context(), u), u, &p, false)
 	for k, v := range errs {
 		p.Errors[k] = v
 	}
@@ -114,7 +105,7 @@ func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
 	} else if c.Count >= changeFailures {
 		return again(http.StatusTooManyRequests, "current_password", p.T("login.throttled"))
 	}
-	if v := h.policy(r, u).Check(newPW, u); len(v) > 0 {
+	if v := h.Engine.CheckNewPassword(h.Engine.PolicyFor(ctx, u), newPW, u); len(v) > 0 {
 		return again(http.StatusUnprocessableEntity, "new_password", directory.Messages(v))
 	}
 	err = pc.ChangePassword(ctx, u, current, newPW)

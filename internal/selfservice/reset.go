@@ -140,7 +140,7 @@ type resetPage struct {
 	Methods     []string
 	Destination string
 	Verified    []string
-	Rules       []string
+	NewPassword signin.NewPasswordForm
 	Done        bool
 	Unlock      bool
 	Path        string
@@ -159,17 +159,12 @@ func (rs *Reset) render(w http.ResponseWriter, r *http.Request, status int, d *r
 	if notice != "" {
 		p.Notice = p.T(notice, d.Destination)
 	}
-	if d.Step == resetPassword {
-		pol := directory.Policy{}
-		if d.Done {
-			return rs.Renderer.Render(w, "password_reset", status, p)
+	if d.Step == resetPassword && !d.Done {
+		var u *directory.User
+		if st, err := rs.loadState(r, d.FlowID); err == nil {
+			u = st.User
 		}
-		if pr, ok := rs.Directory.(directory.PolicyReader); ok {
-			if st, err := rs.loadState(r, d.FlowID); err == nil && st.User != nil {
-				pol, _ = pr.PasswordPolicy(r.Context(), st.User)
-			}
-		}
-		d.Rules = signin.PolicyRules(pol, &p)
+		d.NewPassword = rs.Engine.NewPasswordForm(rs.Engine.PolicyFor(r.Context(), u), u, &p, true)
 	}
 	return rs.Renderer.Render(w, "password_reset", status, p)
 }
@@ -448,11 +443,7 @@ func (rs *Reset) setPassword(w http.ResponseWriter, r *http.Request, f store.Flo
 	if !ok {
 		return web.Errorf(http.StatusNotImplemented, "This directory cannot reset passwords. Contact your helpdesk.", nil)
 	}
-	pol := directory.Policy{}
-	if pp, ok := rs.Directory.(directory.PolicyReader); ok {
-		pol, _ = pp.PasswordPolicy(ctx, st.User)
-	}
-	if v := pol.Check(newPW, st.User); len(v) > 0 {
+	if v := rs.Engine.CheckNewPassword(rs.Engine.PolicyFor(ctx, st.User), newPW, st.User); len(v) > 0 {
 		return rs.render(w, r, http.StatusUnprocessableEntity, d, map[string]string{"new_password": directory.Messages(v)}, "")
 	}
 	if err := pr.ResetPassword(ctx, st.User, newPW); err != nil {

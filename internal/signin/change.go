@@ -1,6 +1,7 @@
 package signin
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -12,17 +13,19 @@ import (
 
 // changeData is what the in-flow password change page shows.
 type changeData struct {
-	FlowID string
-	Step   string
-	Login  string
-	Reason string // "expired" or "must_change"
-	Policy directory.Policy
-	Rules  []string
+	FlowID      string
+	Step        string
+	Login       string
+	Reason      string // "expired" or "must_change"
+	NewPassword NewPasswordForm
 }
 
-func (e *Engine) policyFor(r *http.Request, u *directory.User) directory.Policy {
-	if pr, ok := e.dir.(directory.PolicyReader); ok {
-		if p, err := pr.PasswordPolicy(r.Context(), u); err == nil {
+// PolicyFor is the user's effective password policy when the directory
+// can tell it, else the empty policy (the directory still enforces its
+// own on write).
+func (e *Engine) PolicyFor(ctx context.Context, u *directory.User) directory.Policy {
+	if pr, ok := e.dir.(directory.PolicyReader); ok && u != nil {
+		if p, err := pr.PasswordPolicy(ctx, u); err == nil {
 			return p
 		}
 	}
@@ -30,28 +33,12 @@ func (e *Engine) policyFor(r *http.Request, u *directory.User) directory.Policy 
 }
 
 func (e *Engine) renderChangePassword(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, p *web.Page, status int) error {
-	pol := e.policyFor(r, st.User)
-	d := changeData{FlowID: f.ID, Step: f.Step, Login: st.Login, Reason: st.MustChange, Policy: pol, Rules: PolicyRules(pol, p)}
+	pol := e.PolicyFor(r.Context(), st.User)
+	d := changeData{FlowID: f.ID, Step: f.Step, Login: st.Login, Reason: st.MustChange,
+		NewPassword: e.NewPasswordForm(pol, st.User, p, true)}
 	p.Title = "change.title"
 	p.Data = d
 	return e.render.Render(w, "login_change_password", status, *p)
-}
-
-// PolicyRules words a policy for the page, in the page's language.
-func PolicyRules(pol directory.Policy, p *web.Page) []string {
-	var rules []string
-	if pol.MinLength > 0 {
-		rules = append(rules, p.T("change.rule_length", pol.MinLength))
-	}
-	if pol.Complexity {
-		rules = append(rules, p.T("change.rule_complexity"), p.T("change.rule_name"))
-	}
-	if pol.HistoryLength > 1 {
-		rules = append(rules, p.T("change.rule_history", pol.HistoryLength))
-	} else if pol.HistoryLength == 1 {
-		rules = append(rules, p.T("change.rule_history_one"))
-	}
-	return rules
 }
 
 func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
@@ -77,8 +64,7 @@ func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f st
 	if err != nil {
 		return web.Errorf(http.StatusBadRequest, "This sign-in cannot continue. Start again.", err)
 	}
-	pol := e.policyFor(r, st.User)
-	if v := pol.Check(newPW, st.User); len(v) > 0 {
+	if v := e.CheckNewPassword(e.PolicyFor(ctx, st.User), newPW, st.User); len(v) > 0 {
 		return again(http.StatusUnprocessableEntity, "new_password", directory.Messages(v))
 	}
 	if err := pc.ChangePassword(ctx, st.User, string(old), newPW); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/password"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
@@ -36,6 +37,9 @@ type Options struct {
 	Now       func() time.Time
 	// Factors provides second factors; nil means none are available.
 	Factors Factors
+	// Passwords judges new passwords beyond the directory's policy; nil
+	// adds no checks.
+	Passwords *password.Checker
 }
 
 // Engine runs sign-in flows and issues sessions.
@@ -53,6 +57,7 @@ type Engine struct {
 	secure  bool
 	delay   *delayer
 	limits  limits
+	pwcheck *password.Checker
 }
 
 // limits are the throttles on password checks (the abuse package later
@@ -68,7 +73,7 @@ func New(o Options) *Engine {
 	u, _ := url.Parse(o.Config.Issuer)
 	e := &Engine{
 		cfg: o.Config, dir: o.Directory, store: o.Store, box: o.Secrets, render: o.Renderer, csrf: o.CSRF,
-		audit: o.Audit, log: o.Logger, now: o.Now, factors: o.Factors,
+		audit: o.Audit, log: o.Logger, now: o.Now, factors: o.Factors, pwcheck: o.Passwords,
 		secure: u != nil && u.Scheme == "https",
 		delay:  newDelayer(),
 		limits: limits{perLogin: 5, perIP: 100, window: 15 * time.Minute},
@@ -90,6 +95,7 @@ func (e *Engine) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /logout", page(e.postLogout))
 	mux.Handle("GET /logout", page(e.getLogout))
 	mux.Handle("GET /{$}", page(e.home))
+	mux.Handle("POST /password/strength", web.NoStore(e.csrf.Protect(http.HandlerFunc(e.postStrength))))
 }
 
 // Cookie names; the __Host- prefix pins them to this host over HTTPS.

@@ -84,8 +84,19 @@ func NewRenderer(ui config.UI) (*Renderer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Files named _*.html are partials: parsed with every page, not pages.
+	var partials []string
 	for _, e := range entries {
-		if e.Name() == "layout.html" {
+		if strings.HasPrefix(e.Name(), "_") {
+			body, err := read(e.Name())
+			if err != nil {
+				return nil, err
+			}
+			partials = append(partials, string(body))
+		}
+	}
+	for _, e := range entries {
+		if e.Name() == "layout.html" || strings.HasPrefix(e.Name(), "_") {
 			continue
 		}
 		body, err := read(e.Name())
@@ -93,6 +104,11 @@ func NewRenderer(ui config.UI) (*Renderer, error) {
 			return nil, err
 		}
 		t, err := template.New("layout").Parse(string(layout))
+		for _, part := range partials {
+			if err == nil {
+				_, err = t.Parse(part)
+			}
+		}
 		if err == nil {
 			_, err = t.Parse(string(body))
 		}

@@ -12,6 +12,7 @@ import (
 func TestInChromiumAnADUserResetsAForgottenPasswordWithTheirAuthenticatorApp(t *testing.T) {
 	base := gatehouse(t)
 	const oldPW, newPW = "E2e!Passw0rd-old", "E2e!Passw0rd-new"
+	const breached = "g00dPa$$w0rD" // on the shipped list; meets AD's length and complexity
 	name := adUser(t, oldPW)
 	b := NewBrowser(t)
 
@@ -37,8 +38,39 @@ func TestInChromiumAnADUserResetsAForgottenPasswordWithTheirAuthenticatorApp(t *
 	if rules := b.Text("#rules"); !strings.Contains(rules, "At least 7 characters.") {
 		t.Fatalf("the AD policy is not shown: %q", rules)
 	}
-	b.Do(chromedp.SendKeys(chromedp.ID("new_password"), newPW), chromedp.SendKeys(chromedp.ID("confirm_password"), newPW),
-		chromedp.Submit(chromedp.ID("new_password")), chromedp.WaitVisible(chromedp.CSS(`p.notice`)))
+	// The rules are checked as the user types: too short, then long enough
+	// but leaked in a breach (the server's verdict), then the real one.
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`#rules[data-live="true"]`)),
+		chromedp.SendKeys(chromedp.ID("new_password"), "Ab1!"),
+		chromedp.WaitVisible(chromedp.CSS(`li[data-rule="min_length"][data-state="unmet"]`)),
+		chromedp.SendKeys(chromedp.ID("new_password"), "x"+name),
+		chromedp.WaitVisible(chromedp.CSS(`li[data-rule="min_length"][data-state="met"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`li[data-rule="name"][data-state="unmet"]`)),
+		clearField("new_password"), chromedp.SendKeys(chromedp.ID("new_password"), breached),
+		chromedp.WaitVisible(chromedp.CSS(`li[data-rule="name"][data-state="met"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`li[data-rule="strength"][data-state="unmet"]`)))
+	if got := b.Text("#strength"); !strings.Contains(got, "leaked in data breaches") {
+		t.Fatalf("the breached verdict is not announced: %q", got)
+	}
+	// Sent anyway, the server refuses it too and keeps the form.
+	b.Do(chromedp.SendKeys(chromedp.ID("confirm_password"), breached), chromedp.Submit(chromedp.ID("new_password")),
+		chromedp.WaitVisible(chromedp.ID("new-error")))
+	if got := b.Text("#new-error"); !strings.Contains(got, "leaked in data breaches") {
+		t.Fatalf("the server accepted a breached password: %q", got)
+	}
+	b.ExpectProblem("status of 422")
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`#rules[data-live="true"]`)), chromedp.SendKeys(chromedp.ID("new_password"), newPW),
+		chromedp.WaitVisible(chromedp.CSS(`li[data-rule="strength"][data-state="met"]`)),
+		chromedp.SendKeys(chromedp.ID("confirm_password"), "typo"),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm-status:not(:empty)`)),
+		clearField("confirm_password"), chromedp.SendKeys(chromedp.ID("confirm_password"), newPW),
+		chromedp.WaitNotVisible(chromedp.CSS(`#confirm-status`)))
+	for _, rule := range []string{"min_length", "complexity", "name", "strength"} {
+		if st := b.Attr(`li[data-rule="`+rule+`"]`, "data-state"); st != "met" {
+			t.Errorf("rule %s is %q for a compliant password", rule, st)
+		}
+	}
+	b.Do(chromedp.Submit(chromedp.ID("new_password")), chromedp.WaitVisible(chromedp.CSS(`p.notice`)))
 	if got := b.Text("p.notice"); !strings.Contains(got, "Your password was reset.") {
 		t.Fatalf("reset: %q", got)
 	}
@@ -50,4 +82,9 @@ func TestInChromiumAnADUserResetsAForgottenPasswordWithTheirAuthenticatorApp(t *
 		chromedp.WaitVisible(chromedp.ID("code")), chromedp.SendKeys(chromedp.ID("code"), recovery), chromedp.Submit(chromedp.ID("code")),
 		chromedp.WaitVisible(chromedp.CSS(`a.button[href="/account"]`)))
 	b.CheckProblems()
+}
+
+// clearField empties an input so the next SendKeys types its whole value.
+func clearField(id string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](`document.getElementById("` + id + `").value = ""`)
 }

