@@ -41,6 +41,8 @@ Usage:
                                         print the Microsoft Graph PowerShell that federates DOMAIN
   gatehouse entra preflight --config FILE --user LOGIN
                                         show exactly what Entra would receive for one user
+  gatehouse notify expiring --config FILE [--dry-run]
+                                        mail password-expiry reminders (run it daily from cron)
   gatehouse version                     print the version
 
 Run "gatehouse COMMAND --help" for a command's options.
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdConfig(args[1:], stdout, stderr)
 	case "entra":
 		return cmdEntra(ctx, args[1:], stdout, stderr)
+	case "notify":
+		return cmdNotify(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "gatehouse %s (commit %s)\n", version.Version, version.Commit())
 		return 0
