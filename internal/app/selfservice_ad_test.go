@@ -53,7 +53,7 @@ func newADUser(t *testing.T, password string) string {
 	_, _ = rand.Read(b)
 	name := "ss" + hex.EncodeToString(b)
 	out, err := exec.Command("samba-tool", "user", "create", name, password, "-s", conf,
-		"--userou=OU=Staff", "--given-name=Self", "--surname=Service", "--mail-address="+name+"@"+testenv.ADDNSDomain).CombinedOutput()
+		"--userou=OU=Staff", "--given-name=Self", "--surname=Service", "--use-username-as-cn", "--mail-address="+name+"@"+testenv.ADDNSDomain).CombinedOutput()
 	if err != nil {
 		t.Fatalf("samba-tool user create: %v\n%s", err, out)
 	}
@@ -69,8 +69,11 @@ func TestAUserChangesTheirADPasswordWithThePolicyInWords(t *testing.T) {
 	b.Get("/password/change")
 	b.Submit(map[string]string{"login": name + "@" + testenv.ADDNSDomain})
 	page := b.Submit(map[string]string{"password": first})
-	if !strings.Contains(page, `name="current_password"`) || !strings.Contains(page, "Not one of your last 24 passwords.") {
-		t.Fatalf("no change form with the domain policy:\n%s", page)
+	for _, want := range []string{`name="current_password"`, "Not one of your last 24 passwords.",
+		`<li data-rule="min_length" data-value="7">`, `data-rule="strength"`, "Not a common or leaked password"} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("no change form with the domain policy and the strength rule (%s):\n%s", want, page)
+		}
 	}
 	for _, tc := range []struct {
 		name, current, next, want string
@@ -79,6 +82,8 @@ func TestAUserChangesTheirADPasswordWithThePolicyInWords(t *testing.T) {
 		{"a short one gets the policy's length", first, "Ab1!", "Use at least 7 characters."},
 		{"a simple one gets the complexity rule", first, "abcdefghijkl", "Use at least three of"},
 		{"the current password is refused by history", first, first, "Choose a password you have not used before"},
+		{"a breached password is refused", first, "g00dPa$$w0rD", "leaked in data breaches"},
+		{"an easily guessed one is refused", first, "Password2026!", "too easy to guess"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			page := b.Submit(map[string]string{"current_password": tc.current, "new_password": tc.next, "confirm_password": tc.next})

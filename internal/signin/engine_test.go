@@ -331,6 +331,24 @@ func TestAMustChangeUserChangesThePasswordAndContinues(t *testing.T) {
 	}
 }
 
+func TestAMustChangeUserWhoFirstEnrolsASecondFactorStillChangesThePassword(t *testing.T) {
+	e := newEnv(t, "all", user(t, "carol", alicePW, func(u *file.UserFile) { u.MustChange = true }))
+	b := e.browser()
+	b.Get("/proto?app=Wiki&hint=carol")
+	page := b.Submit(map[string]string{"password": alicePW})
+	if !strings.Contains(page, "Set up a second sign-in method") {
+		t.Fatalf("no enrolment before the change:\n%s", page)
+	}
+	b.Submit(map[string]string{"code": "123456"})
+	page = b.Submit(nil) // recovery codes seen
+	if !strings.Contains(page, "You must choose a new password") {
+		t.Fatalf("the change step was skipped after enrolment:\n%s", page)
+	}
+	if got := b.Submit(map[string]string{"new_password": newPW, "confirm_password": newPW}); got != "user=carol amr=pwd,otp,mfa mfa=yes state=saved:Wiki" {
+		t.Fatalf("protocol got %q", got)
+	}
+}
+
 func TestAFinishedFlowResumesOnceAndOnlyInItsBrowser(t *testing.T) {
 	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
 	b := e.browser()

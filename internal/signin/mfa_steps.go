@@ -93,6 +93,11 @@ func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow
 	ctx := r.Context()
 	if f.Step == StepRecoveryCodes {
 		st.Pending = nil
+		if st.MustChange != "" {
+			// An expired or must-change password enrolled its first factor
+			// first; the change step is still ahead (afterPrimary).
+			return e.advance(ctx, w, r, f, st)
+		}
 		return e.finish(ctx, w, r, f, st)
 	}
 	pf := e.pending(st)

@@ -61,7 +61,7 @@ func adUser(t *testing.T, password string) string {
 	_, _ = rand.Read(b)
 	name := "e2e" + hex.EncodeToString(b)
 	if out, err := exec.Command("samba-tool", "user", "create", name, password, "-s", conf, "--userou=OU=Staff",
-		"--given-name=Eve", "--surname=Tester").CombinedOutput(); err != nil {
+		"--given-name=Eve", "--surname=Tester", "--use-username-as-cn").CombinedOutput(); err != nil {
 		t.Fatalf("samba-tool: %v\n%s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("samba-tool", "user", "delete", name, "-s", conf).Run() })

@@ -1,0 +1,237 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/go-ldap/ldap/v3"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/gatehouse-sso/gatehouse/internal/config"
+	"github.com/gatehouse-sso/gatehouse/internal/testenv"
+	"github.com/gatehouse-sso/gatehouse/test/validators"
+)
+
+// expireADPassword makes name's password expired (bind data 532), as AD.md
+// describes: a group with a PSO whose maximum age is 2 days (and minimum
+// length 10, so the change page shows the PSO's rule, not the domain's 7),
+// and the password set "3 days ago" with faketime. The group and PSO go in
+// t.Cleanup; the user's own cleanup is adUser's.
+func expireADPassword(t *testing.T, name, password string) {
+	t.Helper()
+	conf := testenv.Get(t, testenv.ADSambaConf)
+	faketime := testenv.LookPath(t, "faketime", "scripts/testenv/install.sh (Debian package faketime)")
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	group, pso := "grp-e2e-"+hex.EncodeToString(b), "pso-e2e-"+hex.EncodeToString(b)
+	samba(t, "group", "add", group, "--groupou=OU=Staff", "-s", conf)
+	t.Cleanup(func() { _ = exec.Command("samba-tool", "group", "delete", group, "-s", conf).Run() })
+	samba(t, "group", "addmembers", group, name, "-s", conf)
+	samba(t, "domain", "passwordsettings", "pso", "create", pso, "10",
+		"--max-pwd-age=2", "--min-pwd-age=0", "--min-pwd-length=10", "--history-length=24", "--complexity=on", "-s", conf)
+	t.Cleanup(func() {
+		_ = exec.Command("samba-tool", "domain", "passwordsettings", "pso", "delete", pso, "-s", conf).Run()
+	})
+	samba(t, "domain", "passwordsettings", "pso", "apply", pso, group, "-s", conf)
+	cmd := exec.Command(faketime, "-f", "-3d", "samba-tool", "user", "setpassword", name, "--newpassword="+password, "-s", conf)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("faketime samba-tool user setpassword: %v\n%s", err, out)
+	}
+}
+
+// mustChangeADPassword sets name's password with pwdLastSet=0 (bind data
+// 773); the domain policy applies.
+func mustChangeADPassword(t *testing.T, name, password string) {
+	t.Helper()
+	samba(t, "user", "setpassword", name, "--newpassword="+password, "--must-change-at-next-login", "-s", testenv.Get(t, testenv.ADSambaConf))
+}
+
+func samba(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("samba-tool", args...).CombinedOutput(); err != nil {
+		t.Fatalf("samba-tool %v: %v\n%s", args, err, out)
+	}
+}
+
+// dialAD opens an LDAPS connection to the test DC, trusting its CA.
+func dialAD(t *testing.T) *ldap.Conn {
+	t.Helper()
+	v := testenv.Require(t, testenv.ADURL, testenv.ADCAFile)
+	ca, err := os.ReadFile(v[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	c, err := ldap.DialURL(v[0], ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}))
+	if err != nil {
+		t.Fatalf("dial %s: %v", v[0], err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// adBind binds as upn and returns the DC's answer (nil, or the error with
+// its "data 532"-style diagnostic).
+func adBind(t *testing.T, upn, password string) error {
+	t.Helper()
+	return dialAD(t).Bind(upn, password)
+}
+
+// adImmutableID reads name's objectGUID with the service account, straight
+// from the DC, as base64 of the raw bytes: the ImmutableID Entra expects.
+func adImmutableID(t *testing.T, name string) string {
+	t.Helper()
+	v := testenv.Require(t, testenv.ADBindDN, testenv.ADBindPassword, testenv.ADBaseDN)
+	c := dialAD(t)
+	if err := c.Bind(v[0], v[1]); err != nil {
+		t.Fatalf("service bind: %v", err)
+	}
+	res, err := c.Search(ldap.NewSearchRequest(v[2], ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(sAMAccountName="+ldap.EscapeFilter(name)+")", []string{"objectGUID"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("search %s: %v (%d entries)", name, err, len(res.Entries))
+	}
+	return base64.StdEncoding.EncodeToString(res.Entries[0].GetRawAttributeValue("objectGUID"))
+}
+
+func TestInChromiumAnExpiredOrMustChangeADPasswordIsChangedInsideAnEntraSignInThatPostsTheToken(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		prepare   func(t *testing.T, name, password string)
+		dcSays    string // the bind's data code for the right password
+		intro     string // why the change page is shown
+		rule      string // the effective policy's length rule, in words
+		short     string // a password that passes the domain's length but not the rule
+		violation string
+	}{
+		{
+			name: "an expired password (data 532, a PSO with a 2-day maximum age)", prepare: expireADPassword, dcSays: "data 532",
+			intro: "Your password has expired. Choose a new one to continue.", rule: "At least 10 characters.",
+			short: "Sh0rt!pw-", violation: "Use at least 10 characters.",
+		},
+		{
+			name: "a password that must change (data 773, pwdLastSet=0)", prepare: mustChangeADPassword, dcSays: "data 773",
+			intro: "You must choose a new password before you continue.", rule: "At least 7 characters.",
+			short: "Ab1!x", violation: "Use at least 7 characters.",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var dataDir string
+			base := gatehouseWith(t, func(c *config.Config) {
+				c.MFA.RequiredFor = "none"
+				c.Apps = []config.App{{Name: "Microsoft 365", Type: "entra", Domains: []string{testenv.ADDNSDomain}, MFA: "required"}}
+				dataDir = filepath.Dir(c.Signing.CertFile)
+			})
+			const oldPW, newPW = "E2e!Old-Passw0rd", "Harbor#Quilt-Nebula-83"
+			name := adUser(t, "E2e!Initial-Passw0rd")
+			tc.prepare(t, name, oldPW)
+			upn := name + "@" + testenv.ADDNSDomain
+			if err := adBind(t, upn, oldPW); err == nil || !strings.Contains(err.Error(), tc.dcSays) {
+				t.Fatalf("the DC does not answer %s for the user: %v", tc.dcSays, err)
+			}
+
+			b := NewBrowser(t)
+			posted := b.Intercept("https://login.microsoftonline.com/*")
+			q := url.Values{"wa": {"wsignin1.0"}, "wtrealm": {"urn:federation:MicrosoftOnline"}, "wctx": {"LoginOptions=3&estsredirect=2&ctx=renew"},
+				"username": {upn}, "client-request-id": {"5a1b0c9e-0000-4000-8000-00000000e2e0"}}
+			b.Do(chromedp.Navigate(base+"/wsfed?"+q.Encode()),
+				chromedp.WaitVisible(chromedp.ID("password")),
+				chromedp.SendKeys(chromedp.ID("password"), oldPW),
+				chromedp.Submit(chromedp.ID("password")),
+				// The second factor comes first: the app requires it and the
+				// user has none, so the authenticator app is set up.
+				chromedp.WaitVisible(chromedp.CSS(`ul.methods a`)))
+			if got := b.Text("main"); !strings.Contains(got, "Set up a second sign-in method") || strings.Contains(got, tc.intro) {
+				t.Fatalf("not the second factor first: %q", got)
+			}
+			b.Do(chromedp.Click(chromedp.CSS(`ul.methods a`)), chromedp.WaitVisible(chromedp.CSS(`p.secret`)))
+			code, _ := totp.GenerateCode(strings.ReplaceAll(b.Text("p.secret"), " ", ""), time.Now())
+			b.Do(chromedp.SendKeys(chromedp.ID("code"), code), chromedp.Submit(chromedp.ID("code")),
+				chromedp.WaitVisible(chromedp.CSS(`ol.codes`)), chromedp.Click(chromedp.CSS(`form button[type=submit]`)),
+				// The change page, or the intercepted stub if a token went out.
+				chromedp.WaitVisible(chromedp.CSS(`#new_password, #intercepted`)))
+			if Run(b, chromedp.Evaluate[bool](`document.getElementById("intercepted") !== null`)) {
+				t.Fatal("a token was posted to Entra before the password was changed")
+			}
+
+			// The change page says why and shows the policy that applies.
+			if got := b.Text("main"); !strings.Contains(got, tc.intro) {
+				t.Fatalf("the change page does not say why: %q", got)
+			}
+			if rules := b.Text("#rules"); !strings.Contains(rules, tc.rule) {
+				t.Fatalf("the effective policy is not shown: %q", rules)
+			}
+			// A password that breaks the policy: the form comes back with the
+			// policy's words on the field.
+			b.Do(chromedp.SendKeys(chromedp.ID("new_password"), tc.short), chromedp.SendKeys(chromedp.ID("confirm_password"), tc.short),
+				chromedp.Submit(chromedp.ID("new_password")), chromedp.WaitVisible(chromedp.ID("new-error")))
+			if got := b.Text("#new-error"); !strings.Contains(got, tc.violation) {
+				t.Fatalf("the refusal does not name the rule: %q", got)
+			}
+			if b.Attr("#new_password", "aria-invalid") != "true" || !strings.Contains(b.Attr("#new_password", "aria-describedby"), "new-error") {
+				t.Fatalf("the new-password field is not marked with its error")
+			}
+			b.ExpectProblem("422") // the refused password's page is answered 422, as it should be
+			b.Do(chromedp.SendKeys(chromedp.ID("new_password"), newPW), chromedp.SendKeys(chromedp.ID("confirm_password"), newPW),
+				chromedp.Submit(chromedp.ID("new_password")))
+
+			// The original request continues: the browser auto-POSTs the token.
+			got := nextPost(t, posted)
+			if got.URL != "https://login.microsoftonline.com/login.srf" {
+				t.Fatalf("posted to %s", got.URL)
+			}
+			form, err := url.ParseQuery(string(got.Body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if form.Get("wa") != "wsignin1.0" || form.Get("wctx") != q.Get("wctx") {
+				t.Fatalf("wa=%q wctx=%q", form.Get("wa"), form.Get("wctx"))
+			}
+			wresult := form.Get("wresult")
+			certPEM, err := os.ReadFile(filepath.Join(dataDir, "signing.crt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			block, _ := pem.Decode(certPEM)
+			wantIssuer := base + "/" + testenv.ADDNSDomain
+			res := validators.Passport(t, validators.PassportInput{CertBase64: base64.StdEncoding.EncodeToString(block.Bytes),
+				Realm: "urn:federation:MicrosoftOnline", Now: time.Now(), Cases: []validators.PassportCase{{Name: "chromium", WResult: wresult}}})
+			if len(res) != 1 || !res[0].Valid || res[0].Issuer != wantIssuer {
+				t.Fatalf("passport-wsfed-saml2 refused the token: %+v", res)
+			}
+			if got := res[0].Profile["http://schemas.xmlsoap.org/claims/UPN"]; got != upn {
+				t.Errorf("UPN claim %v, want %s", got, upn)
+			}
+			if got, want := res[0].Profile["http://schemas.microsoft.com/LiveID/Federation/2008/05/ImmutableID"], adImmutableID(t, name); got != want {
+				t.Errorf("ImmutableID claim %v, want %s (the DC's objectGUID)", got, want)
+			}
+			if !strings.Contains(wresult, `AuthenticationMethod="http://schemas.microsoft.com/claims/multipleauthn"`) {
+				t.Errorf("the token does not claim the second factor")
+			}
+			if err := validators.XMLSec1(t, []byte(wresult), certPEM, validators.SAML11Assertion); err != nil {
+				t.Fatalf("xmlsec1: %v", err)
+			}
+
+			if err := adBind(t, upn, newPW); err != nil {
+				t.Fatalf("the new password does not bind: %v", err)
+			}
+			if err := adBind(t, upn, oldPW); err == nil || !strings.Contains(err.Error(), "data 52e") {
+				t.Fatalf("the old password: %v, want data 52e", err)
+			}
+			b.CheckProblems()
+		})
+	}
+}
