@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -21,6 +23,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/keys"
 	"github.com/gatehouse-sso/gatehouse/internal/notify"
 	"github.com/gatehouse-sso/gatehouse/internal/observe"
+	"github.com/gatehouse-sso/gatehouse/internal/password"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/selfservice"
 	"github.com/gatehouse-sso/gatehouse/internal/signin"
@@ -218,6 +221,31 @@ func (a *App) openDirectory(ctx context.Context) error {
 	return nil
 }
 
+// passwordChecker builds the checks on new passwords from config. The
+// organisation's name and domains count as guessable words.
+func passwordChecker(cfg config.Config) (*password.Checker, error) {
+	c := &password.Checker{MinScore: cfg.Passwords.MinStrength}
+	if cfg.Passwords.BreachedCheck {
+		set, err := password.Breached()
+		if err != nil {
+			return nil, fmt.Errorf("the breached-password list in this binary is damaged: %w", err)
+		}
+		c.Breached = set
+	}
+	words := []string{cfg.UI.Name}
+	for _, app := range cfg.Apps {
+		for _, d := range app.Domains {
+			words = append(words, d, strings.Split(d, ".")[0])
+		}
+	}
+	for _, w := range words {
+		if w = strings.ToLower(strings.TrimSpace(w)); len(w) >= 3 && !slices.Contains(c.Context, w) {
+			c.Context = append(c.Context, w)
+		}
+	}
+	return c, nil
+}
+
 // buildWeb builds what the pages need and the sign-in engine.
 func (a *App) buildWeb() error {
 	r, err := web.NewRenderer(a.Config.UI)
@@ -230,7 +258,11 @@ func (a *App) buildWeb() error {
 	if a.Factors, err = a.buildFactors(); err != nil {
 		return err
 	}
-	a.SignIn = signin.New(signin.Options{Factors: a.Factors,
+	pw, err := passwordChecker(a.Config)
+	if err != nil {
+		return err
+	}
+	a.SignIn = signin.New(signin.Options{Factors: a.Factors, Passwords: pw,
 		Config: a.Config, Directory: a.Directory, Store: a.Store, Secrets: a.Secrets, Renderer: r, CSRF: a.CSRF,
 		Audit: a.Audit, Logger: a.Log.With("component", "signin"), Now: a.Now,
 	})
@@ -265,7 +297,7 @@ func (a *App) routes() error {
 
 	tp, _ := web.ParseTrustedProxies(a.Config.TrustedProxies) // validated by config
 	hsts := a.Config.TLS.Enabled() || isHTTPS(a.Config.Issuer)
-	a.Handler = web.Chain(web.Instrument(a.Metrics, a.Log, mux),
+	a.Handler = web.Chain(web.Instrument(a.Metrics, a.Log, mux, web.InstrumentOptions{ServerTiming: a.Config.HTTP.ServerTiming}),
 		web.RequestID(),
 		web.ClientIPMiddleware(tp),
 		web.Recover(a.Log),

@@ -98,6 +98,11 @@ type HTTP struct {
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
 	// MaxBodyBytes caps every request body.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ServerTiming adds a Server-Timing header (directory, store, signing,
+	// total) to every response, for load tests and profiling. Off by
+	// default: the directory's time would tell an outsider whether a
+	// sign-in name exists, which the uniform failure delay hides.
+	ServerTiming bool `yaml:"server_timing"`
 }
 
 // Storage selects and configures the store backend.

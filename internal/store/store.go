@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/observe"
 )
 
 var (
@@ -208,14 +210,23 @@ type Store interface {
 // method name; err is what the method returned.
 type Observer func(op string, d time.Duration, err error)
 
-// Start begins timing op; call the returned function, deferred, with a
-// pointer to the error the method returns. A nil Observer costs nothing.
-func (o Observer) Start(op string) func(*error) {
-	if o == nil {
+// Start begins timing op, done for the request in ctx; call the returned
+// function, deferred, with a pointer to the error the method returns. The
+// time also goes to the request's store phase (Server-Timing). With a nil
+// Observer and no timings in ctx it costs nothing.
+func (o Observer) Start(ctx context.Context, op string) func(*error) {
+	t := observe.TimingsFrom(ctx)
+	if o == nil && t == nil {
 		return func(*error) {}
 	}
 	start := time.Now()
-	return func(err *error) { o(op, time.Since(start), *err) }
+	return func(err *error) {
+		d := time.Since(start)
+		t.Add(observe.PhaseStore, d)
+		if o != nil {
+			o(op, d, *err)
+		}
+	}
 }
 
 // Options configures a backend when it is opened. The zero value is valid:

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -186,15 +188,21 @@ func LimitBody(n int64) Middleware {
 	}
 }
 
-// statusWriter remembers the status code written.
+// statusWriter remembers the status code written and, with timings set,
+// adds the Server-Timing header just before the header is sent.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+
+	timings *observe.Timings // nil: no Server-Timing header
+	start   time.Time
 }
 
 func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
+	// An informational answer (103 Early Hints) precedes the real one.
+	if s.status == 0 && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
 		s.status = code
+		s.addServerTiming()
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
@@ -202,19 +210,75 @@ func (s *statusWriter) WriteHeader(code int) {
 func (s *statusWriter) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
+		s.addServerTiming()
 	}
 	return s.ResponseWriter.Write(b)
 }
 
+// FlushError lets http.ResponseController flush through the wrapper, so a
+// flush before the first write still records the status and sends
+// Server-Timing.
+func (s *statusWriter) FlushError() error {
+	if s.status == 0 {
+		s.WriteHeader(http.StatusOK)
+	}
+	return http.NewResponseController(s.ResponseWriter).Flush()
+}
+
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusWriter) addServerTiming() {
+	if s.timings == nil {
+		return
+	}
+	s.Header().Add("Server-Timing", serverTiming(s.timings.Snapshot(), time.Since(s.start)))
+}
+
+// serverTiming is the Server-Timing header value for phases and
+// total: "directory;dur=1.23, store;dur=0.45, signing;dur=0.80,
+// total;dur=3.10", milliseconds with two decimals, total last. The load
+// generator in bench/ parses exactly this.
+func serverTiming(phases []observe.PhaseTime, total time.Duration) string {
+	b := make([]byte, 0, 24*(len(phases)+1))
+	add := func(name string, d time.Duration) {
+		if len(b) > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, name...)
+		b = append(b, ";dur="...)
+		b = strconv.AppendFloat(b, float64(max(d, 0))/float64(time.Millisecond), 'f', 2, 64)
+	}
+	for _, p := range phases {
+		add(p.Phase, p.Duration)
+	}
+	add("total", total)
+	return string(b)
+}
+
+// InstrumentOptions configures Instrument.
+type InstrumentOptions struct {
+	// ServerTiming times the directory, store and signing phases of each
+	// request and answers with a Server-Timing header (the phases that
+	// took place, and total: from Instrument until the header is sent).
+	// It shows every client how long the directory took, which the
+	// failed-sign-in delay does not pad: an unknown user (one search)
+	// then looks different from a wrong password (search and bind). Turn
+	// it on where the clients are trusted, such as load tests.
+	ServerTiming bool
+}
 
 // Instrument must wrap the ServeMux directly (it reads the matched route
 // pattern from the request the mux saw). It records the request histogram
 // and writes the access log line — path only: query strings carry tokens.
-func Instrument(m *observe.Metrics, log *slog.Logger, mux http.Handler) http.Handler {
+func Instrument(m *observe.Metrics, log *slog.Logger, mux http.Handler, o InstrumentOptions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, start: start}
+		if o.ServerTiming {
+			var ctx context.Context
+			ctx, sw.timings = observe.WithTimings(r.Context())
+			r = r.WithContext(ctx)
+		}
 		mux.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK

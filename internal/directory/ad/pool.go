@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/observe"
 )
 
 // pool holds at most size connections to one DC, reused across operations.
@@ -335,6 +336,9 @@ type runOpts struct {
 // When there is a DC to fall back to, an attempt gets half of the time left,
 // so the fallback still has time within the caller's deadline.
 func (d *Directory) run(ctx context.Context, o runOpts, fn op) error {
+	// Every directory call goes through here: the request's directory
+	// time (Server-Timing) is pool waits, dials and retries included.
+	defer observe.Start(ctx, observe.PhaseDirectory)()
 	if d.closed.Load() {
 		return fmt.Errorf("%w: directory closed", directory.ErrUnavailable)
 	}

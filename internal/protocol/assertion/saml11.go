@@ -1,6 +1,7 @@
 package assertion
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -108,6 +109,12 @@ func (a *Assertion) Element() *etree.Element { return a.el.Copy() }
 // authenticationinstant; the multipleauthn claims only when MFA happened;
 // the password-expiry and corporate-network claims when given.
 func (b *Builder) SAML11(in Issue) (*Assertion, error) {
+	return b.SAML11Context(context.Background(), in)
+}
+
+// SAML11Context is SAML11 for a request: signing the assertion is the
+// request's signing phase (Server-Timing).
+func (b *Builder) SAML11Context(ctx context.Context, in Issue) (*Assertion, error) {
 	if err := in.check(); err != nil {
 		return nil, err
 	}
@@ -161,7 +168,7 @@ func (b *Builder) SAML11(in Issue) (*Assertion, error) {
 	st.CreateAttr("AuthenticationInstant", FormatTime(c.AuthInstant))
 	subject(st, c.ImmutableID)
 
-	if err := b.signer.SignEnveloped(a, "AssertionID", -1); err != nil {
+	if err := b.signer.SignEnvelopedContext(ctx, a, "AssertionID", -1); err != nil {
 		return nil, err
 	}
 	raw, err := Marshal(a, false)

@@ -1,6 +1,7 @@
 package assertion
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -8,6 +9,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/gatehouse-sso/gatehouse/internal/keys"
+	"github.com/gatehouse-sso/gatehouse/internal/observe"
 )
 
 // The XML-DSig algorithms every Gatehouse signature uses.
@@ -48,22 +50,29 @@ func (s *Signer) KeyPair() *keys.KeyPair { return s.kp }
 // independent of where it is embedded). el must not contain whitespace-only
 // text between elements that the caller later changes.
 func (s *Signer) SignEnveloped(el *etree.Element, idAttr string, at int) error {
+	return s.SignEnvelopedContext(context.Background(), el, idAttr, at)
+}
+
+// SignEnvelopedContext is SignEnveloped for a request: the time it takes
+// is the request's signing phase (Server-Timing).
+func (s *Signer) SignEnvelopedContext(ctx context.Context, el *etree.Element, idAttr string, at int) error {
+	defer observe.Start(ctx, observe.PhaseSigning)()
 	if el.SelectAttrValue(idAttr, "") == "" {
 		return fmt.Errorf("assertion: sign <%s>: no %s attribute", el.Tag, idAttr)
 	}
-	ctx, err := dsig.NewSigningContext(s.kp.Key, [][]byte{s.kp.Cert.Raw})
+	sc, err := dsig.NewSigningContext(s.kp.Key, [][]byte{s.kp.Cert.Raw})
 	if err != nil {
 		return fmt.Errorf("assertion: signing context: %w", err)
 	}
-	ctx.IdAttribute = idAttr
-	ctx.Prefix = dsig.DefaultPrefix
-	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	if err := ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
+	sc.IdAttribute = idAttr
+	sc.Prefix = dsig.DefaultPrefix
+	sc.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	if err := sc.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
 		return fmt.Errorf("assertion: signing context: %w", err)
 	}
 	// ConstructSignature sorts the attributes of what it canonicalizes;
 	// give it a copy so the document keeps its written order.
-	sig, err := ctx.ConstructSignature(el.Copy(), true)
+	sig, err := sc.ConstructSignature(el.Copy(), true)
 	if err != nil {
 		return fmt.Errorf("assertion: sign <%s>: %w", el.Tag, err)
 	}

@@ -32,7 +32,7 @@ func normCredential(c store.Credential) store.Credential {
 // CreateCredential stores a new credential; ErrConflict when its ID exists
 // or its LookupKey is set and already held by a credential of its Type.
 func (s *Store) CreateCredential(ctx context.Context, c store.Credential) (err error) {
-	defer s.observe("CreateCredential")(&err)
+	defer s.observe(ctx, "CreateCredential")(&err)
 	_, err = s.pool.Exec(ctx, `INSERT INTO credentials (`+credentialColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		credentialArgs(c)...)
 	return wrap("CreateCredential", err)
@@ -40,7 +40,7 @@ func (s *Store) CreateCredential(ctx context.Context, c store.Credential) (err e
 
 // GetCredential returns the credential; ErrNotFound when it is missing.
 func (s *Store) GetCredential(ctx context.Context, id string) (_ store.Credential, err error) {
-	defer s.observe("GetCredential")(&err)
+	defer s.observe(ctx, "GetCredential")(&err)
 	c, err := scanCredential(s.pool.QueryRow(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE id = $1`, id))
 	return c, wrap("GetCredential", err)
 }
@@ -48,7 +48,7 @@ func (s *Store) GetCredential(ctx context.Context, id string) (_ store.Credentia
 // GetCredentialByLookupKey returns the credential of type typ whose
 // LookupKey is key; an empty key finds nothing.
 func (s *Store) GetCredentialByLookupKey(ctx context.Context, typ, key string) (_ store.Credential, err error) {
-	defer s.observe("GetCredentialByLookupKey")(&err)
+	defer s.observe(ctx, "GetCredentialByLookupKey")(&err)
 	if key == "" {
 		return store.Credential{}, wrap("GetCredentialByLookupKey", pgx.ErrNoRows)
 	}
@@ -59,7 +59,7 @@ func (s *Store) GetCredentialByLookupKey(ctx context.Context, typ, key string) (
 
 // ListCredentials returns the user's credentials, oldest first.
 func (s *Store) ListCredentials(ctx context.Context, userID string) (_ []store.Credential, err error) {
-	defer s.observe("ListCredentials")(&err)
+	defer s.observe(ctx, "ListCredentials")(&err)
 	rows, err := s.pool.Query(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE user_id = $1 ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, wrap("ListCredentials", err)
@@ -71,7 +71,7 @@ func (s *Store) ListCredentials(ctx context.Context, userID string) (_ []store.C
 // atomically; ErrConflict when the new LookupKey is taken. The credential
 // keeps its ID.
 func (s *Store) UpdateCredential(ctx context.Context, id string, fn func(store.Credential) (store.Credential, error)) (_ store.Credential, err error) {
-	defer s.observe("UpdateCredential")(&err)
+	defer s.observe(ctx, "UpdateCredential")(&err)
 	var out store.Credential
 	err = s.tx(ctx, "UpdateCredential", func(tx pgx.Tx) error {
 		old, err := scanCredential(tx.QueryRow(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE id = $1 FOR UPDATE`, id))
@@ -98,14 +98,14 @@ func (s *Store) UpdateCredential(ctx context.Context, id string, fn func(store.C
 
 // DeleteCredential deletes the credential; ErrNotFound when it is missing.
 func (s *Store) DeleteCredential(ctx context.Context, id string) (err error) {
-	defer s.observe("DeleteCredential")(&err)
+	defer s.observe(ctx, "DeleteCredential")(&err)
 	return s.execOne(ctx, "DeleteCredential", `DELETE FROM credentials WHERE id = $1`, id)
 }
 
 // DeleteUserCredentials deletes the user's credentials of type typ (of
 // every type when typ is empty) and returns how many it deleted.
 func (s *Store) DeleteUserCredentials(ctx context.Context, userID, typ string) (_ int64, err error) {
-	defer s.observe("DeleteUserCredentials")(&err)
+	defer s.observe(ctx, "DeleteUserCredentials")(&err)
 	return s.execCount(ctx, "DeleteUserCredentials",
 		`DELETE FROM credentials WHERE user_id = $1 AND ($2 = '' OR type = $2)`, userID, typ)
 }

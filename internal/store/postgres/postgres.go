@@ -65,21 +65,21 @@ func Open(ctx context.Context, dsn string, opts store.Options) (*Store, error) {
 
 // Close closes the pool. Calling it again does nothing.
 func (s *Store) Close() (err error) {
-	defer s.observe("Close")(&err)
+	defer s.observe(context.Background(), "Close")(&err)
 	s.closeOnce.Do(s.pool.Close)
 	return nil
 }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) (err error) {
-	defer s.observe("Ping")(&err)
+	defer s.observe(ctx, "Ping")(&err)
 	return wrap("Ping", s.pool.Ping(ctx))
 }
 
 // GarbageCollect deletes the sessions, flows, counters and tickets that
 // have expired at now.
 func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (res store.GCResult, err error) {
-	defer s.observe("GarbageCollect")(&err)
+	defer s.observe(ctx, "GarbageCollect")(&err)
 	err = s.tx(ctx, "GarbageCollect", func(tx pgx.Tx) error {
 		for _, d := range []struct {
 			count *int64
@@ -106,7 +106,7 @@ func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (res store.GC
 
 // observe starts timing op; the returned function reports it with the
 // error the method returns.
-func (s *Store) observe(op string) func(*error) { return s.obs.Start(op) }
+func (s *Store) observe(ctx context.Context, op string) func(*error) { return s.obs.Start(ctx, op) }
 
 // tx runs f in a transaction and commits it when f succeeds. f's error is
 // returned as it is, so an Update's fn error comes back unchanged.

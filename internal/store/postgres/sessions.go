@@ -39,7 +39,7 @@ func normSession(s store.Session) store.Session {
 
 // CreateSession stores a new session; ErrConflict when its ID exists.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) (err error) {
-	defer s.observe("CreateSession")(&err)
+	defer s.observe(ctx, "CreateSession")(&err)
 	_, err = s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		sessionArgs(sess)...)
 	return wrap("CreateSession", err)
@@ -48,7 +48,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) (err erro
 // GetSession returns the session unless it is missing or has expired,
 // absolutely or for idleness, at now.
 func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (_ store.Session, err error) {
-	defer s.observe("GetSession")(&err)
+	defer s.observe(ctx, "GetSession")(&err)
 	sess, err := scanSession(s.pool.QueryRow(ctx,
 		`SELECT `+sessionColumns+` FROM sessions WHERE id = $1 AND expires_at > $2 AND idle_expiry > $2`, id, now))
 	return sess, wrap("GetSession", err)
@@ -57,7 +57,7 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (_ sto
 // UpdateSession replaces the session with what fn returns, atomically. The
 // session keeps its ID.
 func (s *Store) UpdateSession(ctx context.Context, id string, fn func(store.Session) (store.Session, error)) (_ store.Session, err error) {
-	defer s.observe("UpdateSession")(&err)
+	defer s.observe(ctx, "UpdateSession")(&err)
 	var out store.Session
 	err = s.tx(ctx, "UpdateSession", func(tx pgx.Tx) error {
 		old, err := scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1 FOR UPDATE`, id))
@@ -85,13 +85,13 @@ func (s *Store) UpdateSession(ctx context.Context, id string, fn func(store.Sess
 
 // DeleteSession deletes the session; ErrNotFound when it is missing.
 func (s *Store) DeleteSession(ctx context.Context, id string) (err error) {
-	defer s.observe("DeleteSession")(&err)
+	defer s.observe(ctx, "DeleteSession")(&err)
 	return s.execOne(ctx, "DeleteSession", `DELETE FROM sessions WHERE id = $1`, id)
 }
 
 // ListUserSessions returns the user's live sessions at now, oldest first.
 func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time) (_ []store.Session, err error) {
-	defer s.observe("ListUserSessions")(&err)
+	defer s.observe(ctx, "ListUserSessions")(&err)
 	rows, err := s.pool.Query(ctx, `SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = $1 AND expires_at > $2 AND idle_expiry > $2 ORDER BY created_at, id`, userID, now)
 	if err != nil {
@@ -103,6 +103,6 @@ func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Ti
 // DeleteUserSessions deletes every session of the user, expired or not,
 // and returns how many it deleted.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) (_ int64, err error) {
-	defer s.observe("DeleteUserSessions")(&err)
+	defer s.observe(ctx, "DeleteUserSessions")(&err)
 	return s.execCount(ctx, "DeleteUserSessions", `DELETE FROM sessions WHERE user_id = $1`, userID)
 }

@@ -21,7 +21,7 @@ func scanTicket(sc scanner) (store.Ticket, error) {
 // CreateTicket stores a new ticket; ErrConflict when its (Kind, ID)
 // exists, even expired.
 func (s *Store) CreateTicket(ctx context.Context, t store.Ticket) (err error) {
-	defer s.observe("CreateTicket")(&err)
+	defer s.observe(ctx, "CreateTicket")(&err)
 	_, err = s.pool.Exec(ctx, `INSERT INTO tickets (`+ticketColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		t.Kind, t.ID, t.UserID, blob(t.Data), t.CreatedAt, t.ExpiresAt)
 	return wrap("CreateTicket", err)
@@ -31,7 +31,7 @@ func (s *Store) CreateTicket(ctx context.Context, t store.Ticket) (err error) {
 // ErrNotFound when it is missing, consumed or expired at now. An expired
 // ticket stays until GarbageCollect.
 func (s *Store) ConsumeTicket(ctx context.Context, kind, id string, now time.Time) (_ store.Ticket, err error) {
-	defer s.observe("ConsumeTicket")(&err)
+	defer s.observe(ctx, "ConsumeTicket")(&err)
 	t, err := scanTicket(s.pool.QueryRow(ctx,
 		`DELETE FROM tickets WHERE kind = $1 AND id = $2 AND expires_at > $3 RETURNING `+ticketColumns, kind, id, now))
 	return t, wrap("ConsumeTicket", err)

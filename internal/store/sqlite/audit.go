@@ -28,7 +28,7 @@ func scanAudit(sc scanner) (store.AuditEvent, error) {
 // AppendAudit stores the event and returns the ID the store assigned; e.ID
 // is ignored.
 func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) (_ int64, err error) {
-	defer s.observe("AppendAudit")(&err)
+	defer s.observe(ctx, "AppendAudit")(&err)
 	r, err := s.w.ExecContext(ctx, `INSERT INTO audit_events (event_time, type, user_id, login, ip, request_id, app, result, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		tm(e.Time), e.Type, e.UserID, e.Login, e.IP, e.RequestID, e.App, e.Result, blob(e.Detail))
@@ -41,7 +41,7 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) (_ int64, e
 
 // QueryAudit returns the events q selects, newest first.
 func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) (_ []store.AuditEvent, err error) {
-	defer s.observe("QueryAudit")(&err)
+	defer s.observe(ctx, "QueryAudit")(&err)
 	var (
 		where []string
 		args  []any
@@ -75,6 +75,6 @@ func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) (_ []store.A
 
 // PruneAudit deletes the events from before before and returns how many.
 func (s *Store) PruneAudit(ctx context.Context, before time.Time) (_ int64, err error) {
-	defer s.observe("PruneAudit")(&err)
+	defer s.observe(ctx, "PruneAudit")(&err)
 	return s.execCount(ctx, "PruneAudit", `DELETE FROM audit_events WHERE event_time < ?`, tm(before))
 }

@@ -28,14 +28,14 @@ func scanFlow(sc scanner) (store.Flow, error) {
 
 // CreateFlow stores a new flow; ErrConflict when its ID exists.
 func (s *Store) CreateFlow(ctx context.Context, f store.Flow) (err error) {
-	defer s.observe("CreateFlow")(&err)
+	defer s.observe(ctx, "CreateFlow")(&err)
 	_, err = s.w.ExecContext(ctx, `INSERT INTO flows (`+flowColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`, flowArgs(f)...)
 	return wrap("CreateFlow", err)
 }
 
 // GetFlow returns the flow unless it is missing or has expired at now.
 func (s *Store) GetFlow(ctx context.Context, id string, now time.Time) (_ store.Flow, err error) {
-	defer s.observe("GetFlow")(&err)
+	defer s.observe(ctx, "GetFlow")(&err)
 	f, err := scanFlow(s.r.QueryRowContext(ctx, `SELECT `+flowColumns+` FROM flows WHERE id = ? AND expires_at > ?`, id, tm(now)))
 	return f, wrap("GetFlow", err)
 }
@@ -43,7 +43,7 @@ func (s *Store) GetFlow(ctx context.Context, id string, now time.Time) (_ store.
 // UpdateFlow replaces the flow with what fn returns, atomically. The flow
 // keeps its ID.
 func (s *Store) UpdateFlow(ctx context.Context, id string, fn func(store.Flow) (store.Flow, error)) (_ store.Flow, err error) {
-	defer s.observe("UpdateFlow")(&err)
+	defer s.observe(ctx, "UpdateFlow")(&err)
 	var out store.Flow
 	err = s.writeTx(ctx, "UpdateFlow", func(tx *sql.Tx) error {
 		old, err := scanFlow(tx.QueryRowContext(ctx, `SELECT `+flowColumns+` FROM flows WHERE id = ?`, id))
@@ -71,6 +71,6 @@ func (s *Store) UpdateFlow(ctx context.Context, id string, fn func(store.Flow) (
 
 // DeleteFlow deletes the flow; ErrNotFound when it is missing.
 func (s *Store) DeleteFlow(ctx context.Context, id string) (err error) {
-	defer s.observe("DeleteFlow")(&err)
+	defer s.observe(ctx, "DeleteFlow")(&err)
 	return s.execOne(ctx, "DeleteFlow", `DELETE FROM flows WHERE id = ?`, id)
 }

@@ -28,14 +28,14 @@ func scanKey(sc scanner) (store.SigningKey, error) {
 
 // CreateKey stores a new signing key; ErrConflict when its ID exists.
 func (s *Store) CreateKey(ctx context.Context, k store.SigningKey) (err error) {
-	defer s.observe("CreateKey")(&err)
+	defer s.observe(ctx, "CreateKey")(&err)
 	_, err = s.w.ExecContext(ctx, `INSERT INTO signing_keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`, keyArgs(k)...)
 	return wrap("CreateKey", err)
 }
 
 // ListKeys returns every signing key, oldest first.
 func (s *Store) ListKeys(ctx context.Context) (_ []store.SigningKey, err error) {
-	defer s.observe("ListKeys")(&err)
+	defer s.observe(ctx, "ListKeys")(&err)
 	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+` FROM signing_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, wrap("ListKeys", err)
@@ -46,7 +46,7 @@ func (s *Store) ListKeys(ctx context.Context) (_ []store.SigningKey, err error) 
 // UpdateKey replaces the key with what fn returns, atomically. The key
 // keeps its ID.
 func (s *Store) UpdateKey(ctx context.Context, id string, fn func(store.SigningKey) (store.SigningKey, error)) (_ store.SigningKey, err error) {
-	defer s.observe("UpdateKey")(&err)
+	defer s.observe(ctx, "UpdateKey")(&err)
 	var out store.SigningKey
 	err = s.writeTx(ctx, "UpdateKey", func(tx *sql.Tx) error {
 		old, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM signing_keys WHERE id = ?`, id))
@@ -75,6 +75,6 @@ func (s *Store) UpdateKey(ctx context.Context, id string, fn func(store.SigningK
 
 // DeleteKey deletes the key; ErrNotFound when it is missing.
 func (s *Store) DeleteKey(ctx context.Context, id string) (err error) {
-	defer s.observe("DeleteKey")(&err)
+	defer s.observe(ctx, "DeleteKey")(&err)
 	return s.execOne(ctx, "DeleteKey", `DELETE FROM signing_keys WHERE id = ?`, id)
 }

@@ -58,7 +58,7 @@ func normSession(s store.Session) store.Session {
 
 // CreateSession stores a new session; ErrConflict when its ID exists.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) (err error) {
-	defer s.observe("CreateSession")(&err)
+	defer s.observe(ctx, "CreateSession")(&err)
 	args, err := sessionArgs(sess)
 	if err != nil {
 		return wrap("CreateSession", err)
@@ -70,7 +70,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) (err erro
 // GetSession returns the session unless it is missing or has expired,
 // absolutely or for idleness, at now.
 func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (_ store.Session, err error) {
-	defer s.observe("GetSession")(&err)
+	defer s.observe(ctx, "GetSession")(&err)
 	n := tm(now)
 	sess, err := scanSession(s.r.QueryRowContext(ctx,
 		`SELECT `+sessionColumns+` FROM sessions WHERE id = ? AND expires_at > ? AND idle_expiry > ?`, id, n, n))
@@ -80,7 +80,7 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (_ sto
 // UpdateSession replaces the session with what fn returns, atomically. The
 // session keeps its ID.
 func (s *Store) UpdateSession(ctx context.Context, id string, fn func(store.Session) (store.Session, error)) (_ store.Session, err error) {
-	defer s.observe("UpdateSession")(&err)
+	defer s.observe(ctx, "UpdateSession")(&err)
 	var out store.Session
 	err = s.writeTx(ctx, "UpdateSession", func(tx *sql.Tx) error {
 		old, err := scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
@@ -112,13 +112,13 @@ func (s *Store) UpdateSession(ctx context.Context, id string, fn func(store.Sess
 
 // DeleteSession deletes the session; ErrNotFound when it is missing.
 func (s *Store) DeleteSession(ctx context.Context, id string) (err error) {
-	defer s.observe("DeleteSession")(&err)
+	defer s.observe(ctx, "DeleteSession")(&err)
 	return s.execOne(ctx, "DeleteSession", `DELETE FROM sessions WHERE id = ?`, id)
 }
 
 // ListUserSessions returns the user's live sessions at now, oldest first.
 func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time) (_ []store.Session, err error) {
-	defer s.observe("ListUserSessions")(&err)
+	defer s.observe(ctx, "ListUserSessions")(&err)
 	n := tm(now)
 	rows, err := s.r.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = ? AND expires_at > ? AND idle_expiry > ? ORDER BY created_at, id`, userID, n, n)
@@ -131,6 +131,6 @@ func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Ti
 // DeleteUserSessions deletes every session of the user, expired or not,
 // and returns how many it deleted.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) (_ int64, err error) {
-	defer s.observe("DeleteUserSessions")(&err)
+	defer s.observe(ctx, "DeleteUserSessions")(&err)
 	return s.execCount(ctx, "DeleteUserSessions", `DELETE FROM sessions WHERE user_id = ?`, userID)
 }

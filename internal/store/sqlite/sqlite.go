@@ -134,7 +134,7 @@ func dsn(path string, writer bool) string {
 
 // Close closes the database. Calling it again does nothing.
 func (s *Store) Close() (err error) {
-	defer s.observe("Close")(&err)
+	defer s.observe(context.Background(), "Close")(&err)
 	s.closeOnce.Do(func() {
 		var errs []error
 		if s.r != nil {
@@ -150,14 +150,14 @@ func (s *Store) Close() (err error) {
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) (err error) {
-	defer s.observe("Ping")(&err)
+	defer s.observe(ctx, "Ping")(&err)
 	return wrap("Ping", s.r.PingContext(ctx))
 }
 
 // GarbageCollect deletes the sessions, flows, counters and tickets that
 // have expired at now.
 func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (res store.GCResult, err error) {
-	defer s.observe("GarbageCollect")(&err)
+	defer s.observe(ctx, "GarbageCollect")(&err)
 	n := tm(now)
 	err = s.writeTx(ctx, "GarbageCollect", func(tx *sql.Tx) error {
 		for _, d := range []struct {
@@ -188,7 +188,7 @@ func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (res store.GC
 
 // observe starts timing op; the returned function reports it with the
 // error the method returns.
-func (s *Store) observe(op string) func(*error) { return s.obs.Start(op) }
+func (s *Store) observe(ctx context.Context, op string) func(*error) { return s.obs.Start(ctx, op) }
 
 // writeTx runs f in a write transaction and commits it when f succeeds.
 // f's error is returned as it is, so an Update's fn error comes back

@@ -25,7 +25,7 @@ func scanCounter(sc scanner) (store.Counter, error) {
 // length window at now with count one when there is no live counter. It is
 // a single statement, so concurrent increments all count.
 func (s *Store) IncrementCounter(ctx context.Context, key string, now time.Time, window time.Duration) (_ store.Counter, err error) {
-	defer s.observe("IncrementCounter")(&err)
+	defer s.observe(ctx, "IncrementCounter")(&err)
 	if window <= 0 {
 		return store.Counter{}, wrap("IncrementCounter", errors.New("window must be positive"))
 	}
@@ -42,7 +42,7 @@ func (s *Store) IncrementCounter(ctx context.Context, key string, now time.Time,
 // GetCounter returns key's live counter at now, or a zero Counter with Key
 // set when there is none.
 func (s *Store) GetCounter(ctx context.Context, key string, now time.Time) (_ store.Counter, err error) {
-	defer s.observe("GetCounter")(&err)
+	defer s.observe(ctx, "GetCounter")(&err)
 	c, err := scanCounter(s.r.QueryRowContext(ctx,
 		`SELECT key, count, window_start, expires_at FROM counters WHERE key = ? AND expires_at > ?`, key, tm(now)))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -53,7 +53,7 @@ func (s *Store) GetCounter(ctx context.Context, key string, now time.Time) (_ st
 
 // ResetCounter deletes key's counter; a missing counter is no error.
 func (s *Store) ResetCounter(ctx context.Context, key string) (err error) {
-	defer s.observe("ResetCounter")(&err)
+	defer s.observe(ctx, "ResetCounter")(&err)
 	_, err = s.execCount(ctx, "ResetCounter", `DELETE FROM counters WHERE key = ?`, key)
 	return err
 }

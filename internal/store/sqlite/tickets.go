@@ -24,7 +24,7 @@ func scanTicket(sc scanner) (store.Ticket, error) {
 // CreateTicket stores a new ticket; ErrConflict when its (Kind, ID)
 // exists, even expired.
 func (s *Store) CreateTicket(ctx context.Context, t store.Ticket) (err error) {
-	defer s.observe("CreateTicket")(&err)
+	defer s.observe(ctx, "CreateTicket")(&err)
 	_, err = s.w.ExecContext(ctx, `INSERT INTO tickets (`+ticketColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		t.Kind, t.ID, t.UserID, blob(t.Data), tm(t.CreatedAt), tm(t.ExpiresAt))
 	return wrap("CreateTicket", err)
@@ -34,7 +34,7 @@ func (s *Store) CreateTicket(ctx context.Context, t store.Ticket) (err error) {
 // ErrNotFound when it is missing, consumed or expired at now. An expired
 // ticket stays until GarbageCollect.
 func (s *Store) ConsumeTicket(ctx context.Context, kind, id string, now time.Time) (_ store.Ticket, err error) {
-	defer s.observe("ConsumeTicket")(&err)
+	defer s.observe(ctx, "ConsumeTicket")(&err)
 	t, err := scanTicket(s.w.QueryRowContext(ctx,
 		`DELETE FROM tickets WHERE kind = ? AND id = ? AND expires_at > ? RETURNING `+ticketColumns, kind, id, tm(now)))
 	return t, wrap("ConsumeTicket", err)
