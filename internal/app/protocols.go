@@ -62,7 +62,7 @@ func (a *App) mountProtocols(mux *http.ServeMux) error {
 		Audit:    a.Audit, Renderer: a.Renderer, Log: a.Log.With("component", "wsfed"), Now: a.Now,
 	}).Mount(mux)
 
-	issue := func(_ context.Context, req *wstrust.Request, u *directory.User) (*assertion.Assertion, error) {
+	issue := func(ctx context.Context, req *wstrust.Request, u *directory.User) (*assertion.Assertion, error) {
 		rp, ok := reg.ByRealm(req.AppliesTo)
 		if !ok {
 			return nil, fmt.Errorf("%w: unknown AppliesTo", wstrust.ErrInvalidRequest)
@@ -75,7 +75,7 @@ func (a *App) mountProtocols(mux *http.ServeMux) error {
 		}
 		now := a.Now()
 		claims := policy.Claims(u, assertion.SignIn{AuthInstant: now, AMR: []string{"pwd"}}, now)
-		return wsfed.IssueAssertion(builder, rp, claims)
+		return wsfed.IssueAssertion(ctx, builder, rp, claims)
 	}
 	for _, v := range []struct {
 		version wstrust.Version

@@ -107,14 +107,9 @@ func (a *Assertion) Element() *etree.Element { return a.el.Copy() }
 // AuthenticationStatement, each with the Subject (NameIdentifier =
 // ImmutableID, bearer confirmation); the UPN and ImmutableID attributes;
 // authenticationinstant; the multipleauthn claims only when MFA happened;
-// the password-expiry and corporate-network claims when given.
-func (b *Builder) SAML11(in Issue) (*Assertion, error) {
-	return b.SAML11Context(context.Background(), in)
-}
-
-// SAML11Context is SAML11 for a request: signing the assertion is the
-// request's signing phase (Server-Timing).
-func (b *Builder) SAML11Context(ctx context.Context, in Issue) (*Assertion, error) {
+// the password-expiry and corporate-network claims when given. Signing is
+// the signing phase of the request in ctx (Server-Timing).
+func (b *Builder) SAML11(ctx context.Context, in Issue) (*Assertion, error) {
 	if err := in.check(); err != nil {
 		return nil, err
 	}
@@ -168,7 +163,7 @@ func (b *Builder) SAML11Context(ctx context.Context, in Issue) (*Assertion, erro
 	st.CreateAttr("AuthenticationInstant", FormatTime(c.AuthInstant))
 	subject(st, c.ImmutableID)
 
-	if err := b.signer.SignEnvelopedContext(ctx, a, "AssertionID", -1); err != nil {
+	if err := b.signer.SignEnveloped(ctx, a, "AssertionID", -1); err != nil {
 		return nil, err
 	}
 	raw, err := Marshal(a, false)

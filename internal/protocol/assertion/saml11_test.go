@@ -2,6 +2,7 @@ package assertion
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -80,7 +81,7 @@ func TestTheSAML11AssertionHasExactlyTheLayoutEntraExpects(t *testing.T) {
 	kp := validators.FixedKey(t, "current")
 	for _, mfa := range []bool{false, true} {
 		t.Run(fmt.Sprintf("mfa=%v", mfa), func(t *testing.T) {
-			a, err := newBuilder(t, kp, t0).SAML11(Issue{Issuer: testIssuer, Audience: testAudience, Claims: aliceClaims(mfa)})
+			a, err := newBuilder(t, kp, t0).SAML11(context.Background(), Issue{Issuer: testIssuer, Audience: testAudience, Claims: aliceClaims(mfa)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -217,7 +218,7 @@ func TestMFAClaimsAppearOnlyWhenMFAHappened(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cl := aliceClaims(c.mfa)
 			cl.AMR = c.amr
-			a, err := b.SAML11(Issue{Issuer: testIssuer, Audience: testAudience, Claims: cl})
+			a, err := b.SAML11(context.Background(), Issue{Issuer: testIssuer, Audience: testAudience, Claims: cl})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -263,7 +264,7 @@ func TestOptionalClaimsAppearOnlyWhenGiven(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cl := aliceClaims(false)
 			c.edit(&cl)
-			a, err := b.SAML11(Issue{Issuer: testIssuer, Audience: testAudience, Claims: cl})
+			a, err := b.SAML11(context.Background(), Issue{Issuer: testIssuer, Audience: testAudience, Claims: cl})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -283,7 +284,7 @@ func TestTheLifetimeIsConfigurable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := b.SAML11(Issue{Issuer: testIssuer, Audience: testAudience, Claims: aliceClaims(false)})
+	a, err := b.SAML11(context.Background(), Issue{Issuer: testIssuer, Audience: testAudience, Claims: aliceClaims(false)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +324,7 @@ func TestBadInputIsRefusedWithAReason(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			in := Issue{Issuer: testIssuer, Audience: testAudience, Claims: aliceClaims(false)}
 			c.edit(&in)
-			if _, err := b.SAML11(in); err == nil || !strings.Contains(err.Error(), c.want) {
+			if _, err := b.SAML11(context.Background(), in); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("err = %v, want one mentioning %q", err, c.want)
 			}
 		})
@@ -332,7 +333,7 @@ func TestBadInputIsRefusedWithAReason(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bad.SAML11(Issue{Issuer: testIssuer, Audience: testAudience, Claims: aliceClaims(false)}); err == nil {
+	if _, err := bad.SAML11(context.Background(), Issue{Issuer: testIssuer, Audience: testAudience, Claims: aliceClaims(false)}); err == nil {
 		t.Error("an id starting with a digit was accepted")
 	}
 }
@@ -341,7 +342,7 @@ func TestIndependentValidatorsAcceptGoodAssertionsAndRejectBadOnes(t *testing.T)
 	kp := validators.FixedKey(t, "current")
 	certPEM := pemCert(kp)
 	good := func(t *testing.T, cl Claims) *Assertion {
-		a, err := newBuilder(t, kp, t0).SAML11(Issue{Issuer: testIssuer, Audience: testAudience, Claims: cl})
+		a, err := newBuilder(t, kp, t0).SAML11(context.Background(), Issue{Issuer: testIssuer, Audience: testAudience, Claims: cl})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -357,11 +358,11 @@ func TestIndependentValidatorsAcceptGoodAssertionsAndRejectBadOnes(t *testing.T)
 		t.Error("non-ASCII characters must be written as character references")
 	}
 	tampered := bytes.Replace(plain.XML, []byte("alice@corp.example.com"), []byte("mallory@corp.example.com"), 1)
-	other, err := newBuilder(t, validators.FixedKey(t, "other"), t0).SAML11(Issue{Issuer: testIssuer, Audience: testAudience, Claims: aliceClaims(false)})
+	other, err := newBuilder(t, validators.FixedKey(t, "other"), t0).SAML11(context.Background(), Issue{Issuer: testIssuer, Audience: testAudience, Claims: aliceClaims(false)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	expired, err := newBuilder(t, kp, t0.Add(-2*time.Hour)).SAML11(Issue{Issuer: testIssuer, Audience: testAudience, Claims: aliceClaims(false)})
+	expired, err := newBuilder(t, kp, t0.Add(-2*time.Hour)).SAML11(context.Background(), Issue{Issuer: testIssuer, Audience: testAudience, Claims: aliceClaims(false)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,19 +43,14 @@ func (s *Signer) KeyPair() *keys.KeyPair { return s.kp }
 // SignEnveloped signs el, whose idAttr attribute holds the id the
 // signature's Reference points at (URI="#id"), and inserts the ds:Signature
 // as el's child element number at (0: first, as SAML metadata wants; a
-// negative at or one past the last element: last, as SAML 1.1 wants).
+// negative at or one past the last element: last, as SAML 1.1 wants). The
+// time it takes is the signing phase of the request in ctx (Server-Timing).
 //
 // el must be the root of the document it will be sent in, or declare every
 // namespace it uses itself (exclusive C14N then makes the signature
 // independent of where it is embedded). el must not contain whitespace-only
 // text between elements that the caller later changes.
-func (s *Signer) SignEnveloped(el *etree.Element, idAttr string, at int) error {
-	return s.SignEnvelopedContext(context.Background(), el, idAttr, at)
-}
-
-// SignEnvelopedContext is SignEnveloped for a request: the time it takes
-// is the request's signing phase (Server-Timing).
-func (s *Signer) SignEnvelopedContext(ctx context.Context, el *etree.Element, idAttr string, at int) error {
+func (s *Signer) SignEnveloped(ctx context.Context, el *etree.Element, idAttr string, at int) error {
 	defer observe.Start(ctx, observe.PhaseSigning)()
 	if el.SelectAttrValue(idAttr, "") == "" {
 		return fmt.Errorf("assertion: sign <%s>: no %s attribute", el.Tag, idAttr)

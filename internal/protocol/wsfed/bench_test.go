@@ -1,6 +1,7 @@
 package wsfed
 
 import (
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -25,7 +26,7 @@ func BenchmarkIssueToken(b *testing.B) {
 	claims := aliceClaims(true)
 	b.ReportAllocs()
 	for b.Loop() {
-		a, err := IssueAssertion(builder, rp, claims)
+		a, err := IssueAssertion(context.Background(), builder, rp, claims)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -107,7 +107,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, q url.Values) e
 	}
 	ip, _ := netip.ParseAddr(observe.ClientIP(ctx))
 	claims := h.Policy.Claims(&res.User, assertion.SignIn{AuthInstant: res.AuthTime, AMR: res.Methods, MFA: res.MFA(), ClientIP: ip}, h.Now())
-	a, err := IssueAssertionContext(ctx, h.Builder, req.RP, claims)
+	a, err := IssueAssertion(ctx, h.Builder, req.RP, claims)
 	if err != nil {
 		if errors.Is(err, ErrDomainNotFederated) {
 			return web.Errorf(http.StatusForbidden, "Your account's domain is not set up for this application. Ask your administrator.", err)

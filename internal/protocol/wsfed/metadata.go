@@ -1,6 +1,7 @@
 package wsfed
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -81,7 +82,7 @@ func BuildMetadata(c MetadataConfig) ([]byte, error) {
 			return nil, fmt.Errorf("wsfed: %w", err)
 		}
 	}
-	if err := signer.SignEnveloped(ed, "ID", 0); err != nil {
+	if err := signer.SignEnveloped(context.Background(), ed, "ID", 0); err != nil {
 		return nil, err
 	}
 	return assertion.Marshal(ed, true)

@@ -103,14 +103,9 @@ func (rp *RelyingParty) IssuerFor(upn string) (issuer string, domain string, err
 
 // IssueAssertion builds and signs the SAML 1.1 assertion for rp: the
 // Issuer is IssuerFor(c.UPN), the Audience rp.Realm. For Entra it also
-// refuses an ImmutableID Entra would reject.
-func IssueAssertion(b *assertion.Builder, rp *RelyingParty, c assertion.Claims) (*assertion.Assertion, error) {
-	return IssueAssertionContext(context.Background(), b, rp, c)
-}
-
-// IssueAssertionContext is IssueAssertion for a request: signing is the
-// request's signing phase (Server-Timing).
-func IssueAssertionContext(ctx context.Context, b *assertion.Builder, rp *RelyingParty, c assertion.Claims) (*assertion.Assertion, error) {
+// refuses an ImmutableID Entra would reject. Signing is the signing phase
+// of the request in ctx (Server-Timing).
+func IssueAssertion(ctx context.Context, b *assertion.Builder, rp *RelyingParty, c assertion.Claims) (*assertion.Assertion, error) {
 	issuer, _, err := rp.IssuerFor(c.UPN)
 	if err != nil {
 		return nil, err
@@ -118,7 +113,7 @@ func IssueAssertionContext(ctx context.Context, b *assertion.Builder, rp *Relyin
 	if rp.Entra() && len(c.ImmutableID) > EntraMaxImmutableID {
 		return nil, fmt.Errorf("wsfed: ImmutableID of %s has %d characters; Entra takes at most %d", c.UPN, len(c.ImmutableID), EntraMaxImmutableID)
 	}
-	return b.SAML11Context(ctx, assertion.Issue{Issuer: issuer, Audience: rp.Realm, Claims: c})
+	return b.SAML11(ctx, assertion.Issue{Issuer: issuer, Audience: rp.Realm, Claims: c})
 }
 
 // Registry holds the configured relying parties.

@@ -2,6 +2,7 @@ package wsfed
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ import (
 
 func issue(t *testing.T, b *assertion.Builder, rp *RelyingParty, c assertion.Claims) (*assertion.Assertion, []byte) {
 	t.Helper()
-	a, err := IssueAssertion(b, rp, c)
+	a, err := IssueAssertion(context.Background(), b, rp, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,10 +119,10 @@ func TestTheIssuerIsTheUsersDomainIssuerByteForByte(t *testing.T) {
 	b := newBuilder(t, validators.FixedKey(t, "current"), t0)
 	long := aliceClaims(false)
 	long.ImmutableID = string(bytes.Repeat([]byte("A"), 60))
-	if _, err := IssueAssertion(b, rp, long); err == nil {
+	if _, err := IssueAssertion(context.Background(), b, rp, long); err == nil {
 		t.Error("an ImmutableID of 60 characters was accepted for Entra")
 	}
-	if _, err := IssueAssertion(b, wiki, long); err != nil {
+	if _, err := IssueAssertion(context.Background(), b, wiki, long); err != nil {
 		t.Errorf("a generic relying party refused a long NameIdentifier: %v", err)
 	}
 }

@@ -162,7 +162,7 @@ func (f *fixture) issue(_ context.Context, req *Request, u *directory.User) (*as
 		return nil, fmt.Errorf("%w: unknown AppliesTo", ErrInvalidRequest)
 	}
 	c := assertion.ClaimsPolicy{}.Claims(u, assertion.SignIn{AuthInstant: t0, AMR: []string{"pwd"}}, t0)
-	return wsfed.IssueAssertion(f.b, rp, c)
+	return wsfed.IssueAssertion(context.Background(), f.b, rp, c)
 }
 
 var alice = &directory.User{UPN: "alice@corp.example.com", ImmutableID: "8bJ5sEt4uUWZ2wOyxGXQqA==", SAMAccountName: "alice"}
