@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // ui.time_zone works on hosts without a zoneinfo database
 
 	"github.com/gatehouse-sso/gatehouse/internal/app"
 	"github.com/gatehouse-sso/gatehouse/internal/config"

@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/emailcode"
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/recovery"
@@ -39,7 +40,15 @@ func (a *App) buildFactors() (*signin.FactorSet, error) {
 		if err != nil {
 			return nil, err
 		}
-		a.Notifier, err = notify.New(notify.Options{Sender: m, Product: a.Config.UI.Name, BaseURL: a.Config.Issuer})
+		loc := time.UTC
+		if tz := a.Config.UI.TimeZone; tz != "" {
+			if loc, err = time.LoadLocation(tz); err != nil {
+				return nil, fmt.Errorf("ui.time_zone: %w", err)
+			}
+		}
+		a.Notifier, err = notify.New(notify.Options{Sender: m, Product: a.Config.UI.Name, BaseURL: a.Config.Issuer,
+			Support: a.Config.UI.Support, DefaultLanguage: a.Config.UI.DefaultLanguage, Location: loc,
+			Logger: a.Log.With("component", "notify"), Now: a.Now})
 		if err != nil {
 			return nil, err
 		}

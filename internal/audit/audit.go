@@ -26,7 +26,9 @@ const (
 	PasswordChanged  = "password.changed"
 	PasswordReset    = "password.reset"
 	AccountUnlocked  = "account.unlocked"
-	TokenIssued      = "token.issued"
+	// ExpiryReminder: `gatehouse notify expiring` mailed the user.
+	ExpiryReminder = "password.expiry_reminder"
+	TokenIssued    = "token.issued"
 )
 
 // Event is one thing that happened.

@@ -81,6 +81,12 @@ type UI struct {
 	OverrideDir string `yaml:"override_dir"`
 	// DefaultLanguage is used when the browser asks for none we have.
 	DefaultLanguage string `yaml:"default_language"`
+	// Support is whom users should contact about something suspicious,
+	// written into mails: an address or a phone number, e.g.
+	// "helpdesk@corp.example.com (+49 30 1234-0)". Empty: "your IT helpdesk".
+	Support string `yaml:"support"`
+	// TimeZone (IANA name, e.g. Europe/Berlin) for times in mails; default UTC.
+	TimeZone string `yaml:"time_zone"`
 }
 
 // Log configures logging.

@@ -103,6 +103,11 @@ func (c *Config) validateServer(p *Problems) {
 	if c.Claims.PasswordExpiryWindow < 0 {
 		p.add("claims.password_expiry_window", "must not be negative")
 	}
+	if c.UI.TimeZone != "" {
+		if _, err := time.LoadLocation(c.UI.TimeZone); err != nil {
+			p.add("ui.time_zone", "not a time zone name like Europe/Berlin: %q", c.UI.TimeZone)
+		}
+	}
 	if c.Passwords.MinStrength < 0 || c.Passwords.MinStrength > 4 {
 		p.add("passwords.min_strength", "must be a zxcvbn score from 0 (off) to 4, got %d", c.Passwords.MinStrength)
 	}

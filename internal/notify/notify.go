@@ -198,7 +198,7 @@ func (n *Notifier) send(ctx context.Context, kind string, to Recipient, data any
 		return err
 	}
 	if err := n.sender.Send(ctx, m); err != nil {
-		return fmt.Errorf("notify: %s: %w", kind, err)
+		return fmt.Errorf("%s mail: %w", kind, err)
 	}
 	return nil
 }

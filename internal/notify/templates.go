@@ -171,14 +171,13 @@ func funcsFor(lang string) map[string]any {
 		"datetime": datetime,
 		"date":     date,
 		"minutes":  func(d time.Duration) int { return int(math.Ceil(d.Minutes())) },
-		// daysUntil counts whole days from now to t, rounding up, at
-		// least 0.
+		// daysUntil counts calendar days from now to t in t's time zone
+		// (0: today, 1: tomorrow), at least 0.
 		"daysUntil": func(now, t time.Time) int {
-			d := t.Sub(now)
-			if d <= 0 {
-				return 0
-			}
-			return int(math.Ceil(d.Hours() / 24))
+			y1, m1, d1 := now.In(t.Location()).Date()
+			y2, m2, d2 := t.Date()
+			days := time.Date(y2, m2, d2, 0, 0, 0, 0, time.UTC).Sub(time.Date(y1, m1, d1, 0, 0, 0, 0, time.UTC)).Hours() / 24
+			return max(int(days), 0)
 		},
 	}
 }

@@ -20,9 +20,6 @@ import (
 // Its ID is "<user ID>/<pwdLastSet>/<window>d".
 const TicketKind = "reminder.password_expiry"
 
-// AuditType is the audit event recorded for every reminder sent.
-const AuditType = "password.expiry_reminder"
-
 // ticketGrace keeps a reminder's ticket a day past the password's expiry:
 // until then the user is listed, so the ticket must outlive that.
 const ticketGrace = 24 * time.Hour
@@ -257,7 +254,7 @@ func (r *runner) remind(ctx context.Context, u *directory.User, w int, now time.
 		}
 		return StatusFailed, err
 	}
-	r.Audit.Record(ctx, audit.Event{Type: AuditType, UserID: u.ID, Login: login(u), Result: "ok", Detail: map[string]string{
+	r.Audit.Record(ctx, audit.Event{Type: audit.ExpiryReminder, UserID: u.ID, Login: login(u), Result: "ok", Detail: map[string]string{
 		"window_days":      strconv.Itoa(w),
 		"expires":          u.State.PasswordExpires.UTC().Format(time.RFC3339),
 		"password_version": passwordVersion(u),
@@ -270,7 +267,7 @@ func (r *runner) remind(ctx context.Context, u *directory.User, w int, now time.
 // this password was sent. Tickets cannot be read without claiming them, so
 // it reads the audit trail, which every sent reminder is added to.
 func (r *runner) sentBefore(ctx context.Context, u *directory.User, w int) (bool, error) {
-	evs, err := r.Store.QueryAudit(ctx, store.AuditQuery{UserID: u.ID, Type: AuditType, Since: u.State.PasswordLastSet, Limit: 1000})
+	evs, err := r.Store.QueryAudit(ctx, store.AuditQuery{UserID: u.ID, Type: audit.ExpiryReminder, Since: u.State.PasswordLastSet, Limit: 1000})
 	if err != nil {
 		return false, fmt.Errorf("read the audit trail: %w", err)
 	}

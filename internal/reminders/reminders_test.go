@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/directory/file"
@@ -193,7 +194,7 @@ func TestEachUserIsRemindedOncePerWindowAndPassword(t *testing.T) {
 	t.Run("the mail names the user, the exact expiry, the days left and the change page", func(t *testing.T) {
 		msgs := w.smtp.Messages()
 		cat, ben := msgs[0], msgs[1]
-		for _, want := range []string{"Hello Cat Example,", "tomorrow", "Sunday, 1 March 2026, 20:00 UTC", issuer + "/password/change",
+		for _, want := range []string{"Hello Cat Example,", "expires today", "Sunday, 1 March 2026, 20:00 UTC", issuer + "/password/change",
 			"never asks for your password"} {
 			if !strings.Contains(cat.Text, want) || !strings.Contains(cat.HTML, want) {
 				t.Errorf("cat's mail lacks %q:\n%s", want, cat.Text)
@@ -205,7 +206,7 @@ func TestEachUserIsRemindedOncePerWindowAndPassword(t *testing.T) {
 	})
 
 	t.Run("every mail sent is audited", func(t *testing.T) {
-		evs, err := w.store.QueryAudit(t.Context(), store.AuditQuery{Type: reminders.AuditType})
+		evs, err := w.store.QueryAudit(t.Context(), store.AuditQuery{Type: audit.ExpiryReminder})
 		if err != nil || len(evs) != 3 {
 			t.Fatalf("%d audit events, %v", len(evs), err)
 		}
@@ -284,7 +285,7 @@ func TestAFailedMailIsReportedAndRetriedWhileTheOthersAreSent(t *testing.T) {
 	if err := rep.Err(); err == nil || !strings.Contains(err.Error(), "ben") || !strings.Contains(err.Error(), "recipient address rejected") {
 		t.Errorf("Err() = %v", err)
 	}
-	if evs, _ := w.store.QueryAudit(t.Context(), store.AuditQuery{Type: reminders.AuditType}); len(evs) != 2 {
+	if evs, _ := w.store.QueryAudit(t.Context(), store.AuditQuery{Type: audit.ExpiryReminder}); len(evs) != 2 {
 		t.Errorf("%d audit events, want one per mail sent (2)", len(evs))
 	}
 
