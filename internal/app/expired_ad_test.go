@@ -2,14 +2,11 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"html"
 	"net/url"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -23,36 +20,6 @@ import (
 	"github.com/gatehouse-sso/gatehouse/test/validators"
 )
 
-// expirePassword makes name's password expired (bind data 532), as AD.md
-// describes: a group with a PSO whose maximum age is 2 days (and minimum
-// length 10, so the change page shows the PSO's rule, not the domain's),
-// and the password set "3 days ago" with faketime. The group and PSO go in
-// t.Cleanup; the user's own cleanup is newADUser's.
-func expirePassword(t *testing.T, name, password string) {
-	t.Helper()
-	conf := testenv.Get(t, testenv.ADSambaConf)
-	faketime := testenv.LookPath(t, "faketime", "scripts/testenv/install.sh (Debian package faketime)")
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	group, pso := "grp-exp-"+hex.EncodeToString(b), "pso-exp-"+hex.EncodeToString(b)
-	run := func(bin string, args ...string) {
-		t.Helper()
-		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
-			t.Fatalf("%s %v: %v\n%s", bin, args, err, out)
-		}
-	}
-	run("samba-tool", "group", "add", group, "--groupou=OU=Staff", "-s", conf)
-	t.Cleanup(func() { _ = exec.Command("samba-tool", "group", "delete", group, "-s", conf).Run() })
-	run("samba-tool", "group", "addmembers", group, name, "-s", conf)
-	run("samba-tool", "domain", "passwordsettings", "pso", "create", pso, "10",
-		"--max-pwd-age=2", "--min-pwd-age=0", "--min-pwd-length=10", "--history-length=24", "--complexity=on", "-s", conf)
-	t.Cleanup(func() {
-		_ = exec.Command("samba-tool", "domain", "passwordsettings", "pso", "delete", pso, "-s", conf).Run()
-	})
-	run("samba-tool", "domain", "passwordsettings", "pso", "apply", pso, group, "-s", conf)
-	run(faketime, "-f", "-3d", "samba-tool", "user", "setpassword", name, "--newpassword="+password, "-s", conf)
-}
-
 func TestAnExpiredADPasswordIsChangedAfterTheSecondFactorInsideAnEntraSignInThatEndsWithAToken(t *testing.T) {
 	a, srv := newADAppWith(t, func(c *config.Config) {
 		c.Apps = []config.App{{Name: "Microsoft 365", Type: "entra", Domains: []string{testenv.ADDNSDomain}, MFA: "required"}}
@@ -60,7 +27,7 @@ func TestAnExpiredADPasswordIsChangedAfterTheSecondFactorInsideAnEntraSignInThat
 	ctx := context.Background()
 	const oldPW, shortPW, newPW = "Exp!red-Passw0rd", "Sh0rt!pw", "Vintage!Kettle-Orbit-47"
 	name := newADUser(t, "Initial!Passw0rd-1")
-	expirePassword(t, name, oldPW)
+	testenv.ExpireADPassword(t, name, oldPW)
 	// The DC itself says 532 for the right password, and only for it.
 	if _, err := a.Directory.Authenticate(ctx, name, oldPW); !errors.Is(err, directory.ErrPasswordExpired) {
 		t.Fatalf("the DC does not answer \"expired\" (data 532) for the user: %v", err)

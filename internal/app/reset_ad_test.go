@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -139,19 +138,7 @@ func TestALockedOutADUserUnlocksWithTheirFactorAndKeepsThePassword(t *testing.T)
 	ctx := context.Background()
 	const pw = "Locked!Passw0rd-1"
 	name := newADUser(t, pw)
-	conf := testenv.Get(t, testenv.ADSambaConf)
-	pso := "pso-" + name
-	for _, args := range [][]string{
-		{"domain", "passwordsettings", "pso", "create", pso, "10", "--account-lockout-threshold=2", "--account-lockout-duration=30", "--reset-account-lockout-after=30", "-s", conf},
-		{"domain", "passwordsettings", "pso", "apply", pso, name, "-s", conf},
-	} {
-		if out, err := exec.Command("samba-tool", args...).CombinedOutput(); err != nil {
-			t.Fatalf("samba-tool %v: %v\n%s", args, err, out)
-		}
-	}
-	t.Cleanup(func() {
-		_ = exec.Command("samba-tool", "domain", "passwordsettings", "pso", "delete", pso, "-s", conf).Run()
-	})
+	testenv.ApplyADPSO(t, testenv.ADPSO{LockoutThreshold: 2, LockoutMinutes: 30}, name)
 	u, err := a.Directory.LookupUser(ctx, name)
 	if err != nil {
 		t.Fatal(err)
@@ -196,10 +183,7 @@ func TestAMustChangeADUserChangesThePasswordInsideAnEntraSignInAndGetsTheToken(t
 	ctx := context.Background()
 	const oldPW, newPW = "Must!Change-0ld", "Must!Change-N3w"
 	name := newADUser(t, oldPW)
-	conf := testenv.Get(t, testenv.ADSambaConf)
-	if out, err := exec.Command("samba-tool", "user", "setpassword", name, "--newpassword="+oldPW, "--must-change-at-next-login", "-s", conf).CombinedOutput(); err != nil {
-		t.Fatalf("samba-tool: %v\n%s", err, out)
-	}
+	testenv.MustChangeADPassword(t, name, oldPW)
 	if _, err := a.Directory.Authenticate(ctx, name, oldPW); !errors.Is(err, directory.ErrMustChangePassword) {
 		t.Fatalf("the user is not must-change: %v", err)
 	}

@@ -2,12 +2,9 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http/httptest"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,17 +45,7 @@ func newADAppWith(t *testing.T, mod func(*config.Config)) (*App, *httptest.Serve
 // newADUser creates a throwaway user in OU=Staff and deletes it afterwards.
 func newADUser(t *testing.T, password string) string {
 	t.Helper()
-	conf := testenv.Get(t, testenv.ADSambaConf)
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	name := "ss" + hex.EncodeToString(b)
-	out, err := exec.Command("samba-tool", "user", "create", name, password, "-s", conf,
-		"--userou=OU=Staff", "--given-name=Self", "--surname=Service", "--use-username-as-cn", "--mail-address="+name+"@"+testenv.ADDNSDomain).CombinedOutput()
-	if err != nil {
-		t.Fatalf("samba-tool user create: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("samba-tool", "user", "delete", name, "-s", conf).Run() })
-	return name
+	return testenv.NewADUser(t, "ss", password, "Self", "Service")
 }
 
 func TestAUserChangesTheirADPasswordWithThePolicyInWords(t *testing.T) {

@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/pem"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,47 +20,6 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 	"github.com/gatehouse-sso/gatehouse/test/validators"
 )
-
-// expireADPassword makes name's password expired (bind data 532), as AD.md
-// describes: a group with a PSO whose maximum age is 2 days (and minimum
-// length 10, so the change page shows the PSO's rule, not the domain's 7),
-// and the password set "3 days ago" with faketime. The group and PSO go in
-// t.Cleanup; the user's own cleanup is adUser's.
-func expireADPassword(t *testing.T, name, password string) {
-	t.Helper()
-	conf := testenv.Get(t, testenv.ADSambaConf)
-	faketime := testenv.LookPath(t, "faketime", "scripts/testenv/install.sh (Debian package faketime)")
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	group, pso := "grp-e2e-"+hex.EncodeToString(b), "pso-e2e-"+hex.EncodeToString(b)
-	samba(t, "group", "add", group, "--groupou=OU=Staff", "-s", conf)
-	t.Cleanup(func() { _ = exec.Command("samba-tool", "group", "delete", group, "-s", conf).Run() })
-	samba(t, "group", "addmembers", group, name, "-s", conf)
-	samba(t, "domain", "passwordsettings", "pso", "create", pso, "10",
-		"--max-pwd-age=2", "--min-pwd-age=0", "--min-pwd-length=10", "--history-length=24", "--complexity=on", "-s", conf)
-	t.Cleanup(func() {
-		_ = exec.Command("samba-tool", "domain", "passwordsettings", "pso", "delete", pso, "-s", conf).Run()
-	})
-	samba(t, "domain", "passwordsettings", "pso", "apply", pso, group, "-s", conf)
-	cmd := exec.Command(faketime, "-f", "-3d", "samba-tool", "user", "setpassword", name, "--newpassword="+password, "-s", conf)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("faketime samba-tool user setpassword: %v\n%s", err, out)
-	}
-}
-
-// mustChangeADPassword sets name's password with pwdLastSet=0 (bind data
-// 773); the domain policy applies.
-func mustChangeADPassword(t *testing.T, name, password string) {
-	t.Helper()
-	samba(t, "user", "setpassword", name, "--newpassword="+password, "--must-change-at-next-login", "-s", testenv.Get(t, testenv.ADSambaConf))
-}
-
-func samba(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("samba-tool", args...).CombinedOutput(); err != nil {
-		t.Fatalf("samba-tool %v: %v\n%s", args, err, out)
-	}
-}
 
 // dialAD opens an LDAPS connection to the test DC, trusting its CA.
 func dialAD(t *testing.T) *ldap.Conn {
@@ -110,7 +66,7 @@ func adImmutableID(t *testing.T, name string) string {
 func TestInChromiumAnExpiredOrMustChangeADPasswordIsChangedInsideAnEntraSignInThatPostsTheToken(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
-		prepare   func(t *testing.T, name, password string)
+		prepare   func(tb testing.TB, name, password string)
 		dcSays    string // the bind's data code for the right password
 		intro     string // why the change page is shown
 		rule      string // the effective policy's length rule, in words
@@ -118,12 +74,12 @@ func TestInChromiumAnExpiredOrMustChangeADPasswordIsChangedInsideAnEntraSignInTh
 		violation string
 	}{
 		{
-			name: "an expired password (data 532, a PSO with a 2-day maximum age)", prepare: expireADPassword, dcSays: "data 532",
+			name: "an expired password (data 532, a PSO with a 2-day maximum age)", prepare: testenv.ExpireADPassword, dcSays: "data 532",
 			intro: "Your password has expired. Choose a new one to continue.", rule: "At least 10 characters.",
 			short: "Sh0rt!pw-", violation: "Use at least 10 characters.",
 		},
 		{
-			name: "a password that must change (data 773, pwdLastSet=0)", prepare: mustChangeADPassword, dcSays: "data 773",
+			name: "a password that must change (data 773, pwdLastSet=0)", prepare: testenv.MustChangeADPassword, dcSays: "data 773",
 			intro: "You must choose a new password before you continue.", rule: "At least 7 characters.",
 			short: "Ab1!x", violation: "Use at least 7 characters.",
 		},

@@ -2,12 +2,9 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,16 +53,7 @@ func gatehouseWith(t *testing.T, mod func(*config.Config)) string {
 // adUser creates a throwaway AD user and deletes it afterwards.
 func adUser(t *testing.T, password string) string {
 	t.Helper()
-	conf := testenv.Get(t, testenv.ADSambaConf)
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	name := "e2e" + hex.EncodeToString(b)
-	if out, err := exec.Command("samba-tool", "user", "create", name, password, "-s", conf, "--userou=OU=Staff",
-		"--given-name=Eve", "--surname=Tester", "--use-username-as-cn").CombinedOutput(); err != nil {
-		t.Fatalf("samba-tool: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("samba-tool", "user", "delete", name, "-s", conf).Run() })
-	return name
+	return testenv.NewADUser(t, "e2e", password, "Eve", "Tester")
 }
 
 func signInWithPassword(b *Browser, base, login, password string) {
