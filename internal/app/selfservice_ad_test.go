@@ -18,10 +18,12 @@ import (
 // newADApp is Gatehouse against the test Samba DC, MFA not required.
 func newADApp(t *testing.T) (*App, *httptest.Server) { return newADAppWith(t, nil) }
 
-func newADAppWith(t *testing.T, mod func(*config.Config)) (*App, *httptest.Server) {
-	t.Helper()
-	v := testenv.Require(t, testenv.ADURL, testenv.ADCAFile, testenv.ADBindDN, testenv.ADBindPassword, testenv.ADBaseDN)
-	dir := t.TempDir()
+// adTestConfig is a configuration against the test DC with a fresh SQLite
+// store and keys in a temporary directory, and MFA off.
+func adTestConfig(tb testing.TB) config.Config {
+	tb.Helper()
+	v := testenv.Require(tb, testenv.ADURL, testenv.ADCAFile, testenv.ADBindDN, testenv.ADBindPassword, testenv.ADBaseDN)
+	dir := tb.TempDir()
 	cfg := config.Default()
 	cfg.Storage.SQLite.Path = filepath.Join(dir, "g.db")
 	cfg.Secrets.EncryptionKeyFile = filepath.Join(dir, "enc.key")
@@ -29,6 +31,12 @@ func newADAppWith(t *testing.T, mod func(*config.Config)) (*App, *httptest.Serve
 	cfg.MFA.RequiredFor = "none"
 	ad := &cfg.Directory.ActiveDirectory
 	ad.URLs, ad.CAFile, ad.BindDN, ad.BindPassword, ad.BaseDN = []string{v[0]}, v[1], v[2], config.Secret(v[3]), v[4]
+	return cfg
+}
+
+func newADAppWith(t *testing.T, mod func(*config.Config)) (*App, *httptest.Server) {
+	t.Helper()
+	cfg := adTestConfig(t)
 	if mod != nil {
 		mod(&cfg)
 	}

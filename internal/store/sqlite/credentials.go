@@ -70,7 +70,7 @@ func (s *Store) ListCredentials(ctx context.Context, userID string) (_ []store.C
 func (s *Store) UpdateCredential(ctx context.Context, id string, fn func(store.Credential) (store.Credential, error)) (_ store.Credential, err error) {
 	defer s.observe(ctx, "UpdateCredential")(&err)
 	var out store.Credential
-	err = s.writeTx(ctx, "UpdateCredential", func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, "UpdateCredential", func(tx *txn) error {
 		old, err := scanCredential(tx.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE id = ?`, id))
 		if err != nil {
 			return wrap("UpdateCredential", err)

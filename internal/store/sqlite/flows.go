@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/store"
@@ -45,7 +44,7 @@ func (s *Store) GetFlow(ctx context.Context, id string, now time.Time) (_ store.
 func (s *Store) UpdateFlow(ctx context.Context, id string, fn func(store.Flow) (store.Flow, error)) (_ store.Flow, err error) {
 	defer s.observe(ctx, "UpdateFlow")(&err)
 	var out store.Flow
-	err = s.writeTx(ctx, "UpdateFlow", func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, "UpdateFlow", func(tx *txn) error {
 		old, err := scanFlow(tx.QueryRowContext(ctx, `SELECT `+flowColumns+` FROM flows WHERE id = ?`, id))
 		if err != nil {
 			return wrap("UpdateFlow", err)

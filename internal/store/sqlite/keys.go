@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 )
@@ -48,7 +47,7 @@ func (s *Store) ListKeys(ctx context.Context) (_ []store.SigningKey, err error) 
 func (s *Store) UpdateKey(ctx context.Context, id string, fn func(store.SigningKey) (store.SigningKey, error)) (_ store.SigningKey, err error) {
 	defer s.observe(ctx, "UpdateKey")(&err)
 	var out store.SigningKey
-	err = s.writeTx(ctx, "UpdateKey", func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, "UpdateKey", func(tx *txn) error {
 		old, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM signing_keys WHERE id = ?`, id))
 		if err != nil {
 			return wrap("UpdateKey", err)

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -82,7 +81,7 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (_ sto
 func (s *Store) UpdateSession(ctx context.Context, id string, fn func(store.Session) (store.Session, error)) (_ store.Session, err error) {
 	defer s.observe(ctx, "UpdateSession")(&err)
 	var out store.Session
-	err = s.writeTx(ctx, "UpdateSession", func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, "UpdateSession", func(tx *txn) error {
 		old, err := scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
 		if err != nil {
 			return wrap("UpdateSession", err)

@@ -25,8 +25,8 @@ const busyTimeout = 10 * time.Second
 
 // Store is a store.Store kept in one SQLite database file.
 type Store struct {
-	w   *sql.DB // one connection; every write goes through it, one at a time
-	r   *sql.DB // read-only connections
+	w   *db // one connection; every write goes through it, one at a time
+	r   *db // read-only connections
 	log *slog.Logger
 	obs store.Observer
 
@@ -56,10 +56,11 @@ func Open(ctx context.Context, path string, opts store.Options) (*Store, error) 
 	}
 
 	s := &Store{log: log, obs: opts.Observe}
-	s.w, err = sql.Open("sqlite", dsn(abs, true))
+	w, err := sql.Open("sqlite", dsn(abs, true))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
+	s.w = newDB(w)
 	s.w.SetMaxOpenConns(1)
 	s.w.SetMaxIdleConns(1)
 	s.w.SetConnMaxIdleTime(0)
@@ -67,16 +68,17 @@ func Open(ctx context.Context, path string, opts store.Options) (*Store, error) 
 		_ = s.w.Close() // the open error is the one to report
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
-	if err := applyMigrations(ctx, s.w, log); err != nil {
+	if err := applyMigrations(ctx, s.w.DB, log); err != nil {
 		_ = s.w.Close() // the migration error is the one to report
 		return nil, err
 	}
 
-	s.r, err = sql.Open("sqlite", dsn(abs, false))
+	r, err := sql.Open("sqlite", dsn(abs, false))
 	if err != nil {
 		_ = s.w.Close() // the open error is the one to report
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
+	s.r = newDB(r)
 	readers := max(4, runtime.GOMAXPROCS(0))
 	s.r.SetMaxOpenConns(readers)
 	s.r.SetMaxIdleConns(readers)
@@ -159,7 +161,7 @@ func (s *Store) Ping(ctx context.Context) (err error) {
 func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (res store.GCResult, err error) {
 	defer s.observe(ctx, "GarbageCollect")(&err)
 	n := tm(now)
-	err = s.writeTx(ctx, "GarbageCollect", func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, "GarbageCollect", func(tx *txn) error {
 		for _, d := range []struct {
 			count *int64
 			query string
@@ -193,16 +195,17 @@ func (s *Store) observe(ctx context.Context, op string) func(*error) { return s.
 // writeTx runs f in a write transaction and commits it when f succeeds.
 // f's error is returned as it is, so an Update's fn error comes back
 // unchanged.
-func (s *Store) writeTx(ctx context.Context, op string, f func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+func (s *Store) writeTx(ctx context.Context, op string, f func(*txn) error) error {
+	t, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return wrap(op, err)
 	}
-	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op; on failure f's error matters
-	if err := f(tx); err != nil {
+	defer s.w.prepareLater(ctx) // runs after the Rollback below: the connection is free
+	defer t.Rollback()          //nolint:errcheck // after Commit it is a no-op; on failure f's error matters
+	if err := f(&txn{Tx: t, w: s.w}); err != nil {
 		return err
 	}
-	return wrap(op, tx.Commit())
+	return wrap(op, t.Commit())
 }
 
 // execOne runs a write statement and returns ErrNotFound when it touched no
