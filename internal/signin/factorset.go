@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/webauthn"
 	"github.com/gatehouse-sso/gatehouse/internal/notify"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
+	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
 
@@ -32,6 +33,10 @@ type FactorSet struct {
 	WebAuthn *webauthn.Service
 	Box      *secrets.Box
 	Now      func() time.Time
+	// Credentials lists a user's stored factors once for Enrolled.
+	Credentials interface {
+		ListCredentials(ctx context.Context, userID string) ([]store.Credential, error)
+	}
 }
 
 var _ Factors = (*FactorSet)(nil)
@@ -56,6 +61,10 @@ func (fs *FactorSet) enabled(m string) bool {
 // Enrolled implements Factors. Email counts for a user with a mail
 // address: the code goes to the directory's mail attribute.
 func (fs *FactorSet) Enrolled(ctx context.Context, u *directory.User) ([]string, error) {
+	creds, err := fs.Credentials.ListCredentials(ctx, u.ID) // one read for every method
+	if err != nil {
+		return nil, fmt.Errorf("signin: list factors: %w", err)
+	}
 	var out []string
 	for _, m := range fs.Methods {
 		if !fs.enabled(m) {
@@ -65,15 +74,15 @@ func (fs *FactorSet) Enrolled(ctx context.Context, u *directory.User) ([]string,
 		var err error
 		switch m {
 		case mfa.MethodTOTP:
-			ok, err = fs.TOTP.Enrolled(ctx, u.ID)
+			ok = slices.ContainsFunc(creds, func(c store.Credential) bool { return c.Type == mfa.MethodTOTP })
 		case mfa.MethodRecovery:
 			var n int
-			n, err = fs.Recovery.Remaining(ctx, u.ID)
+			n, err = recovery.RemainingIn(creds)
 			ok = n > 0
 		case mfa.MethodEmail:
 			ok = u.Mail != ""
 		case mfa.MethodWebAuthn:
-			ok, err = fs.WebAuthn.HasCredentials(ctx, u.ID)
+			ok, err = fs.WebAuthn.HasCredentialsIn(creds)
 		}
 		if err != nil {
 			return nil, err

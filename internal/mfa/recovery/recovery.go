@@ -257,6 +257,21 @@ func (c *Codes) Remaining(ctx context.Context, userID string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("recovery: remaining: %w", err)
 	}
+	return remaining(cred)
+}
+
+// RemainingIn is Remaining for a user whose credentials were already
+// listed: it saves a store read.
+func RemainingIn(creds []store.Credential) (int, error) {
+	for _, c := range creds {
+		if c.Type == mfa.MethodRecovery {
+			return remaining(c)
+		}
+	}
+	return 0, nil
+}
+
+func remaining(cred store.Credential) (int, error) {
 	d, err := parseSet(cred.Data)
 	if err != nil {
 		return 0, fmt.Errorf("recovery: remaining: %w", err)

@@ -182,6 +182,18 @@ func (s *Service) credentials(ctx context.Context, userID string) ([]stored, err
 	if err != nil {
 		return nil, fmt.Errorf("webauthn: list credentials: %w", err)
 	}
+	return s.usable(all)
+}
+
+// HasCredentialsIn is HasCredentials for a user whose credentials were
+// already listed: it saves a store read.
+func (s *Service) HasCredentialsIn(all []store.Credential) (bool, error) {
+	creds, err := s.usable(all)
+	return len(creds) > 0, err
+}
+
+// usable are the passkeys among all that belong to this relying party.
+func (s *Service) usable(all []store.Credential) ([]stored, error) {
 	var out []stored
 	for _, c := range all {
 		if c.Type != Type {
