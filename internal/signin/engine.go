@@ -134,21 +134,27 @@ func (e *Engine) ensureBinding(w http.ResponseWriter, r *http.Request) string {
 }
 
 // currentSession returns the browser's live session, touching its idle
-// expiry.
+// expiry. The touch is a write, so it is skipped while the last one is
+// recent (touchEvery): an SSO sign-in then costs a read, not a write, and
+// the idle expiry errs early by at most that much.
 func (e *Engine) currentSession(ctx context.Context, r *http.Request) (*store.Session, *sessionData) {
 	c, err := r.Cookie(e.sessionCookie())
 	if err != nil || c.Value == "" || len(c.Value) > 64 {
 		return nil, nil
 	}
 	now := e.now()
-	s, err := e.store.UpdateSession(ctx, sessionKey(c.Value), func(s store.Session) (store.Session, error) {
-		if !now.Before(s.ExpiresAt) || !now.Before(s.IdleExpiry) {
-			return s, store.ErrNotFound
-		}
-		s.LastSeenAt = now
-		s.IdleExpiry = minTime(now.Add(e.cfg.Sessions.IdleTimeout), s.ExpiresAt)
-		return s, nil
-	})
+	key := sessionKey(c.Value)
+	s, err := e.store.GetSession(ctx, key, now)
+	if err == nil && now.Sub(s.LastSeenAt) >= e.touchEvery() {
+		s, err = e.store.UpdateSession(ctx, key, func(s store.Session) (store.Session, error) {
+			if !now.Before(s.ExpiresAt) || !now.Before(s.IdleExpiry) {
+				return s, store.ErrNotFound
+			}
+			s.LastSeenAt = now
+			s.IdleExpiry = minTime(now.Add(e.cfg.Sessions.IdleTimeout), s.ExpiresAt)
+			return s, nil
+		})
+	}
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			e.log.ErrorContext(ctx, "reading session", "err", err)
@@ -161,6 +167,12 @@ func (e *Engine) currentSession(ctx context.Context, r *http.Request) (*store.Se
 		return nil, nil
 	}
 	return &s, &sd
+}
+
+// touchEvery is how stale a session's last-seen time may get before a
+// request writes it again.
+func (e *Engine) touchEvery() time.Duration {
+	return min(time.Minute, e.cfg.Sessions.IdleTimeout/10)
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -414,6 +414,38 @@ func TestSessionsEndAtIdleAndAbsoluteTimeoutsAndSignOut(t *testing.T) {
 	}
 }
 
+func TestARecentlyUsedSessionIsReadWithoutAWrite(t *testing.T) {
+	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
+	b := e.browser()
+	b.Get("/proto?hint=alice")
+	b.Submit(map[string]string{"password": alicePW})
+	u, err := e.engine.dir.LookupUser(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastSeen := func() time.Time {
+		t.Helper()
+		ss, err := e.store.ListUserSessions(t.Context(), u.ID, e.clock())
+		if err != nil || len(ss) != 1 {
+			t.Fatalf("sessions: %v %v", ss, err)
+		}
+		return ss[0].LastSeenAt
+	}
+	signedIn := lastSeen()
+	e.advance(30 * time.Second)
+	if got := b.Get("/proto"); !strings.HasPrefix(got, "user=alice") {
+		t.Fatalf("not signed in: %q", got)
+	}
+	if !lastSeen().Equal(signedIn) {
+		t.Error("a use within a minute of the last one wrote the session")
+	}
+	e.advance(time.Minute)
+	b.Get("/proto")
+	if got := lastSeen(); !got.Equal(e.clock()) {
+		t.Errorf("a use after a minute did not touch the session: last seen %s, now %s", got, e.clock())
+	}
+}
+
 func TestLockedDisabledAndExpiredAccountsGetTheirOwnMessage(t *testing.T) {
 	e := newEnv(t, "none",
 		user(t, "dave", alicePW, func(u *file.UserFile) { u.Disabled = true }),

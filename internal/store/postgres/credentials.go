@@ -53,7 +53,7 @@ func (s *Store) GetCredentialByLookupKey(ctx context.Context, typ, key string) (
 		return store.Credential{}, wrap("GetCredentialByLookupKey", pgx.ErrNoRows)
 	}
 	c, err := scanCredential(s.pool.QueryRow(ctx,
-		`SELECT `+credentialColumns+` FROM credentials WHERE type = $1 AND lookup_key = $2`, typ, key))
+		`SELECT `+credentialColumns+` FROM credentials WHERE type = $1 AND lookup_key = $2 AND lookup_key <> ''`, typ, key))
 	return c, wrap("GetCredentialByLookupKey", err)
 }
 

@@ -42,6 +42,10 @@ func (s *Store) GetCredential(ctx context.Context, id string) (_ store.Credentia
 	return c, wrap("GetCredential", err)
 }
 
+// lookupQuery repeats the partial index's condition (lookup_key <> ”):
+// without it SQLite cannot use the index and scans the table.
+const lookupQuery = `SELECT ` + credentialColumns + ` FROM credentials WHERE type = ? AND lookup_key = ? AND lookup_key <> ''`
+
 // GetCredentialByLookupKey returns the credential of type typ whose
 // LookupKey is key; an empty key finds nothing.
 func (s *Store) GetCredentialByLookupKey(ctx context.Context, typ, key string) (_ store.Credential, err error) {
@@ -49,8 +53,7 @@ func (s *Store) GetCredentialByLookupKey(ctx context.Context, typ, key string) (
 	if key == "" {
 		return store.Credential{}, wrap("GetCredentialByLookupKey", sql.ErrNoRows)
 	}
-	c, err := scanCredential(s.r.QueryRowContext(ctx,
-		`SELECT `+credentialColumns+` FROM credentials WHERE type = ? AND lookup_key = ?`, typ, key))
+	c, err := scanCredential(s.r.QueryRowContext(ctx, lookupQuery, typ, key))
 	return c, wrap("GetCredentialByLookupKey", err)
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -210,5 +211,30 @@ func TestTwoStoresOnOneFileLoseNoUpdate(t *testing.T) {
 	}
 	if want := strconv.Itoa(2 * perStore * each); string(got.Data) != want {
 		t.Fatalf("counter = %s after %s updates from two stores", got.Data, want)
+	}
+}
+
+func TestALookupByKeyUsesTheIndex(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "g.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+lookupQuery, "totp", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rows.Close() }()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if got := strings.Join(plan, "; "); !strings.Contains(got, "USING INDEX credentials_lookup_key") {
+		t.Fatalf("the lookup does not use its index: %s", got)
 	}
 }
