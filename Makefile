@@ -6,6 +6,10 @@
 #   make lint      go vet, gofmt, golangci-lint
 #   make build     go build ./...
 #   make demo      run `gatehouse demo`
+#   make bench     the load generator end to end (bench/run.sh): Markdown
+#                  report in bench/results/<date>.md; flags in BENCH_ARGS,
+#                  e.g. make bench BENCH_ARGS='-journeys 100 -hold 0';
+#                  BENCH_REV=<commit> benchmarks that commit's gatehouse
 #   make testenv-start / testenv-stop   keep the services up for manual runs:
 #                  eval "$$(scripts/testenv/env.sh)" then go test ./...
 
@@ -20,7 +24,7 @@ TEST_ARGS ?=
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
-.PHONY: all build test lint vet fmt-check golangci-lint demo testenv-install testenv-start testenv-stop
+.PHONY: all build test lint vet fmt-check golangci-lint demo bench testenv-install testenv-start testenv-stop
 
 all: build
 
@@ -46,6 +50,9 @@ golangci-lint:
 
 demo:
 	go run ./cmd/gatehouse demo
+
+bench:
+	bench/run.sh $(BENCH_ARGS)
 
 testenv-install:
 	scripts/testenv/install.sh
