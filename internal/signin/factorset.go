@@ -110,12 +110,22 @@ type emailPending struct {
 	Challenge emailcode.Challenge `json:"challenge"`
 }
 
+// StaticChallenge implements staticChallenger: an authenticator-app or
+// recovery code needs nothing from the server to be asked for.
+func (fs *FactorSet) StaticChallenge(method string) ([]byte, bool) {
+	if method == mfa.MethodTOTP || method == mfa.MethodRecovery {
+		return []byte(method), true
+	}
+	return nil, false
+}
+
 // Challenge implements Factors.
 func (fs *FactorSet) Challenge(ctx context.Context, _ *http.Request, u *directory.User, method string, prev []byte, p *web.Page) ([]byte, error) {
 	d, _ := p.Data.(*loginData)
+	if data, ok := fs.StaticChallenge(method); ok {
+		return data, nil
+	}
 	switch method {
-	case mfa.MethodTOTP, mfa.MethodRecovery:
-		return []byte(method), nil
 	case mfa.MethodWebAuthn:
 		opts, sess, err := fs.WebAuthn.BeginLogin(ctx, u)
 		if err != nil {

@@ -101,15 +101,19 @@ func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow
 		return e.finish(ctx, w, r, f, st)
 	}
 	pf := e.pending(st)
-	offered, err := e.offered(r, f.Step, st.User)
-	if err != nil {
-		return err
+	// The pending method is the one the page offered, chosen server-side
+	// from the user's factors (renderFactorStep); Verify checks the factor
+	// is still there, so only an enrolment re-checks what is offered.
+	ok := pf.Method != "" && r.PostFormValue("method") == pf.Method
+	if ok && f.Step == StepEnrol {
+		ok = slices.Contains(e.factors.Enrollable(), pf.Method)
 	}
-	if pf.Method == "" || !slices.Contains(offered, pf.Method) || r.PostFormValue("method") != pf.Method {
+	if !ok {
 		http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
 		return nil
 	}
 	var amr string
+	var err error
 	var recovery []string
 	if f.Step == StepEnrol {
 		amr, recovery, err = e.factors.FinishEnrol(ctx, r, st.User, pf.Method, pf.Data)

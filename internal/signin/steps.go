@@ -61,7 +61,22 @@ func (e *Engine) mfaStep(ctx context.Context, st *flowState) (string, error) {
 	if len(m) == 0 {
 		return StepEnrol, nil
 	}
+	// A method whose challenge is the same every time (an authenticator
+	// app code) is made pending now, with the step, so showing the code
+	// page does not write the flow again.
+	if sc, ok := e.factors.(staticChallenger); ok && len(st.Pending) == 0 {
+		method := chooseMethod("", m, "")
+		if data, ok := sc.StaticChallenge(method); ok {
+			st.Pending, _ = json.Marshal(pendingFactor{Method: method, Data: data})
+		}
+	}
 	return StepMFA, nil
+}
+
+// staticChallenger is implemented by Factors whose challenge for some
+// methods needs no state: StaticChallenge returns what Challenge would.
+type staticChallenger interface {
+	StaticChallenge(method string) ([]byte, bool)
 }
 
 func (e *Engine) home(w http.ResponseWriter, r *http.Request) error {
