@@ -33,6 +33,7 @@ Flags:
 type options struct {
 	gatehouse      string
 	commit         string
+	store          string
 	users          int
 	journeys       int
 	changeJourneys int
@@ -71,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.setupConc, "setup-concurrency", 8, "parallel enrolments during set-up")
 	fs.IntVar(&o.sigSamples, "signatures", 400, "RSA-2048 signatures timed for the yardstick")
 	fs.StringVar(&o.out, "out", filepath.Join("bench", "results", time.Now().Format("2006-01-02")+".md"), "Markdown report `file` (- for stdout only)")
+	fs.StringVar(&o.store, "store", "sqlite", "Gatehouse's store: sqlite (in its process: its CPU counts) or postgres (the test environment's)")
 	fs.StringVar(&o.pso, "pso", "auto", "lift the minimum password age with a PSO: auto (when the domain has one), always, never")
 	fs.BoolVar(&o.keep, "keep", false, "keep the run's directory (config, database, server log)")
 	fs.DurationVar(&o.requestTimeout, "request-timeout", time.Minute, "timeout of one HTTP request")
@@ -98,6 +100,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("--journey: unknown journey %q", s)
 		}
 		o.kinds = append(o.kinds, k)
+	}
+	if o.store != "sqlite" && o.store != "postgres" {
+		return o, fmt.Errorf("--store: %q is not sqlite or postgres", o.store)
 	}
 	if o.pso != "auto" && o.pso != "always" && o.pso != "never" {
 		return o, fmt.Errorf("--pso: %q is not auto, always or never", o.pso)
@@ -244,8 +249,17 @@ func bench(ctx context.Context, o options, stderr io.Writer) (rep *report, err e
 		rep.PSO = rd.PSO
 	}
 
+	storage := fmt.Sprintf("storage: {type: sqlite, sqlite: {path: %s/gatehouse.db}}\n", dir)
+	if o.store == "postgres" {
+		dsnFile, drop, err := postgresSchema(ctx, dir, runID)
+		if err != nil {
+			return rep, err
+		}
+		defer func() { err = errors.Join(err, drop()) }()
+		storage = fmt.Sprintf("storage: {type: postgres, postgres: {dsn_file: %s}}\n", dsnFile)
+	}
 	p.logf("starting %s serve", o.gatehouse)
-	srv, timing, err := startServer(ctx, o.gatehouse, dir, env)
+	srv, timing, err := startServer(ctx, o.gatehouse, dir, env, storage)
 	if err != nil {
 		return rep, err
 	}

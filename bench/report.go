@@ -111,7 +111,7 @@ func (r *report) markdown() string {
 	w("# Gatehouse benchmark, %s\n\n", r.Started.UTC().Format("2006-01-02 15:04 MST"))
 	w("- **Machine:** %s, %d CPUs, %s RAM, Linux %s; load average before %s, after %s.\n", m.CPUModel, m.CPUs, m.MemTotal, m.Kernel, r.LoadBefore, r.LoadAfter)
 	w("- **Software:** %s; %s; Samba %s (the test DC, on the same machine); bench built with %s.\n",
-		r.GatehouseVersion, "SQLite store", strings.TrimPrefix(r.SambaVersion, "Version "), m.GoVersion)
+		r.GatehouseVersion, map[string]string{"sqlite": "SQLite store (in Gatehouse's process)", "postgres": "PostgreSQL store (another process: its CPU is not Gatehouse's)"}[r.Options.store], strings.TrimPrefix(r.SambaVersion, "Version "), m.GoVersion)
 	o := r.Options
 	w("- **Run %s:** %d users created over LDAP in %s, enrolled (password + authenticator app through the web flow) in %s",
 		r.RunID, o.users, r.UserCreation.Round(time.Millisecond), r.Setup.Round(time.Millisecond))

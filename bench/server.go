@@ -18,17 +18,15 @@ import (
 )
 
 // gatehouseConfig is the configuration the run gives `gatehouse serve`: the
-// test DC over LDAPS with the test CA, a SQLite store and generated keys in
+// test DC over LDAPS with the test CA, the store (%[9]s: SQLite in the
+// run's directory or a PostgreSQL schema of its own), generated keys in
 // the run's directory, MFA for everyone with the authenticator app, and
 // Microsoft 365 federated for the test domain; %[8]s switches on the
 // Server-Timing header (http.server_timing), which is off by default.
 const gatehouseConfig = `# Written by the Gatehouse bench for one run.
 issuer: http://%[1]s
 listen: %[1]s
-%[8]sstorage:
-  type: sqlite
-  sqlite: {path: %[2]s/gatehouse.db}
-secrets: {encryption_key_file: %[2]s/encryption.key}
+%[8]s%[9]ssecrets: {encryption_key_file: %[2]s/encryption.key}
 signing: {key_file: %[2]s/signing.key, cert_file: %[2]s/signing.crt}
 directory:
   type: activedirectory
@@ -66,11 +64,11 @@ const serverTimingConfig = "http: {server_timing: true}\n"
 // config check`, starts `gatehouse serve` and waits until /readyz answers.
 // A gatehouse that does not know http.server_timing yet runs without it
 // (timing is then false): the report says there is no Server-Timing data.
-func startServer(ctx context.Context, bin, dir string, env adEnv) (s *server, timing bool, err error) {
-	s, err = startServerWith(ctx, bin, dir, env, serverTimingConfig)
+func startServer(ctx context.Context, bin, dir string, env adEnv, storage string) (s *server, timing bool, err error) {
+	s, err = startServerWith(ctx, bin, dir, env, serverTimingConfig, storage)
 	var unknown errUnknownTimingKey
 	if errors.As(err, &unknown) {
-		s, err = startServerWith(ctx, bin, dir, env, "")
+		s, err = startServerWith(ctx, bin, dir, env, "", storage)
 		return s, false, err
 	}
 	return s, err == nil, err
@@ -79,7 +77,7 @@ func startServer(ctx context.Context, bin, dir string, env adEnv) (s *server, ti
 // errUnknownTimingKey is a config check that refused http.server_timing.
 type errUnknownTimingKey struct{ error }
 
-func startServerWith(ctx context.Context, bin, dir string, env adEnv, extra string) (*server, error) {
+func startServerWith(ctx context.Context, bin, dir string, env adEnv, extra, storage string) (*server, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -87,7 +85,7 @@ func startServerWith(ctx context.Context, bin, dir string, env adEnv, extra stri
 	if err := os.WriteFile(filepath.Join(dir, "ad-bind-password"), []byte(env.BindPassword+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	cfg := fmt.Sprintf(gatehouseConfig, addr, dir, env.URL, env.CAFile, env.BindDN, env.BaseDN, testenv.ADDNSDomain, extra)
+	cfg := fmt.Sprintf(gatehouseConfig, addr, dir, env.URL, env.CAFile, env.BindDN, env.BaseDN, testenv.ADDNSDomain, extra, storage)
 	s := &server{base: "http://" + addr, config: filepath.Join(dir, "gatehouse.yaml"), log: filepath.Join(dir, "gatehouse.log"), done: make(chan error, 1)}
 	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
 		return nil, err

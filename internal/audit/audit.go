@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/observe"
@@ -41,11 +42,22 @@ type Event struct {
 	Detail map[string]string
 }
 
-// Recorder writes events.
+// Recorder writes events. Concurrent Records share transactions (group
+// commit): each caller still returns only once its event is stored, but
+// under load one write carries many events.
 type Recorder struct {
 	store store.Audit
 	log   *slog.Logger
 	now   func() time.Time
+
+	mu      sync.Mutex
+	queue   []queued
+	writing bool // a writer holds the queue; new events just join it
+}
+
+type queued struct {
+	ev   store.AuditEvent
+	done chan error
 }
 
 // New returns a Recorder writing to s and log.
@@ -72,7 +84,49 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 		attrs = append(attrs, k, v)
 	}
 	r.log.InfoContext(ctx, "audit", attrs...)
-	if _, err := r.store.AppendAudit(ctx, ev); err != nil {
+	if err := r.append(ctx, ev); err != nil {
 		r.log.ErrorContext(ctx, "audit event not stored", "event", e.Type, "err", err)
+	}
+}
+
+// append queues ev and waits until it is stored. The first caller to find
+// no write in progress becomes the writer.
+func (r *Recorder) append(ctx context.Context, ev store.AuditEvent) error {
+	done := make(chan error, 1)
+	r.mu.Lock()
+	r.queue = append(r.queue, queued{ev: ev, done: done})
+	lead := !r.writing
+	r.writing = true
+	r.mu.Unlock()
+	if lead {
+		r.writeQueued(context.WithoutCancel(ctx))
+	}
+	return <-done
+}
+
+// writeQueued stores everything queued in one transaction and answers its
+// callers. Whatever queued meanwhile is written by a new goroutine, so no
+// caller writes for others for long.
+func (r *Recorder) writeQueued(ctx context.Context) {
+	r.mu.Lock()
+	batch := r.queue
+	r.queue = nil
+	r.mu.Unlock()
+	evs := make([]store.AuditEvent, len(batch))
+	for i, q := range batch {
+		evs[i] = q.ev
+	}
+	err := r.store.AppendAudits(ctx, evs)
+	for _, q := range batch {
+		q.done <- err
+	}
+	r.mu.Lock()
+	more := len(r.queue) > 0
+	r.writing = more
+	r.mu.Unlock()
+	if more {
+		// The events queued meanwhile belong to other requests, which
+		// may outlive this one: their write must not carry its ctx.
+		go r.writeQueued(context.Background()) //nolint:gosec // see above
 	}
 }

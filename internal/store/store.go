@@ -156,6 +156,8 @@ type Credentials interface {
 // Audit stores audit events, append-only.
 type Audit interface {
 	AppendAudit(ctx context.Context, e AuditEvent) (int64, error)
+	// AppendAudits appends es in order in one transaction: all or none.
+	AppendAudits(ctx context.Context, es []AuditEvent) error
 	QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
 	PruneAudit(ctx context.Context, before time.Time) (int64, error)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/store"
+	"github.com/jackc/pgx/v5"
 )
 
 // defaultAuditLimit is the number of events a query without a Limit returns.
@@ -35,6 +36,21 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) (_ int64, e
 		return 0, wrap("AppendAudit", err)
 	}
 	return id, nil
+}
+
+// AppendAudits appends es in order in one transaction.
+func (s *Store) AppendAudits(ctx context.Context, es []store.AuditEvent) (err error) {
+	defer s.observe(ctx, "AppendAudits")(&err)
+	return s.tx(ctx, "AppendAudits", func(tx pgx.Tx) error {
+		for _, e := range es {
+			if _, err := tx.Exec(ctx, `INSERT INTO audit_events (event_time, type, user_id, login, ip, request_id, app, result, detail)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+				e.Time, e.Type, e.UserID, e.Login, e.IP, e.RequestID, e.App, e.Result, blob(e.Detail)); err != nil {
+				return wrap("AppendAudits", err)
+			}
+		}
+		return nil
+	})
 }
 
 // QueryAudit returns the events q selects, newest first.

@@ -25,18 +25,34 @@ func scanAudit(sc scanner) (store.AuditEvent, error) {
 	return e, nil
 }
 
+const insertAudit = `INSERT INTO audit_events (event_time, type, user_id, login, ip, request_id, app, result, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 // AppendAudit stores the event and returns the ID the store assigned; e.ID
 // is ignored.
 func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) (_ int64, err error) {
 	defer s.observe(ctx, "AppendAudit")(&err)
-	r, err := s.w.ExecContext(ctx, `INSERT INTO audit_events (event_time, type, user_id, login, ip, request_id, app, result, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	r, err := s.w.ExecContext(ctx, insertAudit,
 		tm(e.Time), e.Type, e.UserID, e.Login, e.IP, e.RequestID, e.App, e.Result, blob(e.Detail))
 	if err != nil {
 		return 0, wrap("AppendAudit", err)
 	}
 	id, err := r.LastInsertId()
 	return id, wrap("AppendAudit", err)
+}
+
+// AppendAudits appends es in order in one transaction.
+func (s *Store) AppendAudits(ctx context.Context, es []store.AuditEvent) (err error) {
+	defer s.observe(ctx, "AppendAudits")(&err)
+	return s.writeTx(ctx, "AppendAudits", func(tx *txn) error {
+		for _, e := range es {
+			if _, err := tx.ExecContext(ctx, insertAudit,
+				tm(e.Time), e.Type, e.UserID, e.Login, e.IP, e.RequestID, e.App, e.Result, blob(e.Detail)); err != nil {
+				return wrap("AppendAudits", err)
+			}
+		}
+		return nil
+	})
 }
 
 // QueryAudit returns the events q selects, newest first.

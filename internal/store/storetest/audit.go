@@ -54,6 +54,23 @@ var auditCases = []testCase{
 		must(t, "QueryAudit", err)
 		same(t, "QueryAudit", got, []store.AuditEvent{es[2], es[1], es[0]})
 	}},
+	{"a batch is appended in order, after what was there", func(t *testing.T, st store.Store) {
+		user := uid("user")
+		first := appendEvents(t, st, newEvent(user, "signin.success", t0))
+		batch := []store.AuditEvent{newEvent(user, "token.issued", t0.Add(time.Second)), newEvent(user, "signout", t0.Add(2*time.Second))}
+		must(t, "AppendAudits", st.AppendAudits(t.Context(), batch))
+		must(t, "AppendAudits", st.AppendAudits(t.Context(), nil))
+		got, err := st.QueryAudit(t.Context(), store.AuditQuery{UserID: user})
+		must(t, "QueryAudit", err)
+		if len(got) != 3 || got[2].ID != first[0].ID || got[1].ID <= got[2].ID || got[0].ID <= got[1].ID {
+			t.Fatalf("QueryAudit after a batch: %+v", got)
+		}
+		for i, want := range []string{"signout", "token.issued", "signin.success"} {
+			if got[i].Type != want || got[i].UserID != user {
+				t.Fatalf("event %d is %s for %s, want %s", i, got[i].Type, got[i].UserID, want)
+			}
+		}
+	}},
 	{"the ID a caller sets is ignored", func(t *testing.T, st store.Store) {
 		user := uid("user")
 		e := newEvent(user, "signin.success", t0)

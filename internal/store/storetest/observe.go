@@ -74,6 +74,7 @@ func RunObserve(t *testing.T, open func(t *testing.T, obs store.Observer) store.
 		{"DeleteUserCredentials", func() error { _, err := st.DeleteUserCredentials(ctx, c.UserID, ""); return err }},
 
 		{"AppendAudit", func() error { _, err := st.AppendAudit(ctx, newEvent(uid("user"), "observe", t0)); return err }},
+		{"AppendAudits", func() error { return st.AppendAudits(ctx, []store.AuditEvent{newEvent(uid("user"), "observe", t0)}) }},
 		{"QueryAudit", func() error { _, err := st.QueryAudit(ctx, store.AuditQuery{UserID: uid("user")}); return err }},
 		{"PruneAudit", func() error { _, err := st.PruneAudit(ctx, old); return err }},
 

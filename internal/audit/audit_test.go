@@ -1,0 +1,115 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/store"
+	"github.com/gatehouse-sso/gatehouse/internal/store/sqlite"
+)
+
+// gate is a store.Audit whose first batch waits until released, so the
+// test can pile events up behind it.
+type gate struct {
+	store.Audit
+	mu      sync.Mutex
+	batches [][]store.AuditEvent
+	first   chan struct{}
+	fail    error
+}
+
+func (g *gate) AppendAudits(_ context.Context, es []store.AuditEvent) error {
+	g.mu.Lock()
+	n := len(g.batches)
+	g.batches = append(g.batches, es)
+	g.mu.Unlock()
+	if n == 0 {
+		<-g.first
+	}
+	return g.fail
+}
+
+func TestConcurrentEventsShareAWriteAndEveryCallerWaitsForItsOwn(t *testing.T) {
+	g := &gate{first: make(chan struct{})}
+	r := New(g, slog.New(slog.DiscardHandler), time.Now)
+	firstDone := make(chan struct{})
+	go func() { r.Record(t.Context(), Event{Type: "first"}); close(firstDone) }()
+	for { // wait until the first write is in flight
+		g.mu.Lock()
+		n := len(g.batches)
+		g.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var wg sync.WaitGroup
+	returned := make(chan string, 20)
+	for range 20 {
+		wg.Go(func() { r.Record(t.Context(), Event{Type: "later"}); returned <- "later" })
+	}
+	// Nobody returns while the write carrying their event has not happened.
+	for {
+		r.mu.Lock()
+		queued := len(r.queue)
+		r.mu.Unlock()
+		if queued == 20 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case <-returned:
+		t.Fatal("a Record returned before its event was written")
+	case <-firstDone:
+		t.Fatal("the first Record returned before its write finished")
+	default:
+	}
+	close(g.first)
+	wg.Wait()
+	<-firstDone
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.batches) != 2 || len(g.batches[0]) != 1 || len(g.batches[1]) != 20 {
+		sizes := []int{}
+		for _, b := range g.batches {
+			sizes = append(sizes, len(b))
+		}
+		t.Fatalf("batches of %v, want [1 20]", sizes)
+	}
+}
+
+func TestAFailedWriteIsLoggedNotReturned(t *testing.T) {
+	g := &gate{first: make(chan struct{}), fail: errors.New("disk full")}
+	close(g.first)
+	New(g, slog.New(slog.DiscardHandler), time.Now).Record(t.Context(), Event{Type: "x"})
+	if len(g.batches) != 1 {
+		t.Fatalf("%d writes", len(g.batches))
+	}
+}
+
+func TestEveryConcurrentEventIsStoredInSQLite(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	r := New(s, slog.New(slog.DiscardHandler), time.Now)
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Go(func() { r.Record(t.Context(), Event{Type: "signin.success", UserID: "u1", Result: "ok"}) })
+	}
+	wg.Wait()
+	got, err := s.QueryAudit(t.Context(), store.AuditQuery{UserID: "u1", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 200 {
+		t.Fatalf("%d of 200 events stored", len(got))
+	}
+}
