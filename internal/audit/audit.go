@@ -8,7 +8,9 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,8 +75,8 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 		detail, _ = json.Marshal(e.Detail)
 	}
 	ev := store.AuditEvent{
-		Time: r.now().UTC(), Type: e.Type, UserID: e.UserID, Login: e.Login, IP: observe.ClientIP(ctx),
-		RequestID: observe.RequestID(ctx), App: e.App, Result: e.Result, Detail: detail,
+		Time: r.now().UTC(), Type: clean(e.Type), UserID: clean(e.UserID), Login: clean(e.Login), IP: observe.ClientIP(ctx),
+		RequestID: observe.RequestID(ctx), App: clean(e.App), Result: clean(e.Result), Detail: detail,
 	}
 	attrs := []any{"event", e.Type, "user", e.Login, "user_id", e.UserID, "result", e.Result}
 	if e.App != "" {
@@ -89,8 +91,13 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 	}
 }
 
-// append queues ev and waits until it is stored. The first caller to find
-// no write in progress becomes the writer.
+// writeTimeout bounds one batch write: a hung database must not hold the
+// requests that record events for ever.
+const writeTimeout = 10 * time.Second
+
+// append queues ev and waits until it is stored, or until ctx ends (the
+// event is still written). The first caller to find no write in progress
+// becomes the writer.
 func (r *Recorder) append(ctx context.Context, ev store.AuditEvent) error {
 	done := make(chan error, 1)
 	r.mu.Lock()
@@ -99,34 +106,67 @@ func (r *Recorder) append(ctx context.Context, ev store.AuditEvent) error {
 	r.writing = true
 	r.mu.Unlock()
 	if lead {
-		r.writeQueued(context.WithoutCancel(ctx))
+		r.writeQueued()
 	}
-	return <-done
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // writeQueued stores everything queued in one transaction and answers its
 // callers. Whatever queued meanwhile is written by a new goroutine, so no
-// caller writes for others for long.
-func (r *Recorder) writeQueued(ctx context.Context) {
+// caller writes for others for long. The events belong to several
+// requests, so the write carries none of their contexts.
+func (r *Recorder) writeQueued() {
 	r.mu.Lock()
 	batch := r.queue
 	r.queue = nil
 	r.mu.Unlock()
+	answered := false
+	defer func() { // also after a panic in the store: answer everyone, hand the writing on
+		if !answered {
+			for _, q := range batch {
+				q.done <- errors.New("audit: the store failed while writing")
+			}
+		}
+		r.mu.Lock()
+		more := len(r.queue) > 0
+		r.writing = more
+		r.mu.Unlock()
+		if more {
+			go r.writeQueued()
+		}
+	}()
+	errs := r.write(batch)
+	for i, q := range batch {
+		q.done <- errs[i]
+	}
+	answered = true
+}
+
+// write stores the batch in one transaction. When that fails it stores the
+// events one by one, so one event the database refuses loses only itself.
+func (r *Recorder) write(batch []queued) []error {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	errs := make([]error, len(batch))
 	evs := make([]store.AuditEvent, len(batch))
 	for i, q := range batch {
 		evs[i] = q.ev
 	}
-	err := r.store.AppendAudits(ctx, evs)
-	for _, q := range batch {
-		q.done <- err
+	if len(evs) == 1 || r.store.AppendAudits(ctx, evs) != nil {
+		for i, ev := range evs {
+			_, errs[i] = r.store.AppendAudit(ctx, ev)
+		}
 	}
-	r.mu.Lock()
-	more := len(r.queue) > 0
-	r.writing = more
-	r.mu.Unlock()
-	if more {
-		// The events queued meanwhile belong to other requests, which
-		// may outlive this one: their write must not carry its ctx.
-		go r.writeQueued(context.Background()) //nolint:gosec // see above
-	}
+	return errs
+}
+
+// clean makes user-supplied text storable everywhere: valid UTF-8 without
+// NUL (PostgreSQL refuses both).
+func clean(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

@@ -1,10 +1,12 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +34,10 @@ func (g *gate) AppendAudits(_ context.Context, es []store.AuditEvent) error {
 		<-g.first
 	}
 	return g.fail
+}
+
+func (g *gate) AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error) {
+	return 0, g.AppendAudits(ctx, []store.AuditEvent{e})
 }
 
 func TestConcurrentEventsShareAWriteAndEveryCallerWaitsForItsOwn(t *testing.T) {
@@ -87,9 +93,51 @@ func TestConcurrentEventsShareAWriteAndEveryCallerWaitsForItsOwn(t *testing.T) {
 func TestAFailedWriteIsLoggedNotReturned(t *testing.T) {
 	g := &gate{first: make(chan struct{}), fail: errors.New("disk full")}
 	close(g.first)
-	New(g, slog.New(slog.DiscardHandler), time.Now).Record(t.Context(), Event{Type: "x"})
-	if len(g.batches) != 1 {
-		t.Fatalf("%d writes", len(g.batches))
+	var logs bytes.Buffer
+	New(g, slog.New(slog.NewTextHandler(&logs, nil)), time.Now).Record(t.Context(), Event{Type: "x"})
+	if len(g.batches) != 1 || !strings.Contains(logs.String(), `msg="audit event not stored" event=x err="disk full"`) {
+		t.Fatalf("%d writes; log:\n%s", len(g.batches), logs.String())
+	}
+}
+
+// picky refuses any event whose login is "bad", alone or in a batch.
+type picky struct {
+	store.Audit
+	mu     sync.Mutex
+	stored []string
+}
+
+func (p *picky) AppendAudits(_ context.Context, es []store.AuditEvent) error {
+	for _, e := range es {
+		if e.Login == "bad" {
+			return errors.New("refused")
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range es {
+		p.stored = append(p.stored, e.Login)
+	}
+	return nil
+}
+
+func (p *picky) AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error) {
+	return 0, p.AppendAudits(ctx, []store.AuditEvent{e})
+}
+
+func TestAnEventTheStoreRefusesLosesOnlyItself(t *testing.T) {
+	p := &picky{}
+	r := New(p, slog.New(slog.DiscardHandler), time.Now)
+	batch := []queued{{ev: store.AuditEvent{Login: "a"}}, {ev: store.AuditEvent{Login: "bad"}}, {ev: store.AuditEvent{Login: "b"}}}
+	errs := r.write(batch)
+	if errs[0] != nil || errs[1] == nil || errs[2] != nil || strings.Join(p.stored, ",") != "a,b" {
+		t.Fatalf("errors %v, stored %v; want only the bad event lost", errs, p.stored)
+	}
+}
+
+func TestTextIsMadeStorable(t *testing.T) {
+	if got := clean("al\x00ice\xff"); got != "al\uFFFDice\uFFFD" {
+		t.Fatalf("clean = %q", got)
 	}
 }
 

@@ -8,6 +8,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/trustelem/zxcvbn"
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 )
@@ -68,12 +71,36 @@ func (c *Checker) Check(pw string, u *directory.User) []directory.PolicyViolatio
 }
 
 // Score is the zxcvbn score (0–4) of the password's first maxScored
-// characters, with inputs counted as guessable words.
+// characters, with inputs counted as guessable words. zxcvbn's
+// dictionaries are ASCII and it counts every non-ASCII letter as rare, so
+// "Frühling2026!" would pass as strong: the password is also scored with
+// its letters folded to ASCII (ü → ue, é → e), and the lower score counts.
+// Words zxcvbn's English dictionaries lack ("Frühling") still look random
+// to it; the breached list and AD's rules are the other lines of defence.
 func Score(pw string, inputs []string) int {
 	if utf8.RuneCountInString(pw) > maxScored {
 		pw = string([]rune(pw)[:maxScored])
 	}
-	return zxcvbn.PasswordStrength(pw, inputs).Score
+	score := zxcvbn.PasswordStrength(pw, inputs).Score
+	if folded := fold(pw); folded != pw {
+		score = min(score, zxcvbn.PasswordStrength(folded, inputs).Score)
+	}
+	return score
+}
+
+// german are the foldings a German speaker would type without umlauts.
+var german = strings.NewReplacer("ä", "ae", "ö", "oe", "ü", "ue", "Ä", "Ae", "Ö", "Oe", "Ü", "Ue", "ß", "ss")
+
+// fold writes a password's letters in ASCII where it can: German umlauts
+// as ae/oe/ue, other accented letters without their accents.
+func fold(pw string) string {
+	pw = german.Replace(pw)
+	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+	out, _, err := transform.String(t, pw)
+	if err != nil {
+		return pw
+	}
+	return out
 }
 
 func (c *Checker) inputs(u *directory.User) []string {

@@ -11,9 +11,9 @@ import (
 
 // The set format: a header, a block index, then a Golomb–Rice coded stream
 // of the sorted, distinct hashes' gaps. Each hash is the top HashBits bits of
-// SHA-256(salt || password). With 437k entries and 40-bit hashes the chance
-// that a password not on the list matches by accident is about 4·10⁻⁷, and
-// the set takes about 23 bits per entry.
+// SHA-256(salt || password). With the shipped 426,886 entries and 40-bit
+// hashes the chance that a password not on the list matches by accident is
+// about 4·10⁻⁷, and the set takes about 24 bits per entry.
 const (
 	setMagic  = "GHBRSET1"
 	salt      = "gatehouse breached v1\x00"
@@ -111,17 +111,20 @@ func ParseSet(b []byte) (*Set, error) {
 	if len(b) < headerLen || string(b[:8]) != setMagic {
 		return nil, errors.New("password: not a breached-password set")
 	}
+	count := binary.BigEndian.Uint32(b[8:])
 	s := &Set{
-		count:    int(binary.BigEndian.Uint32(b[8:])),
 		hashBits: uint(b[12]),
 		k:        uint(b[13]),
 		block:    int(binary.BigEndian.Uint16(b[14:])),
 	}
-	if s.hashBits == 0 || s.hashBits > 64 || s.k >= s.hashBits || s.block == 0 {
-		return nil, fmt.Errorf("password: corrupt set header (bits %d, k %d, block %d)", s.hashBits, s.k, s.block)
-	}
-	blocks := (s.count + s.block - 1) / s.block
 	rest := b[headerLen:]
+	// Each entry takes at least a bit, so a count beyond the data's bits is
+	// corrupt; checking it first also keeps the arithmetic below in range.
+	if s.hashBits == 0 || s.hashBits > 64 || s.k >= s.hashBits || s.block == 0 || uint64(count) > uint64(len(rest))*8+1 {
+		return nil, fmt.Errorf("password: corrupt set header (count %d, bits %d, k %d, block %d)", count, s.hashBits, s.k, s.block)
+	}
+	s.count = int(count)
+	blocks := (s.count + s.block - 1) / s.block
 	if len(rest) < blocks*12 {
 		return nil, errors.New("password: truncated set index")
 	}

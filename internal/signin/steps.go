@@ -61,6 +61,11 @@ func (e *Engine) mfaStep(ctx context.Context, st *flowState) (string, error) {
 	if len(m) == 0 {
 		return StepEnrol, nil
 	}
+	// Pending state of a method the user does not have (the identify
+	// page's passkey offer) is dropped: only offered methods are pending.
+	if len(st.Pending) > 0 && !slices.Contains(m, e.pending(*st).Method) {
+		st.Pending = nil
+	}
 	// A method whose challenge is the same every time (an authenticator
 	// app code) is made pending now, with the step, so showing the code
 	// page does not write the flow again.
