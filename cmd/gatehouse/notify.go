@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/app"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
@@ -29,7 +31,13 @@ Exit status 1 when a mail failed or the directory, store or mail server
 could not be used; the failed reminders are tried again on the next run.
 
 --dry-run sends and records nothing (no mail server is needed) and prints
-every user due, as skipped.
+every user due: as skipped, or as already-sent when this window's mail went
+out before.
+
+It uses the same store and keys as gatehouse serve and creates neither: it
+refuses to run when the encryption key or the SQLite database is missing
+(relative paths in the configuration are relative to the working
+directory, which under cron is usually not Gatehouse's).
 
 Options:
 `
@@ -63,6 +71,21 @@ func cmdNotify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprint(stderr, "gatehouse: reminders need a mail server: set smtp.host (or use --dry-run)\n")
 		return 1
 	}
+	// app.New would create a missing key or database: here that would be
+	// a second Gatehouse, with tickets and audit nobody reads.
+	for _, f := range []struct{ what, path string }{
+		{"secrets.encryption_key_file", cfg.Secrets.EncryptionKeyFile},
+		{"storage.sqlite.path", map[bool]string{true: cfg.Storage.SQLite.Path}[cfg.Storage.Type == "sqlite"]},
+	} {
+		if _, err := os.Stat(f.path); f.path != "" && err != nil {
+			fmt.Fprintf(stderr, "gatehouse: %s %s: %v; run this with the configuration and working directory of gatehouse serve\n", f.what, f.path, err)
+			return 1
+		}
+	}
+	loc := time.UTC
+	if cfg.UI.TimeZone != "" {
+		loc, _ = time.LoadLocation(cfg.UI.TimeZone) // validated by config
+	}
 	log := observe.NewLogger(stderr, cfg.Log.Format, slog.LevelWarn)
 	a, err := app.New(ctx, cfg, app.Options{Logger: log})
 	if err != nil {
@@ -76,7 +99,7 @@ func cmdNotify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	o := reminders.Options{Directory: lister, Store: a.Store, Audit: a.Audit, Windows: cfg.Reminders.Days,
-		Now: a.Now, DryRun: *dryRun, Log: log.With("component", "reminders")}
+		Now: a.Now, Location: loc, DryRun: *dryRun, Log: log.With("component", "reminders")}
 	if a.Notifier != nil { // not a typed nil in the interface
 		o.Notifier = a.Notifier
 	}

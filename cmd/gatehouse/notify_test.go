@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gatehouse-sso/gatehouse/internal/app"
+	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory/file"
 	"github.com/gatehouse-sso/gatehouse/internal/notify/smtptest"
 )
@@ -58,6 +61,21 @@ func writeReminderSetup(t *testing.T, dir string, smtpPort int) string {
 	return cfg
 }
 
+// serveOnce starts and stops Gatehouse on cfg as `gatehouse serve` would,
+// which creates its keys and database.
+func serveOnce(t *testing.T, cfg string) {
+	t.Helper()
+	c, err := config.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(t.Context(), c, app.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Close()
+}
+
 // closedPort is a loopback port nothing listens on.
 func closedPort(t *testing.T) int {
 	t.Helper()
@@ -74,6 +92,7 @@ func TestNotifyExpiringMailsEachUserOnceAndNothingOnADryRun(t *testing.T) {
 	dir := t.TempDir()
 	srv := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})
 	cfg := writeReminderSetup(t, dir, srv.Port)
+	serveOnce(t, cfg)
 	notify := func(args ...string) (int, string, string) {
 		t.Helper()
 		var out, errOut bytes.Buffer
@@ -147,6 +166,17 @@ func TestNotifyExpiringMailsEachUserOnceAndNothingOnADryRun(t *testing.T) {
 func TestNotifyExpiringRefusesWhatItCannotDo(t *testing.T) {
 	dir := t.TempDir()
 	noSMTP := writeReminderSetup(t, dir, 0)
+	// Before gatehouse serve ever ran here (or from the wrong directory):
+	// refused, and nothing is created.
+	var out0, err0 bytes.Buffer
+	if code := run(context.Background(), []string{"notify", "expiring", "--config", noSMTP, "--dry-run"}, &out0, &err0); code != 1 ||
+		!strings.Contains(err0.String(), "secrets.encryption_key_file") {
+		t.Errorf("no key yet: exit %d, stderr %q; want 1 naming the key file", code, &err0)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "enc.key")); err == nil {
+		t.Error("notify expiring created an encryption key")
+	}
+	serveOnce(t, noSMTP)
 	for _, tc := range []struct {
 		name string
 		args []string

@@ -53,6 +53,9 @@ type Options struct {
 	Windows []int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Location is where days are counted (config ui.time_zone): a password
+	// expiring tomorrow morning is in the 1-day window tonight. nil: UTC.
+	Location *time.Location
 	// DryRun sends and records nothing; the report says what would be sent.
 	DryRun bool
 	// ChangeURL is the link in the mail; "" means the notifier's default,
@@ -146,7 +149,12 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		r.Audit = audit.New(r.Store, r.Log, r.Now)
 	}
 	now := r.Now()
-	users, err := r.Directory.ListExpiring(ctx, now, now.Add(days(windows[len(windows)-1])))
+	loc := r.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	// Up to the end of the largest window's last day; window() decides.
+	users, err := r.Directory.ListExpiring(ctx, now, now.Add(days(windows[len(windows)-1]+1)))
 	if err != nil {
 		return rep, fmt.Errorf("reminders: %w", err)
 	}
@@ -154,7 +162,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		if err := ctx.Err(); err != nil {
 			return rep, fmt.Errorf("reminders: stopped after %d of %d users: %w", len(rep.Results), len(users), err)
 		}
-		w, ok := window(windows, u.State.PasswordExpires.Sub(now))
+		w, ok := window(windows, now.In(loc), u.State.PasswordExpires.In(loc))
 		if !ok {
 			continue
 		}
@@ -183,14 +191,20 @@ func normalize(in []int) ([]int, error) {
 }
 
 // window picks, from windows sorted ascending, the smallest that holds an
-// expiry left away: 6½ days with [1 7 14] is the 7-day window. A password
-// that has expired, or expires beyond the largest window, has none.
-func window(windows []int, left time.Duration) (int, bool) {
-	if left <= 0 {
+// expiry, counted in calendar days from now in their time zone: with
+// [1 7 14], tomorrow (at any hour) is the 1-day window, six days ahead the
+// 7-day one. A daily run thus mails each window on its day, not a day late
+// when the expiry's hour is just after the run's. A password that has
+// expired, or expires beyond the largest window, has none.
+func window(windows []int, now, expires time.Time) (int, bool) {
+	if !expires.After(now) {
 		return 0, false
 	}
+	y1, m1, d1 := now.Date()
+	y2, m2, d2 := expires.Date()
+	left := int(time.Date(y2, m2, d2, 0, 0, 0, 0, time.UTC).Sub(time.Date(y1, m1, d1, 0, 0, 0, 0, time.UTC)).Hours() / 24)
 	for _, w := range windows {
-		if left <= days(w) {
+		if left <= w {
 			return w, true
 		}
 	}
