@@ -120,6 +120,23 @@ func configPath(flagValue string) string {
 	return os.Getenv("GATEHOUSE_CONFIG")
 }
 
+// loadConfig loads the configuration named by --config or GATEHOUSE_CONFIG
+// for command cmd. On failure it has told the user why and returns the
+// exit code: 2 when no file was named, 1 when it does not load.
+func loadConfig(cmd, flagValue string, stderr io.Writer) (config.Config, int) {
+	path := configPath(flagValue)
+	if path == "" {
+		fmt.Fprintf(stderr, "gatehouse %s: --config FILE is required\n", cmd)
+		return config.Config{}, 2
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		return config.Config{}, 1
+	}
+	return cfg, 0
+}
+
 const serveHelp = `Usage: gatehouse serve --config FILE
 
 Runs Gatehouse with the configuration in FILE (YAML; see README.md for every
@@ -139,15 +156,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	path := configPath(*cfgFile)
-	if path == "" {
-		fmt.Fprint(stderr, "gatehouse serve: --config FILE is required\n")
-		return 2
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
-		return 1
+	cfg, code := loadConfig("serve", *cfgFile, stderr)
+	if code != 0 {
+		return code
 	}
 	log, err := newLogger(cfg, stderr)
 	if err != nil {

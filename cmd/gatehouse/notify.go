@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/app"
-	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/observe"
 	"github.com/gatehouse-sso/gatehouse/internal/reminders"
@@ -57,15 +56,9 @@ func cmdNotify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code, ok := parse(fs, args[1:]); !ok {
 		return code
 	}
-	path := configPath(*cfgFile)
-	if path == "" {
-		fmt.Fprint(stderr, "gatehouse notify expiring: --config FILE is required\n")
-		return 2
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
-		return 1
+	cfg, code := loadConfig("notify expiring", *cfgFile, stderr)
+	if code != 0 {
+		return code
 	}
 	if cfg.SMTP.Host == "" && !*dryRun {
 		fmt.Fprint(stderr, "gatehouse: reminders need a mail server: set smtp.host (or use --dry-run)\n")
