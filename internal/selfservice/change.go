@@ -105,8 +105,9 @@ func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
 	} else if c.Count >= changeFailures {
 		return again(http.StatusTooManyRequests, "current_password", p.T("login.throttled"))
 	}
-	if v := h.Engine.CheckNewPassword(h.Engine.PolicyFor(ctx, u), newPW, u); len(v) > 0 {
-		return again(http.StatusUnprocessableEntity, "new_password", directory.Messages(v))
+	pol := h.Engine.PolicyFor(ctx, u)
+	if v := h.Engine.CheckNewPassword(pol, newPW, u); len(v) > 0 {
+		return again(http.StatusUnprocessableEntity, "new_password", signin.PolicyMessage(&p, pol, v))
 	}
 	err = pc.ChangePassword(ctx, u, current, newPW)
 	var pe *directory.PolicyError
@@ -120,7 +121,7 @@ func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
 		return again(http.StatusUnprocessableEntity, "current_password", p.T("change.current_wrong"))
 	case errors.As(err, &pe):
 		h.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Login: u.UPN, Result: "policy"})
-		return again(http.StatusUnprocessableEntity, "new_password", directory.Messages(pe.Violations))
+		return again(http.StatusUnprocessableEntity, "new_password", signin.PolicyMessage(&p, pol, pe.Violations))
 	default:
 		return err
 	}

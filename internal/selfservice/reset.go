@@ -443,13 +443,15 @@ func (rs *Reset) setPassword(w http.ResponseWriter, r *http.Request, f store.Flo
 	if !ok {
 		return web.Errorf(http.StatusNotImplemented, "This directory cannot reset passwords. Contact your helpdesk.", nil)
 	}
-	if v := rs.Engine.CheckNewPassword(rs.Engine.PolicyFor(ctx, st.User), newPW, st.User); len(v) > 0 {
-		return rs.render(w, r, http.StatusUnprocessableEntity, d, map[string]string{"new_password": directory.Messages(v)}, "")
+	pol := rs.Engine.PolicyFor(ctx, st.User)
+	p := rs.Renderer.NewPage(r, "reset.title", nil)
+	if v := rs.Engine.CheckNewPassword(pol, newPW, st.User); len(v) > 0 {
+		return rs.render(w, r, http.StatusUnprocessableEntity, d, map[string]string{"new_password": signin.PolicyMessage(&p, pol, v)}, "")
 	}
 	if err := pr.ResetPassword(ctx, st.User, newPW); err != nil {
 		var pe *directory.PolicyError
 		if errors.As(err, &pe) {
-			return rs.render(w, r, http.StatusUnprocessableEntity, d, map[string]string{"new_password": directory.Messages(pe.Violations)}, "")
+			return rs.render(w, r, http.StatusUnprocessableEntity, d, map[string]string{"new_password": signin.PolicyMessage(&p, pol, pe.Violations)}, "")
 		}
 		return err
 	}

@@ -64,14 +64,15 @@ func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f st
 	if err != nil {
 		return web.Errorf(http.StatusBadRequest, "This sign-in cannot continue. Start again.", err)
 	}
-	if v := e.CheckNewPassword(e.PolicyFor(ctx, st.User), newPW, st.User); len(v) > 0 {
-		return again(http.StatusUnprocessableEntity, "new_password", directory.Messages(v))
+	pol := e.PolicyFor(ctx, st.User)
+	if v := e.CheckNewPassword(pol, newPW, st.User); len(v) > 0 {
+		return again(http.StatusUnprocessableEntity, "new_password", PolicyMessage(&p, pol, v))
 	}
 	if err := pc.ChangePassword(ctx, st.User, string(old), newPW); err != nil {
 		var pe *directory.PolicyError
 		switch {
 		case errors.As(err, &pe):
-			return again(http.StatusUnprocessableEntity, "new_password", directory.Messages(pe.Violations))
+			return again(http.StatusUnprocessableEntity, "new_password", PolicyMessage(&p, pol, pe.Violations))
 		case errors.Is(err, directory.ErrWrongPassword):
 			return web.Errorf(http.StatusConflict, "Your password was changed elsewhere in the meantime. Sign in again.", err)
 		default:

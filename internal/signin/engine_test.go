@@ -331,6 +331,27 @@ func TestAMustChangeUserChangesThePasswordAndContinues(t *testing.T) {
 	}
 }
 
+func TestPolicyRefusalsAreWordedInThePagesLanguage(t *testing.T) {
+	e := newEnv(t, "none", user(t, "carol", alicePW, func(u *file.UserFile) { u.MustChange = true }))
+	b := e.browser()
+	base, _ := url.Parse(b.Base)
+	b.C.Jar.SetCookies(base, []*http.Cookie{{Name: "gh_lang", Value: "de", Path: "/"}}) // as GET /lang sets it
+	b.Get("/proto?app=Wiki&hint=carol")
+	page := b.Submit(map[string]string{"password": alicePW})
+	if !strings.Contains(page, `lang="de"`) || !strings.Contains(page, "12 Zeichen") {
+		t.Fatalf("no German change page:\n%s", page)
+	}
+	for _, tc := range []struct{ pw, want string }{
+		{"short", "Verwenden Sie mindestens 12 Zeichen."},
+		{alicePW, "Die letzten 3 dürfen nicht wiederverwendet werden."},
+	} {
+		page = b.Submit(map[string]string{"new_password": tc.pw, "confirm_password": tc.pw})
+		if b.Status != http.StatusUnprocessableEntity || !strings.Contains(page, tc.want) {
+			t.Fatalf("%q: %d, want %q:\n%s", tc.pw, b.Status, tc.want, page)
+		}
+	}
+}
+
 func TestAMustChangeUserWhoFirstEnrolsASecondFactorStillChangesThePassword(t *testing.T) {
 	e := newEnv(t, "all", user(t, "carol", alicePW, func(u *file.UserFile) { u.MustChange = true }))
 	b := e.browser()

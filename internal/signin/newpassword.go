@@ -65,6 +65,48 @@ func (e *Engine) CheckNewPassword(pol directory.Policy, pw string, u *directory.
 	return e.pwcheck.Check(pw, u)
 }
 
+// PolicyMessage words the rules a new password broke in the page's
+// language, with pol's numbers; a reason it has no words for keeps the
+// directory's (English) wording.
+func PolicyMessage(p *web.Page, pol directory.Policy, v []directory.PolicyViolation) string {
+	msgs := make([]string, 0, len(v))
+	for _, x := range v {
+		msg := x.Message
+		switch x.Reason {
+		case directory.ReasonTooShort:
+			if pol.MinLength > 0 {
+				msg = p.T("policy.too_short", pol.MinLength)
+			}
+		case directory.ReasonComplexity:
+			msg = p.T("policy.complexity")
+		case directory.ReasonContainsName:
+			msg = p.T("policy.contains_name")
+		case directory.ReasonHistory:
+			msg = p.T("policy.history_one")
+			if pol.HistoryLength > 1 {
+				msg = p.T("policy.history", pol.HistoryLength)
+			}
+		case directory.ReasonTooYoung:
+			switch {
+			case pol.MinAge >= 48*time.Hour:
+				msg = p.T("policy.too_young_days", int(pol.MinAge.Hours()/24))
+			case pol.MinAge >= 2*time.Hour:
+				msg = p.T("policy.too_young_hours", int(pol.MinAge.Hours()))
+			default:
+				msg = p.T("policy.too_young_soon")
+			}
+		case directory.ReasonBreached:
+			msg = p.T("policy.breached")
+		case directory.ReasonWeak:
+			msg = p.T("policy.weak")
+		case directory.ReasonUnknownRefusal:
+			msg = p.T("policy.refused")
+		}
+		msgs = append(msgs, msg)
+	}
+	return strings.Join(msgs, " ")
+}
+
 // Limit on strength checks per client address: generous for a person
 // typing (the script asks at most every few hundred milliseconds), far too
 // few to use this as a cracking oracle.
@@ -96,11 +138,12 @@ func (e *Engine) postStrength(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pw := r.PostFormValue("password")
+	p := e.render.NewPage(r, "change.title", nil)
 	var ans strengthAnswer
 	if len(pw) > maxPasswordLen {
-		ans.Message = "This password is too long."
+		ans.Message = p.T("policy.too_long")
 	} else if v := e.pwcheck.Check(pw, nil); len(v) > 0 {
-		ans.Message = directory.Messages(v)
+		ans.Message = PolicyMessage(&p, directory.Policy{}, v)
 	} else {
 		ans.OK = true
 	}
