@@ -111,6 +111,19 @@ func expiresBetween(u *directory.User, from, until time.Time) bool {
 	return st.PasswordExpires.After(from) && !st.PasswordExpires.After(until)
 }
 
+// maxPages bounds a paged search: 20,000 pages of pageSize is far beyond
+// any directory Gatehouse serves.
+const maxPages = 20000
+
+// abandonPaged tells the DC to drop the search's cursor (RFC 2696: a page
+// size of 0 with the cookie), best effort and briefly.
+func (d *Directory) abandonPaged(c ldapConn, req *ldap.SearchRequest, paging *ldap.ControlPaging) {
+	ctx, cancel := context.WithTimeout(context.Background(), min(d.timeout, 2*time.Second))
+	defer cancel()
+	paging.PagingSize = 0
+	_, _ = c.Search(ctx, req)
+}
+
 // searchPaged runs a subtree search under the base DN on c with the paged
 // results control (RFC 2696), handing every entry to fn. The paging cookie
 // belongs to the connection, so every page goes to c. Each page is bounded
@@ -122,12 +135,19 @@ func (d *Directory) searchPaged(ctx context.Context, c ldapConn, filter string, 
 	paging := ldap.NewControlPaging(pageSize)
 	req := ldap.NewSearchRequest(d.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		filter, attrs, []ldap.Control{paging})
-	for {
+	for page := 0; ; page++ {
+		if page == maxPages { // a DC that keeps handing out cookies
+			d.abandonPaged(c, req, paging)
+			return fmt.Errorf("ad: the paged search did not end after %d pages of %d", maxPages, pageSize)
+		}
 		pctx, cancel := context.WithTimeout(ctx, d.timeout)
 		req.TimeLimit = timeLimit(pctx)
 		res, err := c.Search(pctx, req)
 		cancel()
 		if err != nil {
+			if page > 0 {
+				d.abandonPaged(c, req, paging)
+			}
 			return err
 		}
 		for _, e := range res.Entries {

@@ -213,6 +213,27 @@ func TestListExpiringFailsRatherThanReturnAShortList(t *testing.T) {
 	}
 }
 
+func TestAPagedSearchThatNeverEndsIsAbandoned(t *testing.T) {
+	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	var pages, abandons int
+	f := &fakeDC{name: "dc1", search: func(req *ldap.SearchRequest) (*ldap.SearchResult, error) {
+		paging, _ := ldap.FindControl(req.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
+		if paging != nil && paging.PagingSize == 0 {
+			abandons++
+			return &ldap.SearchResult{}, nil
+		}
+		pages++
+		next := &ldap.ControlPaging{}
+		next.SetCookie([]byte("again"))
+		return &ldap.SearchResult{Controls: []ldap.Control{next}}, nil
+	}}
+	d, _ := newFakeDirectory(t, testConfig(), f)
+	_, err := d.ListExpiring(t.Context(), now, now.Add(14*day))
+	if err == nil || !strings.Contains(err.Error(), "did not end") || pages != maxPages || abandons != 1 {
+		t.Fatalf("err %v after %d pages and %d abandons; want an error after %d pages and one abandon", err, pages, abandons, maxPages)
+	}
+}
+
 // TestSambaListsAPasswordThatExpiresSoon gives a user a PSO (through a
 // group) with a 5-day maximum age and sets the password 3 days in the
 // past, so it expires in about 2 days.
