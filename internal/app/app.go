@@ -288,7 +288,8 @@ func (a *App) routes() error {
 	ss.Mount(mux)
 	for _, unlock := range []bool{false, true} {
 		(&selfservice.Reset{Handler: ss, Factors: a.Factors, Notifier: a.Notifier, Key: a.Secrets.DeriveKey("reset decoy"),
-			EmailFallback: true, Unlock: unlock}).Mount(mux)
+			Require: a.Config.SelfService.Require, EmailFallback: a.Config.SelfService.Fallback == "email",
+			Support: a.Config.UI.Support, Unlock: unlock}).Mount(mux)
 	}
 	if err := a.mountProtocols(mux); err != nil {
 		return err

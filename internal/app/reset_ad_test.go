@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"html"
 	"regexp"
 	"strings"
 	"testing"
@@ -120,7 +121,7 @@ func TestAForgottenADPasswordIsResetWithTheUsersOwnFactor(t *testing.T) {
 // submitMethod posts the code form of one method on a reset page.
 func submitMethod(t *testing.T, b *browse.Browser, method, code string) string {
 	t.Helper()
-	i := strings.Index(b.Last, `name="method" value="`+method+`"`)
+	i := strings.Index(b.Last, `id="code_`+method+`"`) // the code form, not email's send form
 	if i < 0 {
 		t.Fatalf("no %s form:\n%s", method, b.Last)
 	}
@@ -204,5 +205,68 @@ func TestAMustChangeADUserChangesThePasswordInsideAnEntraSignInAndGetsTheToken(t
 	}
 	if _, err := a.Directory.Authenticate(ctx, name, newPW); err != nil {
 		t.Fatalf("the new password does not bind: %v", err)
+	}
+}
+
+func TestAUserWithoutFactorsIsSentToTheHelpdeskWhenEmailAloneIsNotAllowed(t *testing.T) {
+	mail := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})
+	a, srv := newADAppWith(t, func(c *config.Config) {
+		c.SMTP = config.SMTP{Host: mail.Host, Port: mail.Port, From: "sso@corp.example.test", Security: "none"}
+		c.MFA.Methods = []string{"totp", "email", "recovery"}
+		c.SelfService.Fallback = "helpdesk"
+		c.UI.Support = "the service desk (+49 30 1234-0)"
+	})
+	const pw = "Helpdesk!Passw0rd-1"
+	name := newADUser(t, pw)
+	b := browse.New(t, srv.URL)
+	b.Get("/password/reset")
+	b.Submit(map[string]string{"login": name})
+	b.Submit(map[string]string{"method": "email", "send": "1"})
+	msgs := mail.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("want the code mail, got %d mails", len(msgs))
+	}
+	page := submitMethod(t, b, "email", mailCodeRe.FindStringSubmatch(msgs[0].Text)[1])
+	if strings.Contains(page, `name="code"`) || strings.Contains(page, `name="new_password"`) ||
+		!strings.Contains(html.UnescapeString(page), "Contact the service desk (+49 30 1234-0).") {
+		t.Fatalf("a user with nothing but mail was not sent to the helpdesk:\n%s", page)
+	}
+	if _, err := a.Directory.Authenticate(context.Background(), name, pw); err != nil {
+		t.Fatalf("the password changed: %v", err)
+	}
+}
+
+func TestResetCodesGoToTheAlternateAddressAndTheNoticeToTheMailbox(t *testing.T) {
+	mail := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})
+	a, srv := newADAppWith(t, func(c *config.Config) {
+		c.SMTP = config.SMTP{Host: mail.Host, Port: mail.Port, From: "sso@corp.example.test", Security: "none"}
+		c.MFA.Methods = []string{"totp", "email", "recovery"}
+		c.Directory.ActiveDirectory.AlternateEmailAttribute = "otherMailbox"
+	})
+	const oldPW, newPW = "Alternate!Passw0rd-1", "Alternate!Passw0rd-2x"
+	name := newADUser(t, oldPW)
+	private := "private-" + name + "@example.org"
+	testenv.SetADAttribute(t, name, "otherMailbox", "not an address", private)
+	u, err := a.Directory.LookupUser(context.Background(), name)
+	if err != nil || u.AlternateMail != private {
+		t.Fatalf("alternate address %q (%v), want %q", u.AlternateMail, err, private)
+	}
+	b := browse.New(t, srv.URL)
+	b.Get("/password/reset")
+	b.Submit(map[string]string{"login": name})
+	page := b.Submit(map[string]string{"method": "email", "send": "1"})
+	if !strings.Contains(page, "p•••@e•••.org") {
+		t.Fatalf("the masked destination is not the alternate address:\n%s", page)
+	}
+	msgs := mail.Messages()
+	if len(msgs) != 1 || msgs[0].To[0] != private {
+		t.Fatalf("the code did not go to %s: %+v", private, msgs)
+	}
+	submitMethod(t, b, "email", mailCodeRe.FindStringSubmatch(msgs[0].Text)[1])
+	if page := b.Submit(map[string]string{"new_password": newPW, "confirm_password": newPW}); !strings.Contains(page, "Your password was reset.") {
+		t.Fatalf("reset failed:\n%s", page)
+	}
+	if msgs = mail.Messages(); len(msgs) != 2 || msgs[1].To[0] != u.Mail {
+		t.Fatalf("the notice did not go to the mailbox %s: %+v", u.Mail, msgs)
 	}
 }

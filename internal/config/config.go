@@ -13,21 +13,34 @@ type Config struct {
 	TLS TLS `yaml:"tls"`
 	// TrustedProxies are the addresses or CIDR ranges whose X-Forwarded-For
 	// is believed. Empty: the TCP peer is the client.
-	TrustedProxies []string  `yaml:"trusted_proxies"`
-	UI             UI        `yaml:"ui"`
-	Log            Log       `yaml:"log"`
-	HTTP           HTTP      `yaml:"http"`
-	Storage        Storage   `yaml:"storage"`
-	Secrets        Secrets   `yaml:"secrets"`
-	Signing        Signing   `yaml:"signing"`
-	Directory      Directory `yaml:"directory"`
-	Sessions       Sessions  `yaml:"sessions"`
-	MFA            MFA       `yaml:"mfa"`
-	SMTP           SMTP      `yaml:"smtp"`
-	Claims         Claims    `yaml:"claims"`
-	Passwords      Passwords `yaml:"passwords"`
-	Reminders      Reminders `yaml:"reminders"`
-	Apps           []App     `yaml:"apps"`
+	TrustedProxies []string    `yaml:"trusted_proxies"`
+	UI             UI          `yaml:"ui"`
+	Log            Log         `yaml:"log"`
+	HTTP           HTTP        `yaml:"http"`
+	Storage        Storage     `yaml:"storage"`
+	Secrets        Secrets     `yaml:"secrets"`
+	Signing        Signing     `yaml:"signing"`
+	Directory      Directory   `yaml:"directory"`
+	Sessions       Sessions    `yaml:"sessions"`
+	MFA            MFA         `yaml:"mfa"`
+	SMTP           SMTP        `yaml:"smtp"`
+	Claims         Claims      `yaml:"claims"`
+	SelfService    SelfService `yaml:"self_service"`
+	Passwords      Passwords   `yaml:"passwords"`
+	Reminders      Reminders   `yaml:"reminders"`
+	Apps           []App       `yaml:"apps"`
+}
+
+// SelfService configures forgotten-password reset and unlock.
+type SelfService struct {
+	// Require is what a reset or unlock must verify: "one_strong_or_two_weak"
+	// (a passkey or authenticator app, or two different weaker factors:
+	// email code and recovery code), "strong" (a passkey or authenticator
+	// app), or "two" (any two different factors).
+	Require string `yaml:"require"`
+	// Fallback is for users with no factor but their mail: "email" (a code
+	// to it is enough) or "helpdesk" (they are told to contact ui.support).
+	Fallback string `yaml:"fallback"`
 }
 
 // Passwords sets Gatehouse's own checks on new passwords, on top of the
@@ -176,6 +189,10 @@ type ActiveDirectory struct {
 	ImmutableIDAttribute string        `yaml:"immutable_id_attribute"` // objectGUID or ms-DS-ConsistencyGuid
 	Timeout              time.Duration `yaml:"timeout"`                // per directory call, a retry on another DC included
 	PoolSize             int           `yaml:"pool_size"`              // connections per DC
+	// AlternateEmailAttribute (e.g. otherMailbox, or an extensionAttribute
+	// holding a private address) is where reset and unlock codes go when
+	// the user has one: a mailbox not behind the password being reset.
+	AlternateEmailAttribute string `yaml:"alternate_email_attribute"`
 }
 
 // FileDirectory configures the YAML-file directory.

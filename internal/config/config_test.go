@@ -199,6 +199,8 @@ func TestValidationRules(t *testing.T) {
 		{"postgres needs a dsn", "storage: {type: postgres}", "storage.postgres.dsn_file", "required"},
 		{"a non-ldap URL is refused", "directory: {activedirectory: {urls: [https://dc1]}}", "directory.activedirectory.urls[0]", "ldaps://"},
 		{"an immutable id attribute must be known", "directory: {activedirectory: {immutable_id_attribute: mail}}", "directory.activedirectory.immutable_id_attribute", "objectGUID"},
+		{"a reset policy must be known", "self_service: {require: one}", "self_service.require", "strong"},
+		{"a reset fallback must be known", "self_service: {fallback: sms}", "self_service.fallback", "helpdesk"},
 		{"a time zone must be known", "ui: {time_zone: Mars/Olympus}", "ui.time_zone", "Europe/Berlin"},
 		{"a strength score is 0 to 4", "passwords: {min_strength: 5}", "passwords.min_strength", "from 0 (off) to 4"},
 		{"reminder days are positive", "reminders: {days: [14, 0]}", "reminders.days[1]", "from 1 to 365"},

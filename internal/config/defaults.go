@@ -41,10 +41,11 @@ func Default() Config {
 			},
 			File: FileDirectory{Path: "users.yaml"},
 		},
-		Sessions:  Sessions{IdleTimeout: 8 * time.Hour, AbsoluteTimeout: 24 * time.Hour, FlowTimeout: 15 * time.Minute},
-		MFA:       MFA{Methods: []string{"webauthn", "totp", "recovery"}, RequiredFor: "all", Passwordless: true},
-		SMTP:      SMTP{Port: 587, Security: "starttls"},
-		Passwords: Passwords{MinStrength: 3, BreachedCheck: true},
-		Reminders: Reminders{Days: []int{14, 7, 1}},
+		Sessions:    Sessions{IdleTimeout: 8 * time.Hour, AbsoluteTimeout: 24 * time.Hour, FlowTimeout: 15 * time.Minute},
+		MFA:         MFA{Methods: []string{"webauthn", "totp", "recovery"}, RequiredFor: "all", Passwordless: true},
+		SMTP:        SMTP{Port: 587, Security: "starttls"},
+		SelfService: SelfService{Require: "one_strong_or_two_weak", Fallback: "email"},
+		Passwords:   Passwords{MinStrength: 3, BreachedCheck: true},
+		Reminders:   Reminders{Days: []int{14, 7, 1}},
 	}
 }

@@ -108,6 +108,8 @@ func (c *Config) validateServer(p *Problems) {
 			p.add("ui.time_zone", "not a time zone name like Europe/Berlin: %q", c.UI.TimeZone)
 		}
 	}
+	oneOf(p, "self_service.require", c.SelfService.Require, "one_strong_or_two_weak", "strong", "two")
+	oneOf(p, "self_service.fallback", c.SelfService.Fallback, "email", "helpdesk")
 	if c.Passwords.MinStrength < 0 || c.Passwords.MinStrength > 4 {
 		p.add("passwords.min_strength", "must be a zxcvbn score from 0 (off) to 4, got %d", c.Passwords.MinStrength)
 	}

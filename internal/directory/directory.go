@@ -116,9 +116,12 @@ type User struct {
 	SAMAccountName string
 	UPN            string
 	Mail           string
-	DisplayName    string
-	GivenName      string
-	Surname        string
+	// AlternateMail is the configured alternate address (e.g. a private
+	// one) for reset and unlock codes; empty when none.
+	AlternateMail string
+	DisplayName   string
+	GivenName     string
+	Surname       string
 	// ImmutableID is what Entra ID matches the user on: base64 of the raw
 	// bytes of the configured source attribute.
 	ImmutableID string

@@ -43,9 +43,16 @@ type Reset struct {
 	Notifier *notify.Notifier
 	// Key derives decoy addresses; from the encryption key.
 	Key []byte
+	// Require is what must be verified (config self_service.require):
+	// "one_strong_or_two_weak" (also ""), "strong" or "two".
+	Require string
 	// EmailFallback lets a user with no enrolled factor reset with an email
-	// code to the directory's mail alone.
+	// code alone (self_service.fallback: email); otherwise such a user is
+	// told, once the code proved the mailbox, to contact Support.
 	EmailFallback bool
+	// Support is whom to contact (config ui.support); "" means the
+	// generic wording.
+	Support string
 	// Unlock makes this the unlock flow at /account/unlock: after the user
 	// is verified, the lockout is cleared and the password stays.
 	Unlock bool
@@ -122,16 +129,38 @@ func hashBind(v string) string {
 // factor, or two different weaker ones, or the email fallback for a user
 // with nothing enrolled.
 func (rs *Reset) enough(verified, enrolled []string) bool {
-	for _, m := range verified {
-		if m == mfa.MethodTOTP || m == mfa.MethodWebAuthn {
-			return true
-		}
-	}
-	if len(verified) >= 2 {
+	strong := slices.ContainsFunc(verified, func(m string) bool { return m == mfa.MethodTOTP || m == mfa.MethodWebAuthn })
+	switch {
+	case rs.Require == "strong" && strong, rs.Require == "two" && len(verified) >= 2:
+		return true
+	case (rs.Require == "" || rs.Require == "one_strong_or_two_weak") && (strong || len(verified) >= 2):
 		return true
 	}
-	hasOwn := slices.ContainsFunc(enrolled, func(m string) bool { return m != mfa.MethodEmail })
-	return rs.EmailFallback && !hasOwn && slices.Contains(verified, mfa.MethodEmail)
+	return rs.EmailFallback && !hasOwnFactor(enrolled) && slices.Contains(verified, mfa.MethodEmail)
+}
+
+// hasOwnFactor reports whether the user enrolled anything beyond the
+// directory's mail.
+func hasOwnFactor(enrolled []string) bool {
+	return slices.ContainsFunc(enrolled, func(m string) bool { return m != mfa.MethodEmail })
+}
+
+// codeAddress is where reset and unlock codes go: the alternate address
+// when the user has one (a mailbox not behind the password), else mail.
+func codeAddress(u *directory.User) string {
+	if u.AlternateMail != "" {
+		return u.AlternateMail
+	}
+	return u.Mail
+}
+
+// noticeAddress is where the notice of a reset or unlock goes: the mailbox
+// the user reads every day, else the alternate one.
+func noticeAddress(u *directory.User) string {
+	if u.Mail != "" {
+		return u.Mail
+	}
+	return u.AlternateMail
 }
 
 type resetPage struct {
@@ -373,11 +402,25 @@ func (rs *Reset) verify(w http.ResponseWriter, r *http.Request, f store.Flow, st
 		return err
 	}
 	next := resetVerify
-	if rs.enough(st.Verified, enrolled) {
+	switch {
+	case rs.enough(st.Verified, enrolled):
 		if rs.Unlock {
 			return rs.unlock(w, r, f, st)
 		}
 		next = resetPassword
+	case !rs.EmailFallback && !hasOwnFactor(enrolled):
+		// The code proved the mailbox, but this user has nothing else to
+		// verify with and email alone is not allowed here.
+		rs.Audit.Record(ctx, audit.Event{Type: rs.event(), UserID: st.UserID, Login: st.Login, Result: "no_factor"})
+		if err := rs.Store.DeleteFlow(ctx, f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		d.Step, d.Done = "", true
+		support := rs.Support
+		if support == "" {
+			support = rs.Renderer.Catalog().T(lang, "reset.helpdesk_generic")
+		}
+		return rs.render(w, r, http.StatusOK, d, map[string]string{"": rs.Renderer.Catalog().T(lang, "reset.no_factor", support)}, "")
 	}
 	if err := rs.save(ctx, f, next, st); err != nil {
 		return err
@@ -391,12 +434,12 @@ func (rs *Reset) verify(w http.ResponseWriter, r *http.Request, f store.Flow, st
 func (rs *Reset) sendEmail(w http.ResponseWriter, r *http.Request, f store.Flow, st resetState, d *resetPage) error {
 	ctx := r.Context()
 	start := time.Now()
-	if st.User != nil && st.User.Mail != "" {
+	if st.User != nil && codeAddress(st.User) != "" {
 		purpose := notify.PurposeReset
 		if rs.Unlock {
 			purpose = notify.PurposeUnlock
 		}
-		ch, err := rs.Factors.Email.Send(ctx, emailcode.Recipient{UserID: st.UserID, Address: st.User.Mail, Name: st.User.DisplayName,
+		ch, err := rs.Factors.Email.Send(ctx, emailcode.Recipient{UserID: st.UserID, Address: codeAddress(st.User), Name: st.User.DisplayName,
 			Lang: rs.Renderer.Catalog().Language(r)}, purpose)
 		switch {
 		case err == nil:
@@ -468,8 +511,8 @@ func (rs *Reset) setPassword(w http.ResponseWriter, r *http.Request, f store.Flo
 	}
 	rs.Audit.Record(ctx, audit.Event{Type: audit.PasswordReset, UserID: st.UserID, Login: st.Login, Result: "ok",
 		Detail: map[string]string{"verified": strings.Join(st.Verified, " "), "sessions_revoked": fmt.Sprint(n)}})
-	if rs.Notifier != nil && st.User.Mail != "" {
-		if err := rs.Notifier.PasswordReset(context.WithoutCancel(ctx), notify.Recipient{Address: st.User.Mail, Name: st.User.DisplayName, Lang: lang},
+	if rs.Notifier != nil && noticeAddress(st.User) != "" {
+		if err := rs.Notifier.PasswordReset(context.WithoutCancel(ctx), notify.Recipient{Address: noticeAddress(st.User), Name: st.User.DisplayName, Lang: lang},
 			notify.PasswordReset{Time: rs.Now(), IP: observe.ClientIP(ctx)}); err != nil {
 			rs.Log.ErrorContext(ctx, "reset: notice mail", "err", err)
 		}
@@ -494,8 +537,8 @@ func (rs *Reset) unlock(w http.ResponseWriter, r *http.Request, f store.Flow, st
 	rs.Audit.Record(ctx, audit.Event{Type: audit.AccountUnlocked, UserID: st.UserID, Login: st.Login, Result: "ok",
 		Detail: map[string]string{"verified": strings.Join(st.Verified, " ")}})
 	lang := rs.Renderer.Catalog().Language(r)
-	if rs.Notifier != nil && st.User.Mail != "" {
-		if err := rs.Notifier.AccountUnlocked(context.WithoutCancel(ctx), notify.Recipient{Address: st.User.Mail, Name: st.User.DisplayName, Lang: lang},
+	if rs.Notifier != nil && noticeAddress(st.User) != "" {
+		if err := rs.Notifier.AccountUnlocked(context.WithoutCancel(ctx), notify.Recipient{Address: noticeAddress(st.User), Name: st.User.DisplayName, Lang: lang},
 			notify.AccountUnlocked{Time: rs.Now(), IP: observe.ClientIP(ctx)}); err != nil {
 			rs.Log.ErrorContext(ctx, "unlock: notice mail", "err", err)
 		}

@@ -2,11 +2,16 @@ package testenv
 
 import (
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/go-ldap/ldap/v3"
 )
 
 // SambaTool runs samba-tool against the test DC (it adds -s with the DC's
@@ -113,4 +118,30 @@ func ExpireADPassword(tb testing.TB, name, password string) {
 func MustChangeADPassword(tb testing.TB, name, password string) {
 	tb.Helper()
 	SambaTool(tb, "user", "setpassword", name, "--newpassword="+password, "--must-change-at-next-login")
+}
+
+// SetADAttribute replaces an attribute of a user NewADUser made, through
+// LDAPS as Administrator.
+func SetADAttribute(tb testing.TB, name, attr string, values ...string) {
+	tb.Helper()
+	v := Require(tb, ADURL, ADCAFile, ADBaseDN, ADAdminPassword)
+	pem, err := os.ReadFile(v[1])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	c, err := ldap.DialURL(v[0], ldap.DialWithTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
+	if err != nil {
+		tb.Fatalf("admin dial: %v", err)
+	}
+	defer func() { _ = c.Close() }()
+	if err := c.Bind("CN=Administrator,CN=Users,"+v[2], v[3]); err != nil {
+		tb.Fatalf("admin bind: %v", err)
+	}
+	m := ldap.NewModifyRequest("CN="+ldap.EscapeDN(name)+",OU=Staff,"+v[2], nil)
+	m.Replace(attr, values)
+	if err := c.Modify(m); err != nil {
+		tb.Fatalf("set %s of %s: %v", attr, name, err)
+	}
 }

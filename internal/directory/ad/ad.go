@@ -234,6 +234,9 @@ func newDirectory(cfg config.ActiveDirectory, opts Options, targets []*target, d
 	}
 	d.groups = &groupCache{ttl: ttl, m: map[string]cachedGroup{}}
 	d.userAttr = userAttributes(cfg.ImmutableIDAttribute)
+	if cfg.AlternateEmailAttribute != "" {
+		d.userAttr = append(d.userAttr, cfg.AlternateEmailAttribute)
+	}
 	for _, t := range targets {
 		c := &dc{t: t, healthy: true}
 		onSize := func() { d.reportPoolSize(c) }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/mail"
 	"strconv"
 	"strings"
 	"time"
@@ -193,11 +194,26 @@ func (d *Directory) LookupUser(ctx context.Context, login string) (*directory.Us
 
 // toUser decodes a user entry, expands its groups and, for a locked user,
 // works out when the lockout ends.
+// alternateMail is the configured alternate address attribute's value, if
+// it looks like an address (otherMailbox may also hold other things).
+func (d *Directory) alternateMail(e *ldap.Entry) string {
+	if d.cfg.AlternateEmailAttribute == "" {
+		return ""
+	}
+	for _, v := range e.GetEqualFoldAttributeValues(d.cfg.AlternateEmailAttribute) {
+		if _, err := mail.ParseAddress(v); err == nil && !strings.ContainsAny(v, "<> ") {
+			return v
+		}
+	}
+	return ""
+}
+
 func (d *Directory) toUser(ctx context.Context, e *ldap.Entry) (*directory.User, error) {
 	u, err := decodeUser(e, d.cfg.ImmutableIDAttribute)
 	if err != nil {
 		return nil, err
 	}
+	u.AlternateMail = d.alternateMail(e)
 	u.Groups, err = d.expandGroups(ctx, e.GetEqualFoldAttributeValues("memberOf"))
 	if err != nil {
 		return nil, fmt.Errorf("ad: groups of %s: %w", u.DN, err)

@@ -43,6 +43,7 @@ type UserFile struct {
 	Username          string    `yaml:"username"`
 	UPN               string    `yaml:"upn,omitempty"`
 	Mail              string    `yaml:"mail,omitempty"`
+	AlternateMail     string    `yaml:"alternate_mail,omitempty"`
 	DisplayName       string    `yaml:"display_name,omitempty"`
 	GivenName         string    `yaml:"given_name,omitempty"`
 	Surname           string    `yaml:"surname,omitempty"`
@@ -261,7 +262,7 @@ func (d *Directory) toUser(u UserFile) *directory.User {
 		st.PasswordExpires = u.PasswordChangedAt.Add(maxAge)
 	}
 	return &directory.User{
-		ID: u.ID, DN: "uid=" + u.Username, SAMAccountName: u.Username, UPN: u.UPN, Mail: u.Mail,
+		ID: u.ID, DN: "uid=" + u.Username, SAMAccountName: u.Username, UPN: u.UPN, Mail: u.Mail, AlternateMail: u.AlternateMail,
 		DisplayName: u.DisplayName, GivenName: u.GivenName, Surname: u.Surname,
 		ImmutableID: base64.StdEncoding.EncodeToString(raw),
 		Groups:      append([]string(nil), u.Groups...), State: st,
