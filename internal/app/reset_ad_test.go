@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"html"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -29,11 +30,7 @@ func normalise(page string) string {
 }
 
 func TestAForgottenADPasswordIsResetWithTheUsersOwnFactor(t *testing.T) {
-	mail := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})
-	a, srv := newADAppWith(t, func(c *config.Config) {
-		c.SMTP = config.SMTP{Host: mail.Host, Port: mail.Port, From: "sso@corp.example.test", Security: "none"}
-		c.MFA.Methods = []string{"totp", "email", "recovery"}
-	})
+	a, srv, mail := newADAppWithMail(t, nil)
 	ctx := context.Background()
 	const oldPW, newPW = "Old!Passw0rd-reset", "New!Passw0rd-reset"
 	name := newADUser(t, oldPW)
@@ -118,6 +115,21 @@ func TestAForgottenADPasswordIsResetWithTheUsersOwnFactor(t *testing.T) {
 	}
 }
 
+// newADAppWithMail is newADApp with a real SMTP server the tests read, and
+// the authenticator app, email codes and recovery codes as factors.
+func newADAppWithMail(t *testing.T, mod func(*config.Config)) (*App, *httptest.Server, *smtptest.Server) {
+	t.Helper()
+	mail := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})
+	a, srv := newADAppWith(t, func(c *config.Config) {
+		c.SMTP = config.SMTP{Host: mail.Host, Port: mail.Port, From: "sso@corp.example.test", Security: "none"}
+		c.MFA.Methods = []string{"totp", "email", "recovery"}
+		if mod != nil {
+			mod(c)
+		}
+	})
+	return a, srv, mail
+}
+
 // submitMethod posts the code form of one method on a reset page.
 func submitMethod(t *testing.T, b *browse.Browser, method, code string) string {
 	t.Helper()
@@ -131,11 +143,7 @@ func submitMethod(t *testing.T, b *browse.Browser, method, code string) string {
 }
 
 func TestALockedOutADUserUnlocksWithTheirFactorAndKeepsThePassword(t *testing.T) {
-	mail := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})
-	a, srv := newADAppWith(t, func(c *config.Config) {
-		c.SMTP = config.SMTP{Host: mail.Host, Port: mail.Port, From: "sso@corp.example.test", Security: "none"}
-		c.MFA.Methods = []string{"totp", "email", "recovery"}
-	})
+	a, srv, mail := newADAppWithMail(t, nil)
 	ctx := context.Background()
 	const pw = "Locked!Passw0rd-1"
 	name := newADUser(t, pw)
@@ -209,10 +217,7 @@ func TestAMustChangeADUserChangesThePasswordInsideAnEntraSignInAndGetsTheToken(t
 }
 
 func TestAUserWithoutFactorsIsSentToTheHelpdeskWhenEmailAloneIsNotAllowed(t *testing.T) {
-	mail := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})
-	a, srv := newADAppWith(t, func(c *config.Config) {
-		c.SMTP = config.SMTP{Host: mail.Host, Port: mail.Port, From: "sso@corp.example.test", Security: "none"}
-		c.MFA.Methods = []string{"totp", "email", "recovery"}
+	a, srv, mail := newADAppWithMail(t, func(c *config.Config) {
 		c.SelfService.Fallback = "helpdesk"
 		c.UI.Support = "the service desk (+49 30 1234-0)"
 	})
@@ -237,10 +242,7 @@ func TestAUserWithoutFactorsIsSentToTheHelpdeskWhenEmailAloneIsNotAllowed(t *tes
 }
 
 func TestResetCodesGoToTheAlternateAddressAndTheNoticeToTheMailbox(t *testing.T) {
-	mail := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})
-	a, srv := newADAppWith(t, func(c *config.Config) {
-		c.SMTP = config.SMTP{Host: mail.Host, Port: mail.Port, From: "sso@corp.example.test", Security: "none"}
-		c.MFA.Methods = []string{"totp", "email", "recovery"}
+	a, srv, mail := newADAppWithMail(t, func(c *config.Config) {
 		c.Directory.ActiveDirectory.AlternateEmailAttribute = "otherMailbox"
 	})
 	const oldPW, newPW = "Alternate!Passw0rd-1", "Alternate!Passw0rd-2x"
