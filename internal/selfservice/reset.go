@@ -125,9 +125,9 @@ func hashBind(v string) string {
 	return hex.EncodeToString(s[:])
 }
 
-// strong reports whether the verified methods are enough: one strong
-// factor, or two different weaker ones, or the email fallback for a user
-// with nothing enrolled.
+// enough reports whether the verified methods satisfy Require (by default
+// one strong factor or two different weaker ones), or the email fallback
+// for a user with nothing enrolled.
 func (rs *Reset) enough(verified, enrolled []string) bool {
 	strong := slices.ContainsFunc(verified, func(m string) bool { return m == mfa.MethodTOTP || m == mfa.MethodWebAuthn })
 	switch {
