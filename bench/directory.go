@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -13,10 +12,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf16"
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/gatehouse-sso/gatehouse/internal/directory/ad"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 )
 
@@ -118,16 +117,6 @@ func (a *admin) minPasswordAge() (time.Duration, error) {
 	return time.Duration(-n) * 100, nil
 }
 
-// encodePassword is AD's unicodePwd: the password in double quotes, UTF-16LE.
-func encodePassword(pw string) string {
-	units := utf16.Encode([]rune(`"` + pw + `"`))
-	b := make([]byte, 2*len(units))
-	for i, u := range units {
-		binary.LittleEndian.PutUint16(b[2*i:], u)
-	}
-	return string(b)
-}
-
 // newPassword returns a long random password that meets AD's complexity
 // rule (four character classes) and any strength check: 144 random bits.
 func newPassword() string {
@@ -176,7 +165,7 @@ func (d *runDirectory) createUsers(runID string, n int) ([]*user, error) {
 		req.Attribute("givenName", []string{"Bench"})
 		req.Attribute("sn", []string{fmt.Sprintf("N%04d", i)})
 		req.Attribute("displayName", []string{fmt.Sprintf("Bench N%04d", i)})
-		req.Attribute("unicodePwd", []string{encodePassword(pw)})
+		req.Attribute("unicodePwd", []string{ad.EncodePassword(pw)})
 		req.Attribute("userAccountControl", []string{"512"})
 		if err := d.a.add(req); err != nil {
 			return users, fmt.Errorf("create user %s: %w", sam, err)

@@ -137,6 +137,18 @@ func loadConfig(cmd, flagValue string, stderr io.Writer) (config.Config, int) {
 	return cfg, 0
 }
 
+// openApp builds Gatehouse for a one-off command, logging warnings and
+// errors only; on failure it has told the user why.
+func openApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app.App, *slog.Logger, bool) {
+	log := observe.NewLogger(stderr, cfg.Log.Format, slog.LevelWarn)
+	a, err := app.New(ctx, cfg, app.Options{Logger: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		return nil, nil, false
+	}
+	return a, log, true
+}
+
 const serveHelp = `Usage: gatehouse serve --config FILE
 
 Runs Gatehouse with the configuration in FILE (YAML; see README.md for every
@@ -345,10 +357,8 @@ func cmdEntra(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
 		return 1
 	}
-	log := observe.NewLogger(stderr, cfg.Log.Format, slog.LevelWarn)
-	a, err := app.New(ctx, cfg, app.Options{Logger: log})
-	if err != nil {
-		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+	a, _, ok := openApp(ctx, cfg, stderr)
+	if !ok {
 		return 1
 	}
 	defer a.Close()

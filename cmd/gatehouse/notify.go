@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"time"
 
-	"github.com/gatehouse-sso/gatehouse/internal/app"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
-	"github.com/gatehouse-sso/gatehouse/internal/observe"
 	"github.com/gatehouse-sso/gatehouse/internal/reminders"
 )
 
@@ -79,10 +76,8 @@ func cmdNotify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if cfg.UI.TimeZone != "" {
 		loc, _ = time.LoadLocation(cfg.UI.TimeZone) // validated by config
 	}
-	log := observe.NewLogger(stderr, cfg.Log.Format, slog.LevelWarn)
-	a, err := app.New(ctx, cfg, app.Options{Logger: log})
-	if err != nil {
-		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+	a, log, ok := openApp(ctx, cfg, stderr)
+	if !ok {
 		return 1
 	}
 	defer a.Close()

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/base64"
 	"encoding/pem"
 	"net/url"
 	"os"
@@ -59,19 +58,7 @@ func TestAnEntraSignInInChromiumEndsInATokenPostedToLoginSrf(t *testing.T) {
 			t.Errorf("the token lacks %s", want)
 		}
 	}
-	certPEM, err := os.ReadFile(filepath.Join(dataDir, "signing.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(certPEM)
-	res := validators.Passport(t, validators.PassportInput{CertBase64: base64.StdEncoding.EncodeToString(block.Bytes),
-		Realm: "urn:federation:MicrosoftOnline", Now: time.Now(), Cases: []validators.PassportCase{{Name: "chromium", WResult: wresult}}})
-	if len(res) != 1 || !res[0].Valid {
-		t.Fatalf("passport-wsfed-saml2 refused the token: %+v", res)
-	}
-	if err := validators.XMLSec1(t, []byte(wresult), certPEM, validators.SAML11Assertion); err != nil {
-		t.Fatalf("xmlsec1: %v", err)
-	}
+	validators.EntraToken(t, wresult, signingCert(t, dataDir), time.Now())
 
 	// A reply address that does not belong to Entra is refused with a page.
 	q.Set("wreply", "https://evil.example.com/login.srf")
@@ -138,4 +125,18 @@ func nextPost(t *testing.T, ch <-chan Intercepted) Intercepted {
 			t.Fatal("no token was posted to login.srf")
 		}
 	}
+}
+
+// signingCert is the DER certificate gatehouse generated in dataDir.
+func signingCert(t *testing.T, dataDir string) []byte {
+	t.Helper()
+	certPEM, err := os.ReadFile(filepath.Join(dataDir, "signing.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(certPEM)
+	if block == nil {
+		t.Fatal("signing.crt is not PEM")
+	}
+	return block.Bytes
 }

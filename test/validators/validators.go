@@ -3,7 +3,9 @@ package validators
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -208,4 +210,23 @@ func installed(dir string) bool {
 func lastLine(out []byte) string {
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1]
+}
+
+// EntraToken checks a wresult Gatehouse posted to Microsoft 365 the way
+// the end-to-end tests need: passport-wsfed-saml2 (realm
+// urn:federation:MicrosoftOnline, at now) and xmlsec1 must both accept it,
+// trusting only certDER. It fails the test otherwise and returns the
+// library's reading (issuer, claims) for the caller's own checks.
+func EntraToken(tb testing.TB, wresult string, certDER []byte, now time.Time) PassportResult {
+	tb.Helper()
+	res := Passport(tb, PassportInput{CertBase64: base64.StdEncoding.EncodeToString(certDER), Realm: "urn:federation:MicrosoftOnline",
+		Now: now, Cases: []PassportCase{{Name: "entra", WResult: wresult}}})
+	if len(res) != 1 || !res[0].Valid {
+		tb.Fatalf("passport-wsfed-saml2 refused the token: %+v", res)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER})
+	if err := XMLSec1(tb, []byte(wresult), certPEM, SAML11Assertion); err != nil {
+		tb.Fatalf("xmlsec1: %v", err)
+	}
+	return res[0]
 }

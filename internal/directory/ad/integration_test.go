@@ -130,7 +130,7 @@ func (e realAD) newUser(tb testing.TB, admin *ldap.Conn, password string) testUs
 	req.Attribute("givenName", []string{"Test"})
 	req.Attribute("sn", []string{sam})
 	req.Attribute("displayName", []string{display})
-	req.Attribute("unicodePwd", []string{encodePassword(password)})
+	req.Attribute("unicodePwd", []string{EncodePassword(password)})
 	req.Attribute("userAccountControl", []string{"512"})
 	if err := admin.Add(req); err != nil {
 		tb.Fatalf("create user %s: %v", sam, err)

@@ -27,9 +27,9 @@ var policyHintsValue = string([]byte{0x30, 0x03, 0x02, 0x01, 0x01})
 // dialer never hands one out; this is the second lock on the same door.
 var errPlaintext = errors.New("ad: refusing to send a password over a connection that is not encrypted")
 
-// encodePassword is the unicodePwd value: the password in double quotes,
+// EncodePassword is the unicodePwd value: the password in double quotes,
 // UTF-16LE.
-func encodePassword(pw string) string {
+func EncodePassword(pw string) string {
 	units := utf16.Encode([]rune(`"` + pw + `"`))
 	b := make([]byte, 2*len(units))
 	for i, u := range units {
@@ -68,8 +68,8 @@ func (d *Directory) ChangePassword(ctx context.Context, u *directory.User, oldPa
 		return &directory.PolicyError{Violations: v}
 	}
 	req := ldap.NewModifyRequest(st.user.DN, nil)
-	req.Delete("unicodePwd", []string{encodePassword(oldPassword)})
-	req.Add("unicodePwd", []string{encodePassword(newPassword)})
+	req.Delete("unicodePwd", []string{EncodePassword(oldPassword)})
+	req.Add("unicodePwd", []string{EncodePassword(newPassword)})
 	err = d.run(ctx, runOpts{kind: servicePool, name: "change_password", noResend: true},
 		func(ctx context.Context, c ldapConn, _ *dc) error { return modifyEncrypted(ctx, c, req) })
 	switch {
@@ -110,7 +110,7 @@ func (d *Directory) ResetPassword(ctx context.Context, u *directory.User, newPas
 		}
 		hinted = len(controls) > 0
 		req := ldap.NewModifyRequest(st.user.DN, controls)
-		req.Replace("unicodePwd", []string{encodePassword(newPassword)})
+		req.Replace("unicodePwd", []string{EncodePassword(newPassword)})
 		return modifyEncrypted(ctx, c, req)
 	})
 	switch {

@@ -57,7 +57,7 @@ func TestResetSendsPolicyHintsWhenAdvertised(t *testing.T) {
 			req := f.modifies[0]
 			if len(req.Changes) != 1 || req.Changes[0].Operation != ldap.ReplaceAttribute ||
 				req.Changes[0].Modification.Type != "unicodePwd" ||
-				req.Changes[0].Modification.Vals[0] != encodePassword("N3w-Passw0rd!") {
+				req.Changes[0].Modification.Vals[0] != EncodePassword("N3w-Passw0rd!") {
 				t.Errorf("not a unicodePwd replace: %+v", req.Changes)
 			}
 			if tt.wantOID == "" {
@@ -115,7 +115,7 @@ func TestChangeIsOneDeleteAddModify(t *testing.T) {
 	}
 	c := f.modifies[0].Changes
 	if len(c) != 2 || c[0].Operation != ldap.DeleteAttribute || c[1].Operation != ldap.AddAttribute ||
-		c[0].Modification.Vals[0] != encodePassword("Al1ce!Passw0rd") || c[1].Modification.Vals[0] != encodePassword("N3w-Passw0rd!") ||
+		c[0].Modification.Vals[0] != EncodePassword("Al1ce!Passw0rd") || c[1].Modification.Vals[0] != EncodePassword("N3w-Passw0rd!") ||
 		len(f.modifies[0].Controls) != 0 {
 		t.Errorf("changes = %+v", c)
 	}

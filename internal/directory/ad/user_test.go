@@ -72,8 +72,8 @@ func TestPasswordIsQuotedUTF16LE(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := []byte(encodePassword(tt.pw)); string(got) != string(tt.want) {
-				t.Errorf("encodePassword(%q) = % x, want % x", tt.pw, got, tt.want)
+			if got := []byte(EncodePassword(tt.pw)); string(got) != string(tt.want) {
+				t.Errorf("EncodePassword(%q) = % x, want % x", tt.pw, got, tt.want)
 			}
 		})
 	}

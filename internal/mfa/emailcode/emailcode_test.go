@@ -212,32 +212,7 @@ func TestAChallengeAllowsOnlyItsAttempts(t *testing.T) {
 func TestOfConcurrentChecksOfTheRightCodeExactlyOneSucceeds(t *testing.T) {
 	fx := newFixture(t, emailcode.Options{MaxAttempts: 100})
 	ch, code := fx.send(t)
-	const n = 16
-	var (
-		wg              sync.WaitGroup
-		mu              sync.Mutex
-		ok, used, other int
-	)
-	for range n {
-		wg.Go(func() {
-			err := fx.c.Verify(t.Context(), "u1", ch, code)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				ok++
-			case mfa.Reason(err) == mfa.ReasonUsed:
-				used++
-			default:
-				other++
-				t.Errorf("unexpected: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if ok != 1 || used != n-1 {
-		t.Fatalf("%d succeeded, %d refused, %d other; want exactly one success", ok, used, other)
-	}
+	mfatest.ExactlyOnce(t, 16, func() error { return fx.c.Verify(t.Context(), "u1", ch, code) })
 }
 
 func TestConcurrentGuessesCannotExceedTheAttempts(t *testing.T) {

@@ -207,32 +207,7 @@ func TestOneUsersCodeDoesNotWorkForAnother(t *testing.T) {
 func TestOfConcurrentUsesOfOneCodeExactlyOneSucceeds(t *testing.T) {
 	fx := newFixture(t, mfa.Limit{Max: 100, Window: time.Minute})
 	codes, _ := fx.c.Generate(t.Context(), "u1")
-	const n = 16
-	var (
-		wg              sync.WaitGroup
-		mu              sync.Mutex
-		ok, used, other int
-	)
-	for range n {
-		wg.Go(func() {
-			_, err := fx.c.Verify(t.Context(), "u1", codes[0])
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				ok++
-			case mfa.Reason(err) == mfa.ReasonUsed:
-				used++
-			default:
-				other++
-				t.Errorf("unexpected: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if ok != 1 || used != n-1 {
-		t.Fatalf("%d succeeded, %d refused as used, %d other; want exactly one success", ok, used, other)
-	}
+	mfatest.ExactlyOnce(t, 16, func() error { _, err := fx.c.Verify(t.Context(), "u1", codes[0]); return err })
 	if left, _ := fx.c.Remaining(t.Context(), "u1"); left != recovery.DefaultCount-1 {
 		t.Errorf("Remaining = %d", left)
 	}

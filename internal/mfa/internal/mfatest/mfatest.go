@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-sso/gatehouse/internal/mfa"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/store/sqlite"
@@ -89,4 +90,35 @@ func (l *Log) String() string {
 // Logger returns a debug-level logger writing to l.
 func (l *Log) Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// ExactlyOnce runs verify n times at once and fails the test unless exactly
+// one run succeeds and every other is refused as already used.
+func ExactlyOnce(t *testing.T, n int, verify func() error) {
+	t.Helper()
+	var (
+		wg              sync.WaitGroup
+		mu              sync.Mutex
+		ok, used, other int
+	)
+	for range n {
+		wg.Go(func() {
+			err := verify()
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case mfa.Reason(err) == mfa.ReasonUsed:
+				used++
+			default:
+				other++
+				t.Errorf("unexpected: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 || used != n-1 {
+		t.Fatalf("%d succeeded, %d refused as used, %d other; want exactly one success", ok, used, other)
+	}
 }
