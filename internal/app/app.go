@@ -294,6 +294,7 @@ func (a *App) routes() error {
 	if err := a.mountProtocols(mux); err != nil {
 		return err
 	}
+	a.SignIn.SetResumeHandler(mux)
 	a.mux = mux
 
 	tp, _ := web.ParseTrustedProxies(a.Config.TrustedProxies) // validated by config

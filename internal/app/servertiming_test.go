@@ -134,10 +134,11 @@ func TestAWSFedTokenResponseReportsSigningTime(t *testing.T) {
 	if wresultRe.FindStringSubmatch(page) == nil {
 		t.Fatalf("no token form:\n%s", page)
 	}
-	token := rec.last(t, http.MethodGet, "/wsfed")
-	t.Logf("GET /wsfed: Server-Timing: %s", token.serverTiming)
+	// The password POST ends the flow and answers with the token form.
+	token := rec.last(t, http.MethodPost, "/login")
+	t.Logf("POST /login: Server-Timing: %s", token.serverTiming)
 	if token.status != http.StatusOK {
-		t.Fatalf("the last /wsfed answer is %d, not the token form", token.status)
+		t.Fatalf("the password POST's answer is %d, not the token form", token.status)
 	}
 	if _, ok := token.phases(t)["signing"]; !ok {
 		t.Errorf("the token response's Server-Timing %q has no signing time", token.serverTiming)

@@ -58,7 +58,15 @@ type Engine struct {
 	delay   *delayer
 	limits  limits
 	pwcheck *password.Checker
+	// resumeTo answers an InPlace request's finished flow (SetResumeHandler).
+	resumeTo http.Handler
 }
+
+// SetResumeHandler gives the engine the handler that serves the protocol
+// endpoints (the app's mux, without its middleware): a flow for an InPlace
+// request ends by calling it with the finished sign-in instead of
+// redirecting the browser to it. Without one, every flow ends in a redirect.
+func (e *Engine) SetResumeHandler(h http.Handler) { e.resumeTo = h }
 
 // limits are the throttles on password checks (the abuse package later
 // adds smart lockout on top). They stay below AD's lockout threshold so an
@@ -226,6 +234,9 @@ func (e *Engine) mfaRequired(req Request, u *directory.User) bool {
 // to the sign-in pages and returns nil: the response has been written.
 func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Request) (*Result, error) {
 	ctx := r.Context()
+	if res, ok := ctx.Value(finishedKey{}).(*Result); ok {
+		return res, nil
+	}
 	if id := r.URL.Query().Get(ResumeParam); id != "" {
 		if res, err := e.resume(ctx, r, id); err == nil {
 			return res, nil
@@ -260,26 +271,31 @@ func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Reques
 		}
 		step = next
 	}
-	id, err := e.createFlow(ctx, step, st)
+	f, err := e.createFlow(ctx, step, st)
 	if err != nil {
 		return nil, err
 	}
-	http.Redirect(w, r, "/login?flow="+url.QueryEscape(id), http.StatusSeeOther)
-	return nil, nil
+	// The first step's page answers this request itself (no redirect to
+	// /login first): its forms post to /login?flow=, which Protect guards.
+	return nil, e.renderStep(w, e.csrf.Ensure(w, r), f, st, http.StatusOK, nil)
 }
 
-func (e *Engine) createFlow(ctx context.Context, step string, st flowState) (string, error) {
+func (e *Engine) createFlow(ctx context.Context, step string, st flowState) (store.Flow, error) {
 	data, err := json.Marshal(st)
 	if err != nil {
-		return "", err
+		return store.Flow{}, err
 	}
 	now := e.now()
 	f := store.Flow{ID: newID(), Kind: "signin", Step: step, Data: data, CreatedAt: now, ExpiresAt: now.Add(e.cfg.Sessions.FlowTimeout)}
 	if st.User != nil {
 		f.UserID = st.User.ID
 	}
-	return f.ID, e.store.CreateFlow(ctx, f)
+	return f, e.store.CreateFlow(ctx, f)
 }
+
+// finishedKey carries a finished sign-in to the endpoint that asked for it
+// when the engine calls that endpoint in place (finish).
+type finishedKey struct{}
 
 // resume hands back a finished flow, once, to the browser that ran it.
 func (e *Engine) resume(ctx context.Context, r *http.Request, id string) (*Result, error) {
@@ -307,8 +323,21 @@ func (e *Engine) resume(ctx context.Context, r *http.Request, id string) (*Resul
 }
 
 // finish issues the session: a new id every time (rotation at sign-in);
-// the session it replaces is ended.
+// the session it replaces is ended. The flow is used up here when the
+// request answers in place, otherwise when the browser comes back with it
+// (resume).
 func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
+	inPlace := st.Req.InPlace && e.resumeTo != nil
+	if inPlace {
+		// Claimed before the session exists, so a double-submitted last
+		// step issues one session.
+		if err := e.store.DeleteFlow(ctx, f.ID); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return e.expired(w, r)
+			}
+			return err
+		}
+	}
 	now := e.now()
 	data, err := json.Marshal(sessionData{User: *st.User, App: st.Req.App})
 	if err != nil {
@@ -337,8 +366,10 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		}
 	}
 	st.SessionID, st.SealedOld, st.Pending = s.ID, nil, nil
-	if err := e.saveFlow(ctx, f.ID, f.Step, StepDone, st); err != nil {
-		return err
+	if !inPlace {
+		if err := e.saveFlow(ctx, f.ID, f.Step, StepDone, st); err != nil {
+			return err
+		}
 	}
 	e.setCookie(w, e.sessionCookie(), token, 0)
 	e.audit.Record(ctx, audit.Event{Type: audit.SignInSuccess, UserID: st.User.ID, Login: st.Login, App: st.Req.App, Result: "ok",
@@ -347,12 +378,34 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if target == "" || !isLocalPath(target) {
 		target = "/"
 	}
+	if inPlace {
+		res := &Result{SessionID: s.ID, User: *st.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods, State: st.Req.State}
+		e.resumeTo.ServeHTTP(w, resumeRequest(r, target, res))
+		return nil
+	}
 	sep := "?"
 	if strings.Contains(target, "?") {
 		sep = "&"
 	}
 	http.Redirect(w, r, target+sep+ResumeParam+"="+url.QueryEscape(f.ID), http.StatusSeeOther)
 	return nil
+}
+
+// resumeRequest is the GET of target, a local path, that the browser would
+// have made after a redirect, carrying the finished sign-in res: the
+// request r's headers and client, no body.
+func resumeRequest(r *http.Request, target string, res *Result) *http.Request {
+	u, err := url.Parse(target)
+	if err != nil { // isLocalPath passed it; be safe anyway
+		u = &url.URL{Path: "/"}
+	}
+	r2 := r.Clone(context.WithValue(r.Context(), finishedKey{}, res))
+	r2.Method, r2.URL, r2.RequestURI = http.MethodGet, u, u.RequestURI()
+	r2.Body, r2.ContentLength, r2.Form, r2.PostForm, r2.MultipartForm = http.NoBody, 0, nil, nil, nil
+	r2.Header.Del("Content-Type")
+	r2.Header.Del("Content-Length")
+	r2.Pattern = ""
+	return r2
 }
 
 // isLocalPath accepts only a path on this site: no scheme, no host, no

@@ -2,6 +2,7 @@ package signin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -147,7 +148,8 @@ func newEnvWith(t *testing.T, mfa string, mod func(*config.Config), users ...fil
 	mux.HandleFunc("GET /proto", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		res, err := ev.engine.Authenticate(w, r, Request{App: q.Get("app"), RequireMFA: q.Get("mfa") == "1", ForceAuthn: q.Get("fresh") == "1",
-			ResumeURL: "/proto?" + stripParam(q, ResumeParam), LoginHint: q.Get("hint"), State: []byte("saved:" + q.Get("app"))})
+			ResumeURL: "/proto?" + stripParam(q, ResumeParam), LoginHint: q.Get("hint"), State: []byte("saved:" + q.Get("app")),
+			InPlace: q.Get("inplace") == "1"})
 		if err != nil {
 			http.Error(w, err.Error(), 500)
 			return
@@ -157,6 +159,7 @@ func newEnvWith(t *testing.T, mfa string, mod func(*config.Config), users ...fil
 		}
 		_, _ = io.WriteString(w, "user="+res.User.SAMAccountName+" amr="+strings.Join(res.Methods, ",")+" mfa="+boolStr(res.MFA())+" state="+string(res.State))
 	})
+	ev.engine.SetResumeHandler(mux)
 	ev.srv = httptest.NewServer(mux)
 	t.Cleanup(ev.srv.Close)
 	return ev
@@ -389,6 +392,47 @@ func TestAFinishedFlowResumesOnceAndOnlyInItsBrowser(t *testing.T) {
 	}
 }
 
+func TestAnInPlaceFlowIsThreeRequestsAndItsLastStepCountsOnce(t *testing.T) {
+	e := newEnv(t, "all", user(t, "alice", alicePW, nil))
+	e.factors.enrolled[fmt.Sprintf("%032x", "alice")] = []string{"totp"}
+	b := e.browser()
+	// The protocol's request is answered with the password page: no
+	// redirect, and the language switcher leads back to the flow.
+	page := b.Get("/proto?app=Wiki&inplace=1&hint=alice")
+	if b.Status != http.StatusOK || !strings.HasPrefix(b.URL, e.srv.URL+"/proto?") || !strings.Contains(page, `name="password"`) {
+		t.Fatalf("status %d at %s:\n%s", b.Status, b.URL, page)
+	}
+	flowID := strings.TrimPrefix(formRe.FindStringSubmatch(page)[1], "/login?flow=")
+	if want := "back=" + url.QueryEscape("/login?flow="+flowID); !strings.Contains(strings.ToLower(page), strings.ToLower(want)) {
+		t.Errorf("the language switcher does not lead back to the flow (%s):\n%s", want, page)
+	}
+	// The password's answer is the code page, the code's the protocol's.
+	if page := b.Submit(map[string]string{"password": alicePW}); b.Status != http.StatusOK || !strings.Contains(page, `name="code"`) ||
+		b.URL != e.srv.URL+"/login?flow="+flowID {
+		t.Fatalf("status %d at %s, not the code page:\n%s", b.Status, b.URL, page)
+	}
+	codePage, codeURL := b.Last, b.URL
+	if got := b.Submit(map[string]string{"code": "123456"}); got != "user=alice amr=pwd,otp,mfa mfa=yes state=saved:Wiki" || b.URL != codeURL {
+		t.Fatalf("at %s the protocol got %q", b.URL, got)
+	}
+	if _, err := e.store.GetFlow(context.Background(), flowID, e.clock()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the finished flow is still stored: %v", err)
+	}
+	// The same form again (a double submit, or a replay of the request):
+	// the flow is used up; no second answer, no second session.
+	b.Last, b.URL = codePage, codeURL
+	if got := b.Submit(map[string]string{"code": "123456"}); strings.HasPrefix(got, "user=") {
+		t.Fatalf("the last step counted twice: %q", got)
+	}
+	if evs, _ := e.store.QueryAudit(context.Background(), store.AuditQuery{Type: audit.SignInSuccess}); len(evs) != 1 {
+		t.Errorf("%d sign-in successes, want 1", len(evs))
+	}
+	// The resume parameter of an in-place flow leads nowhere either.
+	if got := b.Get("/proto?app=Wiki&" + ResumeParam + "=" + flowID); got != "user=alice amr=pwd,otp,mfa mfa=yes state=" {
+		t.Errorf("resume of an in-place flow: %q", got)
+	}
+}
+
 func TestAFormWithoutCSRFTokenIsRefused(t *testing.T) {
 	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
 	b := e.browser()
@@ -490,17 +534,11 @@ func TestEveryPageRendersInGerman(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	req, _ = http.NewRequest("GET", b.Base+resp.Header.Get("Location"), nil)
-	req.Header.Set("Accept-Language", "de-DE,de;q=0.9")
-	resp, err = b.C.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), `lang="de"`) || !strings.Contains(string(body), "Kennwort") {
-		t.Fatalf("not German:\n%s", body)
+	// The protocol's request is answered with the password page itself.
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `lang="de"`) || !strings.Contains(string(body), "Kennwort") {
+		t.Fatalf("status %d, not German:\n%s", resp.StatusCode, body)
 	}
 }
 

@@ -148,11 +148,7 @@ func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow
 		raw, _ := json.Marshal(recovery)
 		sealed, _ := json.Marshal(pendingFactor{Method: "recovery", Recovery: e.box.Seal(raw, []byte("recovery:"+f.ID))})
 		st.Pending = sealed
-		if err := e.saveFlow(ctx, f.ID, f.Step, StepRecoveryCodes, st); err != nil {
-			return e.staleOr(w, r, f, err)
-		}
-		http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
-		return nil
+		return e.moveTo(ctx, w, r, f, StepRecoveryCodes, st)
 	}
 	return e.advance(ctx, w, r, f, st)
 }

@@ -38,6 +38,12 @@ type Request struct {
 	// ResumeURL is where the browser goes when the flow is done: a path on
 	// this site (with its query). The engine adds ResumeParam.
 	ResumeURL string
+	// InPlace lets the engine answer the last sign-in step with the
+	// resumed endpoint's own response (a protocol's auto-POST form or
+	// redirect to the relying party) instead of redirecting the browser
+	// there first. Gatehouse's own pages leave it off, so they keep their
+	// address.
+	InPlace bool
 	// State is the protocol's own saved request, handed back on resume.
 	State []byte
 }

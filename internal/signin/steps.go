@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -140,6 +141,9 @@ func (e *Engine) expired(w http.ResponseWriter, r *http.Request) error {
 func (e *Engine) renderStep(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, status int, errs map[string]string) error {
 	d := loginData{FlowID: f.ID, Step: f.Step, Login: st.Login}
 	p := e.render.NewPage(r, "login.title", &d)
+	// The page may answer a POST or a protocol's request: the language
+	// switcher comes back to the flow.
+	p.Path = "/login?flow=" + url.QueryEscape(f.ID)
 	for k, v := range errs {
 		p.Errors[k] = v
 	}
@@ -198,11 +202,18 @@ func (e *Engine) postIdentify(w http.ResponseWriter, r *http.Request, f store.Fl
 		return e.render.Render(w, "login_identify", http.StatusUnprocessableEntity, p)
 	}
 	st.Login = login
-	if err := e.saveFlow(r.Context(), f.ID, f.Step, StepPassword, st); err != nil {
+	return e.moveTo(r.Context(), w, r, f, StepPassword, st)
+}
+
+// moveTo saves the flow at step next and shows that step's page in answer
+// to the request that completed the last one (no redirect: one request
+// per step).
+func (e *Engine) moveTo(ctx context.Context, w http.ResponseWriter, r *http.Request, f store.Flow, next string, st flowState) error {
+	if err := e.saveFlow(ctx, f.ID, f.Step, next, st); err != nil {
 		return e.staleOr(w, r, f, err)
 	}
-	http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
-	return nil
+	f.Step = next
+	return e.renderStep(w, r, f, st, http.StatusOK, nil)
 }
 
 // staleOr answers a lost compare-and-swap by showing the flow's current
@@ -386,11 +397,7 @@ func (e *Engine) advance(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if next == StepDone {
 		return e.finish(ctx, w, r, f, st)
 	}
-	if err := e.saveFlow(ctx, f.ID, f.Step, next, st); err != nil {
-		return e.staleOr(w, r, f, err)
-	}
-	http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
-	return nil
+	return e.moveTo(ctx, w, r, f, next, st)
 }
 
 // passwordless returns the capability when passwordless sign-in is on.

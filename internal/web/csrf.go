@@ -60,20 +60,11 @@ func (c *CSRF) token(cookie string) string {
 // missing; unsafe requests without a valid token get 403 and never reach h.
 func (c *CSRF) Protect(h http.Handler) http.Handler {
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var cookie string
-		if ck, err := r.Cookie(c.cookieName()); err == nil && len(ck.Value) >= 32 {
-			cookie = ck.Value
-		}
+		cookie := c.cookie(r)
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 			if cookie == "" {
-				var b [32]byte
-				_, _ = rand.Read(b[:])
-				cookie = base64.RawURLEncoding.EncodeToString(b[:])
-				http.SetCookie(w, &http.Cookie{ // #nosec G124 -- Secure is off only for a plain-HTTP localhost issuer.
-					Name: c.cookieName(), Value: cookie, Path: "/", HttpOnly: true,
-					Secure: c.secure, SameSite: http.SameSiteLaxMode,
-				})
+				cookie = c.setCookie(w)
 			}
 		default:
 			sent := r.Header.Get(CSRFHeader)
@@ -88,6 +79,40 @@ func (c *CSRF) Protect(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), csrfCtxKey{}, c.token(cookie))))
 	})
 	return c.cop.Handler(inner)
+}
+
+// Ensure gives a request that did not pass through Protect — a protocol
+// endpoint answering with one of Gatehouse's forms, such as the sign-in page
+// shown in reply to a relying party's request — the token for its forms,
+// setting the cookie when the browser has none. It checks nothing: the
+// forms it serves are posted to handlers that Protect.
+func (c *CSRF) Ensure(w http.ResponseWriter, r *http.Request) *http.Request {
+	if CSRFToken(r) != "" {
+		return r
+	}
+	cookie := c.cookie(r)
+	if cookie == "" {
+		cookie = c.setCookie(w)
+	}
+	return r.WithContext(context.WithValue(r.Context(), csrfCtxKey{}, c.token(cookie)))
+}
+
+func (c *CSRF) cookie(r *http.Request) string {
+	if ck, err := r.Cookie(c.cookieName()); err == nil && len(ck.Value) >= 32 {
+		return ck.Value
+	}
+	return ""
+}
+
+func (c *CSRF) setCookie(w http.ResponseWriter) string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	cookie := base64.RawURLEncoding.EncodeToString(b[:])
+	http.SetCookie(w, &http.Cookie{ // #nosec G124 -- Secure is off only for a plain-HTTP localhost issuer.
+		Name: c.cookieName(), Value: cookie, Path: "/", HttpOnly: true,
+		Secure: c.secure, SameSite: http.SameSiteLaxMode,
+	})
+	return cookie
 }
 
 // CSRFToken returns the token to put in a form's CSRFField, for a request

@@ -90,7 +90,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, q url.Values) e
 		return requestError(err)
 	}
 	sreq := signin.Request{App: req.RP.Name, RequireMFA: req.RequireMFA, ForceAuthn: req.ForceAuthn, LoginHint: req.LoginHint,
-		ResumeURL: Path + "?" + clean.Encode()}
+		ResumeURL: Path + "?" + clean.Encode(), InPlace: true}
 	if req.MaxAuthAge != nil {
 		sreq.MaxAge = max(*req.MaxAuthAge, time.Second)
 	}
