@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
-	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
@@ -42,11 +41,14 @@ func chooseMethod(asked string, offered []string, pending string) string {
 	return ""
 }
 
-func (e *Engine) offered(r *http.Request, step string, u *directory.User) ([]string, error) {
-	if step == StepEnrol {
+func (e *Engine) offered(r *http.Request, step string, st flowState) ([]string, error) {
+	switch {
+	case step == StepEnrol:
 		return e.factors.Enrollable(), nil
+	case st.enrolled != nil:
+		return st.enrolled, nil
 	}
-	return e.factors.Enrolled(r.Context(), u)
+	return e.factors.Enrolled(r.Context(), st.User)
 }
 
 func (e *Engine) renderFactorStep(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, p *web.Page, d *loginData, status int) error {
@@ -54,7 +56,7 @@ func (e *Engine) renderFactorStep(w http.ResponseWriter, r *http.Request, f stor
 	if f.Step == StepRecoveryCodes {
 		return e.renderRecoveryCodes(w, f, st, p, status)
 	}
-	offered, err := e.offered(r, f.Step, st.User)
+	offered, err := e.offered(r, f.Step, st)
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,9 @@ func (r *Result) MFA() bool { return !r.MFATime.IsZero() }
 
 // flowState is the engine's state for one flow, kept in store.Flow.Data.
 type flowState struct {
+	// enrolled is the user's methods as mfaStep read them, for the page the
+	// same request shows; never stored.
+	enrolled    []string
 	Req         Request         `json:"req"`
 	Binding     string          `json:"binding"` // sha256 of the browser's binding cookie
 	Login       string          `json:"login,omitempty"`

@@ -62,6 +62,7 @@ func (e *Engine) mfaStep(ctx context.Context, st *flowState) (string, error) {
 	if len(m) == 0 {
 		return StepEnrol, nil
 	}
+	st.enrolled = m // for the code page this request shows (moveTo)
 	// Pending state of a method the user does not have (the identify
 	// page's passkey offer) is dropped: only offered methods are pending.
 	if len(st.Pending) > 0 && !slices.Contains(m, e.pending(*st).Method) {
