@@ -48,6 +48,7 @@ type options struct {
 	keep           bool
 	requestTimeout time.Duration
 	maxErrors      int
+	gomaxprocs     int
 }
 
 func main() {
@@ -76,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.pso, "pso", "auto", "lift the minimum password age with a PSO: auto (when the domain has one), always, never")
 	fs.BoolVar(&o.keep, "keep", false, "keep the run's directory (config, database, server log)")
 	fs.DurationVar(&o.requestTimeout, "request-timeout", time.Minute, "timeout of one HTTP request")
+	fs.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "run gatehouse with this GOMAXPROCS (0: Go's default, the CPU count)")
 	fs.IntVar(&o.maxErrors, "max-errors", 30, "stop a phase, and the run, after this many failed journeys")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -259,7 +261,7 @@ func bench(ctx context.Context, o options, stderr io.Writer) (rep *report, err e
 		storage = fmt.Sprintf("storage: {type: postgres, postgres: {dsn_file: %s}}\n", dsnFile)
 	}
 	p.logf("starting %s serve", o.gatehouse)
-	srv, timing, err := startServer(ctx, o.gatehouse, dir, env, storage)
+	srv, timing, err := startServer(ctx, o.gatehouse, dir, env, storage, o.gomaxprocs)
 	if err != nil {
 		return rep, err
 	}

@@ -123,6 +123,7 @@ func (r *report) markdown() string {
 	} else {
 		w("; %d journeys per phase (%d per password-change phase).\n", o.journeys, o.changeJourneys)
 	}
+	w("- **Gatehouse runtime:** %s.\n", gatehouseProcs(o.gomaxprocs))
 	w("- **Gatehouse RSS** after set-up %.0f MB; peak over the run %.0f MB.\n\n", mb(r.RSSAfterSetupKB), mb(r.PeakRSSKB))
 
 	w("## The yardstick: one RSA-2048 signature\n\n")

@@ -64,11 +64,11 @@ const serverTimingConfig = "http: {server_timing: true}\n"
 // config check`, starts `gatehouse serve` and waits until /readyz answers.
 // A gatehouse that does not know http.server_timing yet runs without it
 // (timing is then false): the report says there is no Server-Timing data.
-func startServer(ctx context.Context, bin, dir string, env adEnv, storage string) (s *server, timing bool, err error) {
-	s, err = startServerWith(ctx, bin, dir, env, serverTimingConfig, storage)
+func startServer(ctx context.Context, bin, dir string, env adEnv, storage string, procs int) (s *server, timing bool, err error) {
+	s, err = startServerWith(ctx, bin, dir, env, serverTimingConfig, storage, procs)
 	var unknown errUnknownTimingKey
 	if errors.As(err, &unknown) {
-		s, err = startServerWith(ctx, bin, dir, env, "", storage)
+		s, err = startServerWith(ctx, bin, dir, env, "", storage, procs)
 		return s, false, err
 	}
 	return s, err == nil, err
@@ -77,7 +77,7 @@ func startServer(ctx context.Context, bin, dir string, env adEnv, storage string
 // errUnknownTimingKey is a config check that refused http.server_timing.
 type errUnknownTimingKey struct{ error }
 
-func startServerWith(ctx context.Context, bin, dir string, env adEnv, extra, storage string) (*server, error) {
+func startServerWith(ctx context.Context, bin, dir string, env adEnv, extra, storage string, procs int) (*server, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -91,7 +91,7 @@ func startServerWith(ctx context.Context, bin, dir string, env adEnv, extra, sto
 		return nil, err
 	}
 	check := exec.CommandContext(ctx, bin, "config", "check", "--config", s.config) // #nosec G204 -- our own binary and file.
-	check.Env = childEnv()
+	check.Env = childEnv(procs)
 	if out, err := check.CombinedOutput(); err != nil {
 		err = fmt.Errorf("gatehouse config check: %w\n%s", err, out)
 		if extra != "" && strings.Contains(string(out), "server_timing: unknown key") {
@@ -105,7 +105,7 @@ func startServerWith(ctx context.Context, bin, dir string, env adEnv, extra, sto
 	}
 	defer logf.Close()
 	s.cmd = exec.Command(bin, "serve", "--config", s.config) // #nosec G204 -- our own binary and file.
-	s.cmd.Env = childEnv()
+	s.cmd.Env = childEnv(procs)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
@@ -140,14 +140,28 @@ func startServerWith(ctx context.Context, bin, dir string, env adEnv, extra, sto
 
 // childEnv is the bench's environment without GATEHOUSE_… variables:
 // gatehouse refuses unknown ones, and the run's configuration is the file.
-func childEnv() []string {
+func childEnv(procs int) []string {
 	var out []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GATEHOUSE_") {
+		if !strings.HasPrefix(kv, "GATEHOUSE_") && (procs == 0 || !strings.HasPrefix(kv, "GOMAXPROCS=")) {
 			out = append(out, kv)
 		}
 	}
+	if procs > 0 {
+		out = append(out, fmt.Sprintf("GOMAXPROCS=%d", procs))
+	}
 	return out
+}
+
+// gatehouseProcs describes the GOMAXPROCS gatehouse runs with, for the report.
+func gatehouseProcs(procs int) string {
+	if procs > 0 {
+		return fmt.Sprintf("GOMAXPROCS=%d (-gomaxprocs)", procs)
+	}
+	if v := os.Getenv("GOMAXPROCS"); v != "" {
+		return "GOMAXPROCS=" + v + " (from the environment)"
+	}
+	return "Go's default GOMAXPROCS (the CPU count)"
 }
 
 // stop ends the server by its pid: SIGTERM (a graceful stop), then SIGKILL
