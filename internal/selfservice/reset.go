@@ -323,7 +323,7 @@ func (rs *Reset) identify(w http.ResponseWriter, r *http.Request) error {
 	now := rs.Now()
 	f := store.Flow{ID: newFlowID(), Kind: rs.kind(), UserID: st.UserID, Step: resetVerify, Data: data, CreatedAt: now, ExpiresAt: now.Add(resetTTL)}
 	if err := rs.Store.CreateFlow(ctx, f); err != nil {
-		return err
+		return signin.CreateFlowError(err)
 	}
 	http.SetCookie(w, &http.Cookie{Name: rs.bindCookie(r), Value: bind, Path: rs.path(), HttpOnly: true, // #nosec G124 -- Secure off only for plain-HTTP localhost.
 		Secure: strings.HasPrefix(rs.Engine.Issuer(), "https://"), SameSite: http.SameSiteLaxMode, MaxAge: int(resetTTL.Seconds())})

@@ -6,8 +6,13 @@
 //
 // A protocol asks Authenticate for "a user for this app, with these
 // requirements" and either gets the result at once (a live session meets
-// them) or the engine takes over the browser and sends it back to the
-// protocol's resume URL when done.
+// them) or the engine takes over the browser and hands the result back
+// when done. Each step is one request: the protocol's request is answered
+// with the first step's page, each step's POST with the next step's page,
+// and the last step's POST either with the protocol's own answer (the
+// engine calls the protocol endpoint in place: Request.InPlace) or with a
+// redirect to the resume URL (Gatehouse's own pages, which keep their
+// address).
 //
 // It never talks HTTP to relying parties and never builds tokens; it never
 // logs passwords or codes.

@@ -290,7 +290,17 @@ func (e *Engine) createFlow(ctx context.Context, step string, st flowState) (sto
 	if st.User != nil {
 		f.UserID = st.User.ID
 	}
-	return f, e.store.CreateFlow(ctx, f)
+	return f, CreateFlowError(e.store.CreateFlow(ctx, f))
+}
+
+// CreateFlowError is err from a store's CreateFlow as the page to show: a
+// store at its bound of flows in progress (store.ErrCapacity) is a 503 that
+// asks the user to come back, not an internal error.
+func CreateFlowError(err error) error {
+	if errors.Is(err, store.ErrCapacity) {
+		return web.Errorf(http.StatusServiceUnavailable, "Too many sign-ins are in progress right now. Try again in a few minutes.", err)
+	}
+	return err
 }
 
 // finishedKey carries a finished sign-in to the endpoint that asked for it

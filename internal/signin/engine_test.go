@@ -614,3 +614,18 @@ func TestTheStoreHoldsNoUsableSessionCookie(t *testing.T) {
 		t.Fatalf("the real cookie stopped working: %q", got)
 	}
 }
+
+// fullFlows is a store at its bound of flows in progress.
+type fullFlows struct{ store.Store }
+
+func (fullFlows) CreateFlow(context.Context, store.Flow) error { return store.ErrCapacity }
+
+func TestAStoreFullOfFlowsAsksTheUserToComeBack(t *testing.T) {
+	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
+	e.engine.store = fullFlows{e.store}
+	res, err := e.engine.Authenticate(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/proto", nil), Request{App: "Wiki"})
+	var he web.HTTPError
+	if res != nil || !errors.As(err, &he) || he.Code != http.StatusServiceUnavailable || !strings.Contains(he.Msg, "Too many sign-ins are in progress") {
+		t.Fatalf("Authenticate = %v, %v; want a 503 asking to come back", res, err)
+	}
+}

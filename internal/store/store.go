@@ -15,6 +15,9 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict is returned when creating a record whose key already exists.
 	ErrConflict = errors.New("store: conflict")
+	// ErrCapacity is returned when a store that keeps flows in memory holds
+	// as many as it may (memflows).
+	ErrCapacity = errors.New("store: too many flows in progress")
 )
 
 // Session is a signed-in browser session.

@@ -1,6 +1,7 @@
 // Package sqlite keeps Gatehouse's store in one SQLite file, for a
 // single-node deployment. It uses the pure-Go modernc.org/sqlite driver in
-// WAL mode.
+// WAL mode. In-progress flows are the exception: they live in the process's
+// memory (memflows), since the database belongs to this one process.
 //
 // It owns the SQLite schema (embedded, versioned migrations applied by
 // Open), the mapping of store records to rows, and the file's permissions

@@ -17,6 +17,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gatehouse-sso/gatehouse/internal/store"
+	"github.com/gatehouse-sso/gatehouse/internal/store/memflows"
 )
 
 // busyTimeout is how long a statement waits for another process's write
@@ -29,6 +30,8 @@ type Store struct {
 	r   *db // read-only connections
 	log *slog.Logger
 	obs store.Observer
+	// flows are in memory (flows.go).
+	flows *memflows.Flows
 
 	closeOnce sync.Once
 	closeErr  error
@@ -55,7 +58,7 @@ func Open(ctx context.Context, path string, opts store.Options) (*Store, error) 
 		return nil, err
 	}
 
-	s := &Store{log: log, obs: opts.Observe}
+	s := &Store{log: log, obs: opts.Observe, flows: memflows.New()}
 	w, err := sql.Open("sqlite", dsn(abs, true))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
@@ -168,7 +171,6 @@ func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (res store.GC
 			args  []any
 		}{
 			{&res.Sessions, `DELETE FROM sessions WHERE expires_at <= ? OR idle_expiry <= ?`, []any{n, n}},
-			{&res.Flows, `DELETE FROM flows WHERE expires_at <= ?`, []any{n}},
 			{&res.Counters, `DELETE FROM counters WHERE expires_at <= ?`, []any{n}},
 			{&res.Tickets, `DELETE FROM tickets WHERE expires_at <= ?`, []any{n}},
 		} {
@@ -185,6 +187,7 @@ func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (res store.GC
 	if err != nil {
 		return store.GCResult{}, err
 	}
+	res.Flows = s.flows.GarbageCollect(now)
 	return res, nil
 }
 

@@ -1,0 +1,158 @@
+package memflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/store"
+)
+
+// The store contract (every method's semantics, expiry, atomic updates) is
+// checked by storetest through the SQLite store, which keeps its flows
+// here. These tests cover what is memflows' own: its bounds and its copies.
+
+var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+
+func flow(id string, data int, expires time.Time) store.Flow {
+	return store.Flow{ID: id, Kind: "signin", Step: "password", Data: []byte(strings.Repeat("x", data)), CreatedAt: t0, ExpiresAt: expires}
+}
+
+func TestTheFlowCountIsBoundedAndExpiredFlowsMakeRoom(t *testing.T) {
+	m := NewWithLimits(3, 1<<20)
+	ctx := t.Context()
+	for i := range 3 {
+		if err := m.CreateFlow(ctx, flow(fmt.Sprint(i), 10, t0.Add(time.Duration(i+1)*time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.CreateFlow(ctx, flow("3", 10, t0.Add(time.Hour))); !errors.Is(err, store.ErrCapacity) {
+		t.Fatalf("a fourth flow: %v, want ErrCapacity", err)
+	}
+	// The store learns the server's time from its reads: flow 0 has expired
+	// by then and makes room; flows 1 and 2 are still in progress and stay.
+	if _, err := m.GetFlow(ctx, "2", t0.Add(90*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.CreateFlow(ctx, flow("3", 10, t0.Add(time.Hour))); err != nil {
+		t.Fatalf("a fourth flow after one expired: %v", err)
+	}
+	for _, id := range []string{"1", "2", "3"} {
+		if _, err := m.GetFlow(ctx, id, t0.Add(90*time.Second)); err != nil {
+			t.Errorf("flow %s in progress was dropped: %v", id, err)
+		}
+	}
+	if err := m.CreateFlow(ctx, flow("4", 10, t0.Add(time.Hour))); !errors.Is(err, store.ErrCapacity) {
+		t.Fatalf("a flow beyond the bound with none expired: %v, want ErrCapacity", err)
+	}
+}
+
+func TestFlowDataIsBoundedInBytesAndAccountedThroughUpdatesAndDeletes(t *testing.T) {
+	room := 3 * (overhead + 1000 + len("a") + len("signin") + len("password"))
+	m := NewWithLimits(100, room)
+	ctx := t.Context()
+	for _, id := range []string{"a", "b", "c"} {
+		if err := m.CreateFlow(ctx, flow(id, 1000, t0.Add(time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.CreateFlow(ctx, flow("d", 1, t0.Add(time.Hour))); !errors.Is(err, store.ErrCapacity) {
+		t.Fatalf("a flow beyond the byte bound: %v, want ErrCapacity", err)
+	}
+	// Shrinking one flow's data makes room; deleting one makes room again.
+	if _, err := m.UpdateFlow(ctx, "a", func(f store.Flow) (store.Flow, error) { f.Data = []byte("y"); return f, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.CreateFlow(ctx, flow("d", 600, t0.Add(time.Hour))); err != nil { // 256 + 615 bytes of the 999 freed
+		t.Fatalf("after an update freed 999 bytes: %v", err)
+	}
+	if err := m.CreateFlow(ctx, flow("e", 1000, t0.Add(time.Hour))); !errors.Is(err, store.ErrCapacity) {
+		t.Fatalf("beyond the byte bound again: %v, want ErrCapacity", err)
+	}
+	if err := m.DeleteFlow(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.CreateFlow(ctx, flow("e", 1000, t0.Add(time.Hour))); err != nil {
+		t.Fatalf("after a delete: %v", err)
+	}
+	if got := m.GarbageCollect(t0.Add(2 * time.Hour)); got != 4 {
+		t.Errorf("GarbageCollect removed %d, want 4", got)
+	}
+	if m.bytes != 0 || len(m.flows) != 0 {
+		t.Errorf("after collecting everything: %d bytes, %d flows accounted", m.bytes, len(m.flows))
+	}
+}
+
+func TestCallersAndTheStoreDoNotShareData(t *testing.T) {
+	m := New()
+	ctx := t.Context()
+	f := flow("a", 0, t0.Add(time.Hour))
+	f.Data = []byte("one")
+	if err := m.CreateFlow(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	f.Data[0] = 'X' // the caller's slice after the create
+	got, err := m.GetFlow(ctx, "a", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Data[1] = 'X' // a reader's slice
+	upd, err := m.UpdateFlow(ctx, "a", func(old store.Flow) (store.Flow, error) {
+		if string(old.Data) != "one" {
+			t.Errorf("fn got %q", old.Data)
+		}
+		old.Data[2] = 'X' // fn's argument
+		return old, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd.Data[0] = 'Y' // the update's result
+	if got, _ := m.GetFlow(ctx, "a", t0); string(got.Data) != "onX" {
+		t.Errorf("stored data %q, want %q (only fn's return is stored)", got.Data, "onX")
+	}
+}
+
+func TestAFailedUpdateChangesNothing(t *testing.T) {
+	m := New()
+	ctx := t.Context()
+	if err := m.CreateFlow(ctx, flow("a", 5, t0.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if _, err := m.UpdateFlow(ctx, "a", func(f store.Flow) (store.Flow, error) { f.Step = "otp"; return f, boom }); !errors.Is(err, boom) {
+		t.Fatalf("UpdateFlow: %v, want fn's error", err)
+	}
+	if got, _ := m.GetFlow(ctx, "a", t0); got.Step != "password" {
+		t.Errorf("step %q after a failed update", got.Step)
+	}
+}
+
+func TestConcurrentCreatesNeverExceedTheBound(t *testing.T) {
+	m := NewWithLimits(50, 1<<20)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created := 0
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 20 {
+				err := m.CreateFlow(t.Context(), flow(fmt.Sprintf("%d-%d", w, i), 10, t0.Add(time.Hour)))
+				switch {
+				case err == nil:
+					mu.Lock()
+					created++
+					mu.Unlock()
+				case !errors.Is(err, store.ErrCapacity):
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if created != 50 || len(m.flows) != 50 {
+		t.Errorf("%d creates succeeded, %d flows held; want 50 of each", created, len(m.flows))
+	}
+}
