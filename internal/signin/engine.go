@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -209,7 +210,7 @@ func (e *Engine) satisfies(s *store.Session, req Request) bool {
 // mfaRequired applies the policy: the request, the app, the global
 // setting, and the user's groups.
 func (e *Engine) mfaRequired(req Request, u *directory.User) bool {
-	if req.RequireMFA {
+	if req.RequireMFA || req.MFAMaxAge > 0 { // asking how fresh the MFA is asks for one
 		return true
 	}
 	for _, a := range e.cfg.Apps {
@@ -229,9 +230,12 @@ func (e *Engine) mfaRequired(req Request, u *directory.User) bool {
 }
 
 // Authenticate is what a protocol calls. It returns the result when the
-// browser's session already meets req, or when the request carries a
-// finished flow for it; otherwise it starts a flow, redirects the browser
-// to the sign-in pages and returns nil: the response has been written.
+// browser's session already meets req, when the request carries a finished
+// flow for it (the ResumeParam of a redirect, or — for an InPlace request —
+// the finished sign-in the engine passes in the context when it calls the
+// endpoint itself), or when a step-up finds nothing left to ask. Otherwise
+// it starts a flow, answers the request with the first step's page and
+// returns nil: the response has been written.
 func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Request) (*Result, error) {
 	ctx := r.Context()
 	if res, ok := ctx.Value(finishedKey{}).(*Result); ok {
@@ -269,6 +273,9 @@ func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Reques
 		if err != nil {
 			return nil, err
 		}
+		if next == StepDone { // nothing left to ask after all: the session answers
+			return &Result{SessionID: s.ID, User: sd.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods}, nil
+		}
 		step = next
 	}
 	f, err := e.createFlow(ctx, step, st)
@@ -280,10 +287,19 @@ func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Reques
 	return nil, e.renderStep(w, e.csrf.Ensure(w, r), f, st, http.StatusOK, nil)
 }
 
+// maxNewFlow caps a new flow's state: what a protocol asks to keep for the
+// sign-in (its request and resume URL) is never near it; a flood of huge
+// requests cannot fill the store with it.
+const maxNewFlow = 32 << 10
+
 func (e *Engine) createFlow(ctx context.Context, step string, st flowState) (store.Flow, error) {
 	data, err := json.Marshal(st)
 	if err != nil {
 		return store.Flow{}, err
+	}
+	if len(data) > maxNewFlow {
+		return store.Flow{}, web.Errorf(http.StatusBadRequest, "This sign-in request is too large. Go back to the application and try again.",
+			fmt.Errorf("signin: a new flow of %d bytes", len(data)))
 	}
 	now := e.now()
 	f := store.Flow{ID: newID(), Kind: "signin", Step: step, Data: data, CreatedAt: now, ExpiresAt: now.Add(e.cfg.Sessions.FlowTimeout)}
@@ -379,6 +395,13 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if !inPlace {
 		if err := e.saveFlow(ctx, f.ID, f.Step, StepDone, st); err != nil {
 			return err
+		}
+	}
+	// Only the request that ended the flow gets here: a double submit
+	// remembers the browser once.
+	if st.Remember {
+		if err := e.remember(ctx, w, st.User.ID, st.MFAAt, st.Methods); err != nil {
+			e.log.ErrorContext(ctx, "remembering the device", "err", err)
 		}
 	}
 	e.setCookie(w, e.sessionCookie(), token, 0)

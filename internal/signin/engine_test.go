@@ -41,6 +41,9 @@ type fakeFactors struct {
 	mu       sync.Mutex
 	enrolled map[string][]string
 	sent     int
+	// gate, when set, runs in every Verify: a test can hold requests there
+	// until all of them have loaded the flow.
+	gate func()
 }
 
 func (f *fakeFactors) Enrolled(_ context.Context, u *directory.User) ([]string, error) {
@@ -58,6 +61,9 @@ func (f *fakeFactors) Challenge(_ context.Context, _ *http.Request, _ *directory
 	return []byte("challenge"), nil
 }
 func (f *fakeFactors) Verify(_ context.Context, r *http.Request, _ *directory.User, _ string, pending []byte) (string, error) {
+	if f.gate != nil {
+		f.gate()
+	}
 	if string(pending) != "challenge" || r.PostFormValue("code") != "123456" {
 		return "", UserError{Reason: "invalid_code", MessageKey: "mfa.invalid", Status: http.StatusUnauthorized}
 	}
@@ -147,7 +153,8 @@ func newEnvWith(t *testing.T, mfa string, mod func(*config.Config), users ...fil
 	// ?app= with ?mfa=1 / ?fresh=1, and prints who it got.
 	mux.HandleFunc("GET /proto", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		res, err := ev.engine.Authenticate(w, r, Request{App: q.Get("app"), RequireMFA: q.Get("mfa") == "1", ForceAuthn: q.Get("fresh") == "1",
+		mfaMaxAge, _ := time.ParseDuration(q.Get("mfamaxage"))
+		res, err := ev.engine.Authenticate(w, r, Request{App: q.Get("app"), RequireMFA: q.Get("mfa") == "1", ForceAuthn: q.Get("fresh") == "1", MFAMaxAge: mfaMaxAge,
 			ResumeURL: "/proto?" + stripParam(q, ResumeParam), LoginHint: q.Get("hint"), State: []byte("saved:" + q.Get("app")),
 			InPlace: q.Get("inplace") == "1"})
 		if err != nil {
@@ -308,6 +315,32 @@ func TestAnAppRequiringMFAStepsUpAPasswordSession(t *testing.T) {
 	}
 }
 
+func TestAnMFAMaxAgeAsksAPasswordSessionForASecondFactor(t *testing.T) {
+	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
+	e.factors.enrolled[fmt.Sprintf("%032x", "alice")] = []string{"totp"}
+	b := e.browser()
+	b.Get("/proto?app=Wiki&hint=alice")
+	if got := b.Submit(map[string]string{"password": alicePW}); !strings.Contains(got, "mfa=no") {
+		t.Fatalf("got %q", got)
+	}
+	// An app that does not require MFA, asking how fresh it must be: the
+	// session has none, so the answer is the code page (it was a 500 when
+	// the request was answered in place).
+	for _, inPlace := range []string{"0", "1"} {
+		page := b.Get("/proto?app=Wiki&mfamaxage=5m&inplace=" + inPlace)
+		if b.Status != http.StatusOK || !strings.Contains(page, `name="code"`) {
+			t.Fatalf("inplace=%s: status %d, not the code page:\n%s", inPlace, b.Status, page)
+		}
+	}
+	if got := b.Submit(map[string]string{"code": "123456"}); got != "user=alice amr=pwd,otp,mfa mfa=yes state=saved:Wiki" {
+		t.Fatalf("got %q", got)
+	}
+	// Now fresh enough: the session answers at once.
+	if got := b.Get("/proto?app=Wiki&mfamaxage=5m&inplace=1"); got != "user=alice amr=pwd,otp,mfa mfa=yes state=" {
+		t.Errorf("with a fresh MFA: %q", got)
+	}
+}
+
 func TestAMustChangeUserChangesThePasswordAndContinues(t *testing.T) {
 	e := newEnv(t, "none", user(t, "carol", alicePW, func(u *file.UserFile) { u.MustChange = true }))
 	b := e.browser()
@@ -430,6 +463,61 @@ func TestAnInPlaceFlowIsThreeRequestsAndItsLastStepCountsOnce(t *testing.T) {
 	// The resume parameter of an in-place flow leads nowhere either.
 	if got := b.Get("/proto?app=Wiki&" + ResumeParam + "=" + flowID); got != "user=alice amr=pwd,otp,mfa mfa=yes state=" {
 		t.Errorf("resume of an in-place flow: %q", got)
+	}
+}
+
+func TestConcurrentSubmitsOfTheLastStepEndTheFlowOnce(t *testing.T) {
+	e := newEnvWith(t, "all", func(c *config.Config) { c.Sessions.RememberDevice = 30 * 24 * time.Hour }, user(t, "alice", alicePW, nil))
+	aliceID := fmt.Sprintf("%032x", "alice")
+	e.factors.enrolled[aliceID] = []string{"totp"}
+	b := e.browser()
+	b.Get("/proto?app=Wiki&inplace=1&hint=alice")
+	page := b.Submit(map[string]string{"password": alicePW})
+	action := e.srv.URL + formRe.FindStringSubmatch(page)[1]
+	form := url.Values{"code": {"123456"}, "remember": {"1"}, "step": {StepMFA}, "method": {"totp"},
+		web.CSRFField: {csrfRe.FindStringSubmatch(page)[1]}}
+	const n = 8
+	// Every request verifies its code before any ends the flow: the race
+	// is on the claim, not decided by who loads the flow first.
+	var arrived sync.WaitGroup
+	arrived.Add(n)
+	e.factors.gate = func() {
+		arrived.Done()
+		arrived.Wait()
+	}
+	bodies := make(chan string, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			<-start
+			resp, err := b.C.PostForm(action, form)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			bodies <- string(body)
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(bodies)
+	won := 0
+	for body := range bodies {
+		if strings.HasPrefix(body, "user=alice") {
+			won++
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d concurrent last steps answered with the user, want 1", won, n)
+	}
+	if evs, _ := e.store.QueryAudit(context.Background(), store.AuditQuery{Type: audit.SignInSuccess}); len(evs) != 1 {
+		t.Errorf("%d sign-in successes, want 1", len(evs))
+	}
+	if creds, _ := e.store.ListCredentials(context.Background(), aliceID); len(creds) != 1 || creds[0].Type != DeviceType {
+		t.Errorf("%d credentials after the race, want exactly one remembered browser", len(creds))
 	}
 }
 
@@ -627,5 +715,15 @@ func TestAStoreFullOfFlowsAsksTheUserToComeBack(t *testing.T) {
 	var he web.HTTPError
 	if res != nil || !errors.As(err, &he) || he.Code != http.StatusServiceUnavailable || !strings.Contains(he.Msg, "Too many sign-ins are in progress") {
 		t.Fatalf("Authenticate = %v, %v; want a 503 asking to come back", res, err)
+	}
+}
+
+func TestAnOversizedRequestStartsNoFlow(t *testing.T) {
+	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
+	req := Request{App: "Wiki", ResumeURL: "/proto?x=" + strings.Repeat("x", 40<<10)}
+	res, err := e.engine.Authenticate(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/proto", nil), req)
+	var he web.HTTPError
+	if res != nil || !errors.As(err, &he) || he.Code != http.StatusBadRequest {
+		t.Fatalf("Authenticate = %v, %v; want a 400", res, err)
 	}
 }

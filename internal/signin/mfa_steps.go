@@ -141,9 +141,7 @@ func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow
 		st.Methods = append(st.Methods, amr)
 	}
 	if f.Step == StepMFA && r.PostFormValue("remember") == "1" && e.cfg.Sessions.RememberDevice > 0 {
-		if err := e.remember(ctx, w, st.User.ID, st.MFAAt, st.Methods); err != nil {
-			e.log.ErrorContext(ctx, "remembering the device", "err", err)
-		}
+		st.Remember = true
 	}
 	st.Pending = nil
 	if len(recovery) > 0 {

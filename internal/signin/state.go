@@ -36,7 +36,8 @@ type Request struct {
 	MFAMaxAge  time.Duration // the second factor must have been used this recently (0: any)
 	LoginHint  string        // pre-fills the user name
 	// ResumeURL is where the browser goes when the flow is done: a path on
-	// this site (with its query). The engine adds ResumeParam.
+	// this site (with its query). The engine adds ResumeParam to the
+	// redirect; an InPlace request's endpoint is instead called with it.
 	ResumeURL string
 	// InPlace lets the engine answer the last sign-in step with the
 	// resumed endpoint's own response (a protocol's auto-POST form or
@@ -69,18 +70,21 @@ func (r *Result) MFA() bool { return !r.MFATime.IsZero() }
 type flowState struct {
 	// enrolled is the user's methods as mfaStep read them, for the page the
 	// same request shows; never stored.
-	enrolled    []string
-	Req         Request         `json:"req"`
-	Binding     string          `json:"binding"` // sha256 of the browser's binding cookie
-	Login       string          `json:"login,omitempty"`
-	User        *directory.User `json:"user,omitempty"`
-	PasswordAt  time.Time       `json:"password_at,omitzero"`
-	MFAAt       time.Time       `json:"mfa_at,omitzero"`
-	Methods     []string        `json:"methods,omitempty"`
-	MustChange  string          `json:"must_change,omitempty"` // "expired" or "must_change"
-	SealedOld   []byte          `json:"sealed_old,omitempty"`  // old password sealed for the change step
-	Pending     json.RawMessage `json:"pending,omitempty"`     // a factor's in-progress data (enrolment, email challenge)
-	SessionID   string          `json:"session_id,omitempty"`  // set when done
+	enrolled   []string
+	Req        Request         `json:"req"`
+	Binding    string          `json:"binding"` // sha256 of the browser's binding cookie
+	Login      string          `json:"login,omitempty"`
+	User       *directory.User `json:"user,omitempty"`
+	PasswordAt time.Time       `json:"password_at,omitzero"`
+	MFAAt      time.Time       `json:"mfa_at,omitzero"`
+	Methods    []string        `json:"methods,omitempty"`
+	MustChange string          `json:"must_change,omitempty"` // "expired" or "must_change"
+	// Remember: the user ticked "remember this browser" with the second
+	// factor; done when the flow ends, by the request that ends it.
+	Remember    bool            `json:"remember,omitempty"`
+	SealedOld   []byte          `json:"sealed_old,omitempty"` // old password sealed for the change step
+	Pending     json.RawMessage `json:"pending,omitempty"`    // a factor's in-progress data (enrolment, email challenge)
+	SessionID   string          `json:"session_id,omitempty"` // set when done
 	PriorSessID string          `json:"prior_session_id,omitempty"`
 	Consumed    bool            `json:"consumed,omitempty"`
 }
