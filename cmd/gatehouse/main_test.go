@@ -171,7 +171,8 @@ func TestDemoServesHealthAndMetrics(t *testing.T) {
 		t.Errorf("/readyz = %d %s", code, body)
 	}
 	code, body, _ := get("/metrics")
-	for _, want := range []string{"gatehouse_build_info{", `gatehouse_http_request_duration_seconds_count{method="GET",route="GET /healthz",status="200"} 1`, "gatehouse_store_operation_duration_seconds"} {
+	for _, want := range []string{"gatehouse_build_info{", `gatehouse_http_request_duration_seconds_count{method="GET",route="GET /healthz",status="200"} 1`, "gatehouse_store_operation_duration_seconds",
+		"gatehouse_flows_in_memory ", "gatehouse_flows_evicted_total 0", "gatehouse_flows_refused_total 0"} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/metrics (%d) lacks %q", code, want)
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/selfservice"
 	"github.com/gatehouse-sso/gatehouse/internal/signin"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
+	"github.com/gatehouse-sso/gatehouse/internal/store/memflows"
 	"github.com/gatehouse-sso/gatehouse/internal/store/postgres"
 	"github.com/gatehouse-sso/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse-sso/gatehouse/internal/version"
@@ -200,6 +201,12 @@ func (a *App) openStore(ctx context.Context) error {
 	}
 	a.Store = s
 	a.closers = append(a.closers, s.Close)
+	if fs, ok := s.(interface{ FlowStats() memflows.Stats }); ok {
+		a.Metrics.RegisterMemoryFlows(func() observe.FlowCounts {
+			st := fs.FlowStats()
+			return observe.FlowCounts{Flows: st.Flows, Bytes: st.Bytes, Evicted: st.Evicted, Refused: st.Refused}
+		})
+	}
 	if err := s.Ping(ctx); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/pem"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -156,5 +157,33 @@ func TestASignInFromACorporateNetworkSaysSo(t *testing.T) {
 	wresult := html.UnescapeString(wresultRe.FindStringSubmatch(page)[1])
 	if !regexp.MustCompile(`AttributeName="insidecorporatenetwork"[^>]*>\s*<saml:AttributeValue>true<`).MatchString(wresult) {
 		t.Fatalf("no insidecorporatenetwork=true claim:\n%s", wresult)
+	}
+}
+
+func TestASignInKeepsOnlyWSFedParametersInItsFlow(t *testing.T) {
+	a, srv := newEntraDemo(t, "none")
+	// 60 made-up parameters of 2 kB each: allowed in a request (each is
+	// within the default limit) but not kept for the sign-in.
+	extra := ""
+	for i := range 60 {
+		extra += fmt.Sprintf("&junk%d=%s", i, strings.Repeat("j", 2000))
+	}
+	b := browse.New(t, srv.URL)
+	page := b.Get(entraSignIn(extra))
+	m := actionRe.FindStringSubmatch(page)
+	if b.Status != http.StatusOK || m == nil || !strings.HasPrefix(m[1], "/login?flow=") {
+		t.Fatalf("status %d, no sign-in form:\n%.2000s", b.Status, page)
+	}
+	f, err := a.Store.GetFlow(t.Context(), strings.TrimPrefix(m[1], "/login?flow="), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Data) > 4<<10 || strings.Contains(string(f.Data), "junk") {
+		t.Errorf("the flow keeps %d bytes, unknown parameters included: %.300s", len(f.Data), f.Data)
+	}
+	// The sign-in still ends in a token for Entra, with wctx intact.
+	if page := b.Submit(map[string]string{"password": DemoUsers[0].Password}); wresultRe.FindStringSubmatch(page) == nil ||
+		!strings.Contains(page, "LoginOptions=3") {
+		t.Fatalf("no token form:\n%.2000s", page)
 	}
 }

@@ -68,3 +68,30 @@ func NewMetrics(version, commit string) *Metrics {
 func (m *Metrics) ObserveStore(op string, d time.Duration, result string) {
 	m.StoreOps.WithLabelValues(op, result).Observe(d.Seconds())
 }
+
+// FlowCounts is what a store keeping flows in memory reports about them.
+type FlowCounts struct {
+	Flows, Bytes     int
+	Evicted, Refused int64
+}
+
+// RegisterMemoryFlows exports the flows a store keeps in memory (SQLite's):
+// how many and how large, and how many it dropped or refused at its bound.
+func (m *Metrics) RegisterMemoryFlows(read func() FlowCounts) {
+	gauge := func(name, help string, v func(FlowCounts) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "gatehouse", Subsystem: "flows", Name: name, Help: help},
+			func() float64 { return v(read()) })
+	}
+	counter := func(name, help string, v func(FlowCounts) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "gatehouse", Subsystem: "flows", Name: name, Help: help},
+			func() float64 { return v(read()) })
+	}
+	m.Registry.MustRegister(
+		gauge("in_memory", "Sign-in and reset flows in progress held in memory.", func(c FlowCounts) float64 { return float64(c.Flows) }),
+		gauge("in_memory_bytes", "Bytes counted against the in-memory flows' bound.", func(c FlowCounts) float64 { return float64(c.Bytes) }),
+		counter("evicted_total", "Flows without a user yet dropped to stay within the bound (a flood of sign-in pages).",
+			func(c FlowCounts) float64 { return float64(c.Evicted) }),
+		counter("refused_total", "New flows refused because the bound was reached with only users' flows in progress.",
+			func(c FlowCounts) float64 { return float64(c.Refused) }),
+	)
+}

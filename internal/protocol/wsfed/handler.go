@@ -79,9 +79,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, q url.Values) error {
 	ctx := r.Context()
+	// Only the parameters WS-Fed defines travel with the sign-in (they are
+	// kept in its flow until it ends); ParseSignIn has capped each.
 	clean := url.Values{}
 	for k, v := range q {
-		if k != signin.ResumeParam {
+		if _, known := ParamLimits[k]; known {
 			clean[k] = v
 		}
 	}

@@ -10,24 +10,31 @@
 // counters and the audit stay in the database.
 //
 // Expired flows go at each GarbageCollect (the server's periodic clean-up).
-// Memory is bounded: past MaxFlows flows or MaxBytes of flow data, CreateFlow
-// first drops what has expired by the latest time the store was told of
-// (GetFlow's and GarbageCollect's now: the server's clock, not this
-// package's) and, when that is not enough, refuses with store.ErrCapacity
-// rather than evicting a user's flow in progress.
+// Memory is bounded by MaxFlows flows and MaxBytes of flow data (with a
+// per-flow allowance for the map). Past a bound, the store first drops what
+// has expired by the latest time it was told of (a flow's CreatedAt,
+// GetFlow's and GarbageCollect's now: the server's clock, not this
+// package's), then evicts the oldest flows that have no user yet — a
+// browser at the sign-in page, which anyone can open and which costs its
+// user only a retyped name — until an eighth of the room is free. A flow
+// whose user has passed the password is never evicted: when only those are
+// left, CreateFlow refuses with store.ErrCapacity. So a flood of anonymous
+// requests can send users still at the first page back to it, but cannot
+// lock out a user who has signed in or stop one mid-way.
 package memflows
 
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 )
 
-// The bounds: far above any organisation's sign-ins in 15 minutes, and
-// together at most about 100 MB.
+// The bounds: far above any organisation's sign-ins in 15 minutes. The
+// byte bound counts each flow's data plus overhead bytes.
 const (
 	MaxFlows = 100_000
 	MaxBytes = 64 << 20
@@ -42,9 +49,17 @@ type Flows struct {
 	mu       sync.Mutex
 	flows    map[string]store.Flow
 	bytes    int       // data and overhead of every flow held
-	seen     time.Time // the latest now GetFlow or GarbageCollect was given
+	seen     time.Time // the latest time the store was told of
 	maxFlows int
 	maxBytes int
+	evicted  int64 // flows without a user dropped to make room
+	refused  int64 // CreateFlow calls refused with ErrCapacity
+}
+
+// Stats is what a Flows holds and has had to drop, for metrics.
+type Stats struct {
+	Flows, Bytes     int
+	Evicted, Refused int64
 }
 
 var _ store.Flows = (*Flows)(nil)
@@ -76,8 +91,8 @@ func clean(f store.Flow) store.Flow {
 }
 
 // CreateFlow stores a new flow: store.ErrConflict when its ID exists,
-// store.ErrCapacity when the bounds are reached even without the expired
-// flows.
+// store.ErrCapacity when the bounds are reached and no flow can go (see the
+// package comment).
 func (m *Flows) CreateFlow(_ context.Context, f store.Flow) error {
 	f = clean(f)
 	m.mu.Lock()
@@ -85,17 +100,52 @@ func (m *Flows) CreateFlow(_ context.Context, f store.Flow) error {
 	if _, ok := m.flows[f.ID]; ok {
 		return store.ErrConflict
 	}
+	m.saw(f.CreatedAt)
 	n := size(f)
-	full := func() bool { return len(m.flows)+1 > m.maxFlows || m.bytes+n > m.maxBytes }
-	if full() && !m.seen.IsZero() {
-		m.sweep(m.seen)
-	}
-	if full() {
-		return store.ErrCapacity
+	if !m.room(1, n) {
+		m.makeRoom("", 1, n)
+		if !m.room(1, n) {
+			m.refused++
+			return store.ErrCapacity
+		}
 	}
 	m.flows[f.ID] = f
 	m.bytes += n
 	return nil
+}
+
+// room reports whether flows more flows of n more bytes fit; m.mu is held.
+func (m *Flows) room(flows, n int) bool {
+	return len(m.flows)+flows <= m.maxFlows && m.bytes+n <= m.maxBytes
+}
+
+// makeRoom drops the expired flows and, if that leaves less than flows
+// flows and n bytes plus an eighth of each bound free, the oldest flows
+// without a user, never keep; m.mu is held. Freeing an eighth at once keeps
+// a flood from paying for a scan on every create.
+func (m *Flows) makeRoom(keep string, flows, n int) {
+	if !m.seen.IsZero() {
+		m.sweep(m.seen)
+	}
+	wantFlows, wantBytes := flows+m.maxFlows/8, n+m.maxBytes/8
+	if m.room(wantFlows, wantBytes) {
+		return
+	}
+	var anon []store.Flow
+	for _, f := range m.flows {
+		if f.UserID == "" && f.ID != keep {
+			anon = append(anon, f)
+		}
+	}
+	slices.SortFunc(anon, func(a, b store.Flow) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	for _, f := range anon {
+		if m.room(wantFlows, wantBytes) {
+			return
+		}
+		delete(m.flows, f.ID)
+		m.bytes -= size(f)
+		m.evicted++
+	}
 }
 
 // GetFlow returns the flow unless it is missing or has expired at now.
@@ -112,7 +162,8 @@ func (m *Flows) GetFlow(_ context.Context, id string, now time.Time) (store.Flow
 
 // UpdateFlow replaces the flow with what fn returns, atomically (fn runs
 // under the lock: it must not call back into the store). The flow keeps
-// its ID.
+// its ID. A flow that grows past the byte bound makes room as CreateFlow
+// does; it is itself never evicted for it.
 func (m *Flows) UpdateFlow(_ context.Context, id string, fn func(store.Flow) (store.Flow, error)) (store.Flow, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -128,6 +179,9 @@ func (m *Flows) UpdateFlow(_ context.Context, id string, fn func(store.Flow) (st
 	f = clean(f)
 	m.flows[id] = f
 	m.bytes += size(f) - size(old)
+	if m.bytes > m.maxBytes { // a flow grows as it learns its user
+		m.makeRoom(id, 0, 0)
+	}
 	return clean(f), nil
 }
 
@@ -150,6 +204,13 @@ func (m *Flows) GarbageCollect(now time.Time) int64 {
 	defer m.mu.Unlock()
 	m.saw(now)
 	return m.sweep(now)
+}
+
+// Stats reports what the store holds and has dropped.
+func (m *Flows) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return Stats{Flows: len(m.flows), Bytes: m.bytes, Evicted: m.evicted, Refused: m.refused}
 }
 
 // saw notes now as the latest time the store was told of; m.mu is held.

@@ -21,16 +21,23 @@ func flow(id string, data int, expires time.Time) store.Flow {
 	return store.Flow{ID: id, Kind: "signin", Step: "password", Data: []byte(strings.Repeat("x", data)), CreatedAt: t0, ExpiresAt: expires}
 }
 
-func TestTheFlowCountIsBoundedAndExpiredFlowsMakeRoom(t *testing.T) {
+// identified is a flow past the password: it has its user.
+func identified(id string, data int, expires time.Time) store.Flow {
+	f := flow(id, data, expires)
+	f.UserID, f.Step = "u-"+id, "mfa"
+	return f
+}
+
+func TestExpiredFlowsMakeRoomAndFlowsWithAUserAreNeverEvicted(t *testing.T) {
 	m := NewWithLimits(3, 1<<20)
 	ctx := t.Context()
 	for i := range 3 {
-		if err := m.CreateFlow(ctx, flow(fmt.Sprint(i), 10, t0.Add(time.Duration(i+1)*time.Minute))); err != nil {
+		if err := m.CreateFlow(ctx, identified(fmt.Sprint(i), 10, t0.Add(time.Duration(i+1)*time.Minute))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := m.CreateFlow(ctx, flow("3", 10, t0.Add(time.Hour))); !errors.Is(err, store.ErrCapacity) {
-		t.Fatalf("a fourth flow: %v, want ErrCapacity", err)
+		t.Fatalf("a fourth flow with three users' flows in progress: %v, want ErrCapacity", err)
 	}
 	// The store learns the server's time from its reads: flow 0 has expired
 	// by then and makes room; flows 1 and 2 are still in progress and stay.
@@ -45,44 +52,102 @@ func TestTheFlowCountIsBoundedAndExpiredFlowsMakeRoom(t *testing.T) {
 			t.Errorf("flow %s in progress was dropped: %v", id, err)
 		}
 	}
-	if err := m.CreateFlow(ctx, flow("4", 10, t0.Add(time.Hour))); !errors.Is(err, store.ErrCapacity) {
-		t.Fatalf("a flow beyond the bound with none expired: %v, want ErrCapacity", err)
+	if got := m.Stats(); got.Flows != 3 || got.Evicted != 0 || got.Refused != 1 {
+		t.Errorf("Stats = %+v, want 3 flows, none evicted, 1 refused", got)
+	}
+}
+
+func TestAFloodEvictsTheOldestFlowsWithoutAUserOnly(t *testing.T) {
+	m := NewWithLimits(16, 1<<20)
+	ctx := t.Context()
+	for i := range 8 {
+		if err := m.CreateFlow(ctx, identified(fmt.Sprintf("user%d", i), 10, t0.Add(time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A flood of sign-in pages: the oldest anonymous flows make room for the
+	// newest, the users' flows stay.
+	for i := range 100 {
+		f := flow(fmt.Sprintf("anon%03d", i), 10, t0.Add(time.Hour))
+		f.CreatedAt = t0.Add(time.Duration(i) * time.Second)
+		if err := m.CreateFlow(ctx, f); err != nil {
+			t.Fatalf("anonymous flow %d: %v", i, err)
+		}
+	}
+	for i := range 8 {
+		if _, err := m.GetFlow(ctx, fmt.Sprintf("user%d", i), t0); err != nil {
+			t.Errorf("user %d's flow was evicted: %v", i, err)
+		}
+	}
+	if _, err := m.GetFlow(ctx, "anon099", t0); err != nil {
+		t.Errorf("the newest flow is gone: %v", err)
+	}
+	if _, err := m.GetFlow(ctx, "anon000", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the oldest anonymous flow is still held: %v", err)
+	}
+	st := m.Stats()
+	if st.Flows > 16 || st.Evicted == 0 || st.Evicted+int64(st.Flows) != 108 || st.Refused != 0 {
+		t.Errorf("Stats = %+v: want at most 16 held, the rest of 108 evicted, none refused", st)
 	}
 }
 
 func TestFlowDataIsBoundedInBytesAndAccountedThroughUpdatesAndDeletes(t *testing.T) {
-	room := 3 * (overhead + 1000 + len("a") + len("signin") + len("password"))
-	m := NewWithLimits(100, room)
+	one := overhead + 1000 + len("a") + len("signin") + len("mfa") + len("u-a")
+	m := NewWithLimits(100, 3*one)
 	ctx := t.Context()
 	for _, id := range []string{"a", "b", "c"} {
-		if err := m.CreateFlow(ctx, flow(id, 1000, t0.Add(time.Hour))); err != nil {
+		if err := m.CreateFlow(ctx, identified(id, 1000, t0.Add(time.Hour))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := m.CreateFlow(ctx, flow("d", 1, t0.Add(time.Hour))); !errors.Is(err, store.ErrCapacity) {
+	if err := m.CreateFlow(ctx, identified("d", 1, t0.Add(time.Hour))); !errors.Is(err, store.ErrCapacity) {
 		t.Fatalf("a flow beyond the byte bound: %v, want ErrCapacity", err)
 	}
 	// Shrinking one flow's data makes room; deleting one makes room again.
 	if _, err := m.UpdateFlow(ctx, "a", func(f store.Flow) (store.Flow, error) { f.Data = []byte("y"); return f, nil }); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.CreateFlow(ctx, flow("d", 600, t0.Add(time.Hour))); err != nil { // 256 + 615 bytes of the 999 freed
+	if err := m.CreateFlow(ctx, identified("d", 600, t0.Add(time.Hour))); err != nil { // 256 + 604 bytes of the 999 freed
 		t.Fatalf("after an update freed 999 bytes: %v", err)
 	}
-	if err := m.CreateFlow(ctx, flow("e", 1000, t0.Add(time.Hour))); !errors.Is(err, store.ErrCapacity) {
+	if err := m.CreateFlow(ctx, identified("e", 1000, t0.Add(time.Hour))); !errors.Is(err, store.ErrCapacity) {
 		t.Fatalf("beyond the byte bound again: %v, want ErrCapacity", err)
 	}
 	if err := m.DeleteFlow(ctx, "b"); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.CreateFlow(ctx, flow("e", 1000, t0.Add(time.Hour))); err != nil {
+	if err := m.CreateFlow(ctx, identified("e", 1000, t0.Add(time.Hour))); err != nil {
 		t.Fatalf("after a delete: %v", err)
 	}
 	if got := m.GarbageCollect(t0.Add(2 * time.Hour)); got != 4 {
 		t.Errorf("GarbageCollect removed %d, want 4", got)
 	}
-	if m.bytes != 0 || len(m.flows) != 0 {
-		t.Errorf("after collecting everything: %d bytes, %d flows accounted", m.bytes, len(m.flows))
+	if st := m.Stats(); st.Bytes != 0 || st.Flows != 0 {
+		t.Errorf("after collecting everything: %+v", st)
+	}
+}
+
+func TestAFlowThatGrowsPastTheBoundEvictsAnonymousFlowsNotItself(t *testing.T) {
+	m := NewWithLimits(100, 8<<10)
+	ctx := t.Context()
+	for i := range 10 {
+		if err := m.CreateFlow(ctx, flow(fmt.Sprint(i), 300, t0.Add(time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Flow 0 learns its user and grows by 4 kB: the store goes over its
+	// byte bound and the other anonymous flows make room.
+	if _, err := m.UpdateFlow(ctx, "0", func(f store.Flow) (store.Flow, error) {
+		f.UserID, f.Data = "u", []byte(strings.Repeat("y", 4<<10))
+		return f, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.GetFlow(ctx, "0", t0); err != nil {
+		t.Fatalf("the growing flow was evicted: %v", err)
+	}
+	if st := m.Stats(); st.Bytes > 8<<10 || st.Evicted == 0 {
+		t.Errorf("Stats = %+v: want the bound kept by evicting anonymous flows", st)
 	}
 }
 
@@ -139,7 +204,7 @@ func TestConcurrentCreatesNeverExceedTheBound(t *testing.T) {
 	for w := range 8 {
 		wg.Go(func() {
 			for i := range 20 {
-				err := m.CreateFlow(t.Context(), flow(fmt.Sprintf("%d-%d", w, i), 10, t0.Add(time.Hour)))
+				err := m.CreateFlow(t.Context(), identified(fmt.Sprintf("%d-%d", w, i), 10, t0.Add(time.Hour)))
 				switch {
 				case err == nil:
 					mu.Lock()
@@ -152,7 +217,7 @@ func TestConcurrentCreatesNeverExceedTheBound(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if created != 50 || len(m.flows) != 50 {
-		t.Errorf("%d creates succeeded, %d flows held; want 50 of each", created, len(m.flows))
+	if st := m.Stats(); created != 50 || st.Flows != 50 || st.Refused != 110 {
+		t.Errorf("%d creates succeeded, Stats = %+v; want 50 held and 110 refused", created, st)
 	}
 }

@@ -164,6 +164,7 @@ func (s *Store) Ping(ctx context.Context) (err error) {
 func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (res store.GCResult, err error) {
 	defer s.observe(ctx, "GarbageCollect")(&err)
 	n := tm(now)
+	flows := s.flows.GarbageCollect(now) // whatever the database does
 	err = s.writeTx(ctx, "GarbageCollect", func(tx *txn) error {
 		for _, d := range []struct {
 			count *int64
@@ -187,9 +188,12 @@ func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (res store.GC
 	if err != nil {
 		return store.GCResult{}, err
 	}
-	res.Flows = s.flows.GarbageCollect(now)
+	res.Flows = flows
 	return res, nil
 }
+
+// FlowStats reports the in-memory flows (memflows), for metrics.
+func (s *Store) FlowStats() memflows.Stats { return s.flows.Stats() }
 
 // observe starts timing op; the returned function reports it with the
 // error the method returns.
