@@ -521,6 +521,32 @@ func TestConcurrentSubmitsOfTheLastStepEndTheFlowOnce(t *testing.T) {
 	}
 }
 
+func TestTheExpiredPageStartsASignInAgain(t *testing.T) {
+	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
+	b := e.browser()
+	page := b.Get("/proto?app=Wiki&inplace=1&hint=alice")
+	flowID := strings.TrimPrefix(formRe.FindStringSubmatch(page)[1], "/login?flow=")
+	// The flow is gone (a restart, or it expired) before the password.
+	if err := e.store.DeleteFlow(context.Background(), flowID); err != nil {
+		t.Fatal(err)
+	}
+	if page := b.Submit(map[string]string{"password": alicePW}); !strings.Contains(page, "has expired") {
+		t.Fatalf("no expired page:\n%s", page)
+	}
+	// Its form is a new sign-in, to Gatehouse itself.
+	if page := b.Submit(map[string]string{"login": "alice"}); !strings.Contains(page, `name="password"`) {
+		t.Fatalf("the expired page's form led to:\n%s", page)
+	}
+	home := b.Submit(map[string]string{"password": alicePW})
+	if u, _ := url.Parse(b.URL); u.Path != "/" || b.Status != http.StatusOK || !strings.Contains(home, "Test alice") {
+		t.Errorf("ended at %s (%d), want home, signed in:\n%s", b.URL, b.Status, home)
+	}
+	// The application's next request finds the session.
+	if got := b.Get("/proto?app=Wiki"); got != "user=alice amr=pwd mfa=no state=" {
+		t.Errorf("the application's next request got %q", got)
+	}
+}
+
 func TestAFormWithoutCSRFTokenIsRefused(t *testing.T) {
 	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
 	b := e.browser()

@@ -168,7 +168,24 @@ func (e *Engine) renderStep(w http.ResponseWriter, r *http.Request, f store.Flow
 
 func (e *Engine) postLogin(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	f, st, err := e.loadFlow(ctx, r, r.URL.Query().Get("flow"))
+	id := r.URL.Query().Get("flow")
+	if id == "" && r.PostFormValue("step") == StepIdentify && r.PostFormValue("method") == "" {
+		// The form of the "expired, start again" page, which has no flow:
+		// a sign-in to Gatehouse itself, as a visit of /login would start,
+		// for the name typed (the application's own request is gone; its
+		// next one finds the session).
+		login := strings.TrimSpace(r.PostFormValue("login"))
+		if login == "" || len(login) > maxLoginLen {
+			return e.expired(w, r)
+		}
+		res, err := e.Authenticate(w, r, Request{ResumeURL: "/", LoginHint: login})
+		if err != nil || res == nil {
+			return err
+		}
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+	f, st, err := e.loadFlow(ctx, r, id)
 	if errors.Is(err, errFlowGone) {
 		return e.expired(w, r)
 	}
