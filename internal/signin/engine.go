@@ -353,17 +353,6 @@ func (e *Engine) resume(ctx context.Context, r *http.Request, id string) (*Resul
 // request answers in place, otherwise when the browser comes back with it
 // (resume).
 func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
-	inPlace := st.Req.InPlace && e.resumeTo != nil
-	if inPlace {
-		// Claimed before the session exists, so a double-submitted last
-		// step issues one session.
-		if err := e.store.DeleteFlow(ctx, f.ID); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return e.expired(w, r)
-			}
-			return err
-		}
-	}
 	now := e.now()
 	data, err := json.Marshal(sessionData{User: *st.User, App: st.Req.App})
 	if err != nil {
@@ -379,6 +368,22 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		AuthTime: st.PasswordAt, MFATime: st.MFAAt, CreatedAt: now, LastSeenAt: now,
 		IdleExpiry: now.Add(e.cfg.Sessions.IdleTimeout), ExpiresAt: now.Add(e.cfg.Sessions.AbsoluteTimeout), Data: data,
 	}
+	// The flow is claimed before the session exists, so concurrent
+	// submits of the last step issue one session: in place by using the
+	// flow up, otherwise by moving it to done (compare-and-swap) with the
+	// session's id for the resume.
+	inPlace := st.Req.InPlace && e.resumeTo != nil
+	st.SessionID, st.SealedOld, st.Pending = s.ID, nil, nil
+	if inPlace {
+		if err := e.store.DeleteFlow(ctx, f.ID); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return e.expired(w, r)
+			}
+			return err
+		}
+	} else if err := e.saveFlow(ctx, f.ID, f.Step, StepDone, st); err != nil {
+		return e.staleOr(w, r, f, err)
+	}
 	if err := e.store.CreateSession(ctx, s); err != nil {
 		return err
 	}
@@ -389,12 +394,6 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if prior != "" && prior != s.ID {
 		if err := e.store.DeleteSession(ctx, prior); err != nil && !errors.Is(err, store.ErrNotFound) {
 			e.log.WarnContext(ctx, "ending the replaced session", "err", err)
-		}
-	}
-	st.SessionID, st.SealedOld, st.Pending = s.ID, nil, nil
-	if !inPlace {
-		if err := e.saveFlow(ctx, f.ID, f.Step, StepDone, st); err != nil {
-			return err
 		}
 	}
 	// Only the request that ended the flow gets here: a double submit
