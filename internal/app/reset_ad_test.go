@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -75,6 +76,20 @@ func TestAForgottenADPasswordIsResetWithTheUsersOwnFactor(t *testing.T) {
 	if n := len(mail.Messages()); n != 1 {
 		t.Fatalf("want exactly one mail (to the real account), got %d", n)
 	}
+	// Nor do their flows differ to the store, which evicts flows that name
+	// no user first: only a proved account is named.
+	flowUser := func(br *browse.Browser) string {
+		t.Helper()
+		u, _ := url.Parse(br.URL)
+		f, err := a.Store.GetFlow(ctx, u.Query().Get("flow"), time.Now())
+		if err != nil {
+			t.Fatalf("the reset flow at %s: %v", br.URL, err)
+		}
+		return f.UserID
+	}
+	if k, n := flowUser(b), flowUser(c); k != "" || n != "" {
+		t.Fatalf("flows before verification name users %q and %q", k, n)
+	}
 	unknown = c.Submit(map[string]string{"method": "totp", "code": "123456"})
 	if c.Status != 401 || !strings.Contains(unknown, "That code didn") {
 		t.Fatalf("an unknown account's code: status %d", c.Status)
@@ -91,6 +106,9 @@ func TestAForgottenADPasswordIsResetWithTheUsersOwnFactor(t *testing.T) {
 	page := submitMethod(t, b, "totp", code)
 	if !strings.Contains(page, `name="new_password"`) || !strings.Contains(page, "At least 7 characters.") {
 		t.Fatalf("no new-password page with the policy:\n%s", page)
+	}
+	if got := flowUser(b); got != u.ID {
+		t.Errorf("the verified reset's flow names %q, want %q", got, u.ID)
 	}
 	page = b.Submit(map[string]string{"new_password": "Ab1!", "confirm_password": "Ab1!"})
 	if b.Status != 422 || !strings.Contains(page, "Use at least 7 characters.") {

@@ -266,6 +266,9 @@ func (rs *Reset) save(ctx context.Context, f store.Flow, step string, st resetSt
 			return old, errGone
 		}
 		old.Step, old.Data = step, data
+		if step == resetPassword {
+			old.UserID = st.UserID // verified
+		}
 		return old, nil
 	})
 	return err
@@ -321,7 +324,10 @@ func (rs *Reset) identify(w http.ResponseWriter, r *http.Request) error {
 	st.Binding = hashBind(bind)
 	data, _ := json.Marshal(st)
 	now := rs.Now()
-	f := store.Flow{ID: newFlowID(), Kind: rs.kind(), UserID: st.UserID, Step: resetVerify, Data: data, CreatedAt: now, ExpiresAt: now.Add(resetTTL)}
+	// The flow names no user until the user has proved the account (save,
+	// at the step after verify): a store that evicts flows without a user
+	// first must treat a known and an unknown account's reset alike.
+	f := store.Flow{ID: newFlowID(), Kind: rs.kind(), Step: resetVerify, Data: data, CreatedAt: now, ExpiresAt: now.Add(resetTTL)}
 	if err := rs.Store.CreateFlow(ctx, f); err != nil {
 		return signin.CreateFlowError(err)
 	}

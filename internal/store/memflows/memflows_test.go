@@ -29,7 +29,7 @@ func identified(id string, data int, expires time.Time) store.Flow {
 }
 
 func TestExpiredFlowsMakeRoomAndFlowsWithAUserAreNeverEvicted(t *testing.T) {
-	m := NewWithLimits(3, 1<<20)
+	m := NewWithLimits(3, 1<<20, 16)
 	ctx := t.Context()
 	for i := range 3 {
 		if err := m.CreateFlow(ctx, identified(fmt.Sprint(i), 10, t0.Add(time.Duration(i+1)*time.Minute))); err != nil {
@@ -58,7 +58,7 @@ func TestExpiredFlowsMakeRoomAndFlowsWithAUserAreNeverEvicted(t *testing.T) {
 }
 
 func TestAFloodEvictsTheOldestFlowsWithoutAUserOnly(t *testing.T) {
-	m := NewWithLimits(16, 1<<20)
+	m := NewWithLimits(16, 1<<20, 16)
 	ctx := t.Context()
 	for i := range 8 {
 		if err := m.CreateFlow(ctx, identified(fmt.Sprintf("user%d", i), 10, t0.Add(time.Hour))); err != nil {
@@ -93,7 +93,7 @@ func TestAFloodEvictsTheOldestFlowsWithoutAUserOnly(t *testing.T) {
 
 func TestFlowDataIsBoundedInBytesAndAccountedThroughUpdatesAndDeletes(t *testing.T) {
 	one := overhead + 1000 + len("a") + len("signin") + len("mfa") + len("u-a")
-	m := NewWithLimits(100, 3*one)
+	m := NewWithLimits(100, 3*one, 16)
 	ctx := t.Context()
 	for _, id := range []string{"a", "b", "c"} {
 		if err := m.CreateFlow(ctx, identified(id, 1000, t0.Add(time.Hour))); err != nil {
@@ -107,7 +107,7 @@ func TestFlowDataIsBoundedInBytesAndAccountedThroughUpdatesAndDeletes(t *testing
 	if _, err := m.UpdateFlow(ctx, "a", func(f store.Flow) (store.Flow, error) { f.Data = []byte("y"); return f, nil }); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.CreateFlow(ctx, identified("d", 600, t0.Add(time.Hour))); err != nil { // 256 + 604 bytes of the 999 freed
+	if err := m.CreateFlow(ctx, identified("d", 600, t0.Add(time.Hour))); err != nil { // 256 + 613 bytes of the 999 freed
 		t.Fatalf("after an update freed 999 bytes: %v", err)
 	}
 	if err := m.CreateFlow(ctx, identified("e", 1000, t0.Add(time.Hour))); !errors.Is(err, store.ErrCapacity) {
@@ -127,18 +127,18 @@ func TestFlowDataIsBoundedInBytesAndAccountedThroughUpdatesAndDeletes(t *testing
 	}
 }
 
-func TestAFlowThatGrowsPastTheBoundEvictsAnonymousFlowsNotItself(t *testing.T) {
-	m := NewWithLimits(100, 8<<10)
+func TestAFlowThatGrowsPastTheBoundEvictsOtherAnonymousFlowsNotItself(t *testing.T) {
+	m := NewWithLimits(100, 8<<10, 16)
 	ctx := t.Context()
 	for i := range 10 {
 		if err := m.CreateFlow(ctx, flow(fmt.Sprint(i), 300, t0.Add(time.Hour))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Flow 0 learns its user and grows by 4 kB: the store goes over its
-	// byte bound and the other anonymous flows make room.
+	// Flow 0, the oldest and still anonymous, grows by 4 kB: the store goes
+	// over its byte bound and the other anonymous flows make room.
 	if _, err := m.UpdateFlow(ctx, "0", func(f store.Flow) (store.Flow, error) {
-		f.UserID, f.Data = "u", []byte(strings.Repeat("y", 4<<10))
+		f.Data = []byte(strings.Repeat("y", 4<<10))
 		return f, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -146,8 +146,104 @@ func TestAFlowThatGrowsPastTheBoundEvictsAnonymousFlowsNotItself(t *testing.T) {
 	if _, err := m.GetFlow(ctx, "0", t0); err != nil {
 		t.Fatalf("the growing flow was evicted: %v", err)
 	}
+	if _, err := m.GetFlow(ctx, "1", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the oldest other anonymous flow is still held: %v", err)
+	}
 	if st := m.Stats(); st.Bytes > 8<<10 || st.Evicted == 0 {
 		t.Errorf("Stats = %+v: want the bound kept by evicting anonymous flows", st)
+	}
+}
+
+func TestAFlowThatLearnsItsUserIsNoLongerEvictable(t *testing.T) {
+	m := NewWithLimits(8, 1<<20, 16)
+	ctx := t.Context()
+	if err := m.CreateFlow(ctx, flow("reset", 10, t0.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.UpdateFlow(ctx, "reset", func(f store.Flow) (store.Flow, error) { f.UserID = "u"; return f, nil }); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if err := m.CreateFlow(ctx, flow(fmt.Sprint(i), 10, t0.Add(time.Hour))); err != nil {
+			t.Fatalf("anonymous flow %d: %v", i, err)
+		}
+	}
+	if _, err := m.GetFlow(ctx, "reset", t0); err != nil {
+		t.Errorf("a flow that named its user was evicted: %v", err)
+	}
+}
+
+func TestOneUserHoldsAtMostMaxPerUserFlows(t *testing.T) {
+	m := NewWithLimits(1000, 1<<20, 4)
+	ctx := t.Context()
+	other := identified("other", 10, t0.Add(time.Hour))
+	if err := m.CreateFlow(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		f := flow(fmt.Sprint(i), 10, t0.Add(time.Hour))
+		f.UserID = "mallory"
+		if err := m.CreateFlow(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 10 {
+		_, err := m.GetFlow(ctx, fmt.Sprint(i), t0)
+		if (i >= 6) != (err == nil) {
+			t.Errorf("mallory's flow %d: %v (want only the newest 4 held)", i, err)
+		}
+	}
+	if _, err := m.GetFlow(ctx, "other", t0); err != nil {
+		t.Errorf("another user's flow went: %v", err)
+	}
+	if st := m.Stats(); st.Flows != 5 || st.Evicted != 6 {
+		t.Errorf("Stats = %+v, want 5 held, 6 evicted", st)
+	}
+}
+
+func TestEvictionTakesOnlyWhatItNeedsAndNothingWhenThatCannotDo(t *testing.T) {
+	ctx := t.Context()
+	fill := func(m *Flows, anon, users int) {
+		t.Helper()
+		for i := range anon {
+			f := flow(fmt.Sprintf("anon%d", i), 10, t0.Add(time.Hour))
+			f.CreatedAt = t0.Add(time.Duration(i) * time.Second)
+			if err := m.CreateFlow(ctx, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range users {
+			if err := m.CreateFlow(ctx, identified(fmt.Sprintf("user%d", i), 10, t0.Add(time.Hour))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Room for an eighth more is within reach: the 3 oldest of 8 go.
+	m := NewWithLimits(16, 1<<20, 16)
+	fill(m, 8, 8)
+	if err := m.CreateFlow(ctx, flow("new", 10, t0.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if st := m.Stats(); st.Evicted != 3 || st.Flows != 14 {
+		t.Errorf("with 8 anonymous flows: Stats = %+v, want 3 evicted, 14 held", st)
+	}
+	// It is not: only the one needed goes.
+	m = NewWithLimits(16, 1<<20, 16)
+	fill(m, 2, 14)
+	if err := m.CreateFlow(ctx, flow("new", 10, t0.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.GetFlow(ctx, "anon1", t0); err != nil || m.Stats().Evicted != 1 {
+		t.Errorf("with 2 anonymous flows: %d evicted, anon1: %v; want only anon0 evicted", m.Stats().Evicted, err)
+	}
+	// Even all of them would not make room for a large flow: none goes.
+	m = NewWithLimits(100, 3000, 16)
+	fill(m, 2, 3)
+	if err := m.CreateFlow(ctx, identified("big", 2000, t0.Add(time.Hour))); !errors.Is(err, store.ErrCapacity) {
+		t.Fatalf("a flow that cannot fit: %v, want ErrCapacity", err)
+	}
+	if st := m.Stats(); st.Evicted != 0 || st.Flows != 5 {
+		t.Errorf("after a refusal: Stats = %+v, want nothing evicted", st)
 	}
 }
 
@@ -197,7 +293,7 @@ func TestAFailedUpdateChangesNothing(t *testing.T) {
 }
 
 func TestConcurrentCreatesNeverExceedTheBound(t *testing.T) {
-	m := NewWithLimits(50, 1<<20)
+	m := NewWithLimits(50, 1<<20, 16)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	created := 0
