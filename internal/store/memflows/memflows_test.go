@@ -3,6 +3,8 @@ package memflows
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -315,5 +317,96 @@ func TestConcurrentCreatesNeverExceedTheBound(t *testing.T) {
 	wg.Wait()
 	if st := m.Stats(); created != 50 || st.Flows != 50 || st.Refused != 110 {
 		t.Errorf("%d creates succeeded, Stats = %+v; want 50 held and 110 refused", created, st)
+	}
+}
+
+// checkBooks fails t when m's bookkeeping disagrees with its flows.
+func checkBooks(t *testing.T, m *Flows, step int) {
+	t.Helper()
+	bytes, anonFlows, anonBytes := 0, 0, 0
+	inFIFO := map[string]bool{}
+	for _, id := range m.anon {
+		inFIFO[id] = true
+	}
+	perUser := map[string]int{}
+	for id, f := range m.flows {
+		bytes += size(f)
+		if f.UserID == "" {
+			anonFlows++
+			anonBytes += size(f)
+			if !inFIFO[id] {
+				t.Fatalf("step %d: anonymous flow %s is not in the eviction queue", step, id)
+			}
+			continue
+		}
+		perUser[f.UserID]++
+		if !slices.Contains(m.byUser[f.UserID], id) {
+			t.Fatalf("step %d: flow %s is not listed under its user %s", step, id, f.UserID)
+		}
+	}
+	for u, ids := range m.byUser {
+		if len(ids) != perUser[u] || len(ids) > m.maxPerUser {
+			t.Fatalf("step %d: user %s lists %d flows, holds %d (at most %d)", step, u, len(ids), perUser[u], m.maxPerUser)
+		}
+	}
+	if bytes != m.bytes || anonFlows != m.anonFlows || anonBytes != m.anonBytes {
+		t.Fatalf("step %d: books say %d bytes, %d anonymous flows of %d bytes; the flows are %d, %d, %d",
+			step, m.bytes, m.anonFlows, m.anonBytes, bytes, anonFlows, anonBytes)
+	}
+	if len(m.flows) > m.maxFlows {
+		t.Fatalf("step %d: %d flows held, bound %d", step, len(m.flows), m.maxFlows)
+	}
+}
+
+func TestTheBooksAgreeWithTheFlowsThroughRandomOperations(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	m := NewWithLimits(40, 40*(overhead+200), 3)
+	ctx := t.Context()
+	now := t0
+	ids := []string{}
+	for step := range 20000 {
+		switch op := rng.IntN(10); {
+		case op < 4: // create, a third of them with one of 20 users
+			f := flow(fmt.Sprintf("f%d", step), rng.IntN(400), now.Add(time.Duration(1+rng.IntN(600))*time.Second))
+			f.CreatedAt = now
+			if rng.IntN(3) == 0 {
+				f.UserID = fmt.Sprintf("u%d", rng.IntN(20))
+			}
+			if err := m.CreateFlow(ctx, f); err == nil {
+				ids = append(ids, f.ID)
+			} else if !errors.Is(err, store.ErrCapacity) {
+				t.Fatal(err)
+			}
+		case op < 7 && len(ids) > 0: // update: learn a user, grow or shrink
+			id := ids[rng.IntN(len(ids))]
+			_, err := m.UpdateFlow(ctx, id, func(f store.Flow) (store.Flow, error) {
+				switch rng.IntN(6) {
+				case 0, 1, 2:
+					f.UserID = fmt.Sprintf("u%d", rng.IntN(20))
+				case 3: // not what Gatehouse does, but the store allows it
+					f.UserID = ""
+				}
+				f.Data = []byte(strings.Repeat("z", rng.IntN(800)))
+				return f, nil
+			})
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				t.Fatal(err)
+			}
+		case op < 8 && len(ids) > 0:
+			if err := m.DeleteFlow(ctx, ids[rng.IntN(len(ids))]); err != nil && !errors.Is(err, store.ErrNotFound) {
+				t.Fatal(err)
+			}
+		case op < 9:
+			now = now.Add(time.Duration(rng.IntN(30)) * time.Second)
+			if len(ids) > 0 {
+				_, _ = m.GetFlow(ctx, ids[rng.IntN(len(ids))], now)
+			}
+		default:
+			m.GarbageCollect(now)
+		}
+		checkBooks(t, m, step)
+	}
+	if st := m.Stats(); st.Evicted == 0 || st.Refused == 0 {
+		t.Errorf("the run never reached a bound (Stats %+v): make it harder", st)
 	}
 }
