@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -306,7 +307,11 @@ func (a *App) routes() error {
 
 	tp, _ := web.ParseTrustedProxies(a.Config.TrustedProxies) // validated by config
 	hsts := a.Config.TLS.Enabled() || isHTTPS(a.Config.Issuer)
-	a.Handler = web.Chain(web.Instrument(a.Metrics, a.Log, mux, web.InstrumentOptions{ServerTiming: a.Config.HTTP.ServerTiming}),
+	limit := a.Config.HTTP.MaxConcurrentRequests
+	if limit == 0 {
+		limit = 32 * runtime.GOMAXPROCS(0)
+	}
+	a.Handler = web.Chain(web.Instrument(a.Metrics, a.Log, web.LimitConcurrency(limit, mux), web.InstrumentOptions{ServerTiming: a.Config.HTTP.ServerTiming}),
 		web.RequestID(),
 		web.ClientIPMiddleware(tp),
 		web.Recover(a.Log),

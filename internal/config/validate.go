@@ -95,6 +95,9 @@ func (c *Config) validateServer(p *Problems) {
 			p.add(d.path, "must be greater than zero")
 		}
 	}
+	if h.MaxConcurrentRequests < 0 {
+		p.add("http.max_concurrent_requests", "must not be negative (0: 32 per CPU)")
+	}
 	for i, n := range c.Claims.CorporateNetworks {
 		if _, err := netip.ParsePrefix(n); err != nil {
 			p.add(fmt.Sprintf("claims.corporate_networks[%d]", i), "must be a CIDR range like 10.0.0.0/8, got %q", n)

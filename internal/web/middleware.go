@@ -305,3 +305,29 @@ func statusLabel(code int) string {
 	}
 	return string([]byte{digits[code/100], digits[code/10%10], digits[code%10]})
 }
+
+// LimitConcurrency lets at most n requests be handled at once; the others
+// wait, before their body is read, until one ends or their context does
+// (then 503). A burst — a thousand sign-ins released together — then holds
+// a thousand small waiting requests, not a thousand half-done ones, each
+// with its grown stack and its garbage. Health checks and metrics do not
+// wait. It wraps the router inside Instrument, so the wait counts in the
+// request's time.
+func LimitConcurrency(n int, next http.Handler) http.Handler {
+	slots := make(chan struct{}, n)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics":
+			next.ServeHTTP(w, r)
+			return
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-r.Context().Done():
+			writeError(w, r, http.StatusServiceUnavailable, "The server is busy. Try again in a moment.")
+			return
+		}
+		defer func() { <-slots }()
+		next.ServeHTTP(w, r)
+	})
+}
