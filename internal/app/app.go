@@ -309,7 +309,7 @@ func (a *App) routes() error {
 	hsts := a.Config.TLS.Enabled() || isHTTPS(a.Config.Issuer)
 	limit := a.Config.HTTP.MaxConcurrentRequests
 	if limit == 0 {
-		limit = 32 * runtime.GOMAXPROCS(0)
+		limit = 64 * runtime.GOMAXPROCS(0)
 	}
 	a.Handler = web.Chain(web.Instrument(a.Metrics, a.Log, web.LimitConcurrency(limit, mux), web.InstrumentOptions{ServerTiming: a.Config.HTTP.ServerTiming}),
 		web.RequestID(),

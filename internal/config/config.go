@@ -118,7 +118,7 @@ type HTTP struct {
 	// MaxBodyBytes caps every request body.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// MaxConcurrentRequests is how many requests are handled at once; the
-	// others wait their turn. 0: 32 per CPU.
+	// others wait their turn. 0: 64 per CPU.
 	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
 	// ServerTiming adds a Server-Timing header (directory, store, signing,
 	// total) to every response, for load tests and profiling. Off by

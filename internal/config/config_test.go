@@ -210,7 +210,7 @@ func TestValidationRules(t *testing.T) {
 		{"an OIDC redirect must be https", "apps: [{name: A, type: oidc, client_id: a, redirect_uris: [http://a.example.com/cb]}]", "apps[0].redirect_uris[0]", "https"},
 		{"app names are unique", "apps: [{name: A, type: entra, domains: [a.com]}, {name: A, type: entra, domains: [b.com]}]", "apps[1].name", "already used"},
 		{"one log format", "log: {format: xml}", "log.format", "text, json"},
-		{"a concurrency limit is not negative", "http: {max_concurrent_requests: -1}", "http.max_concurrent_requests", "32 per CPU"},
+		{"a concurrency limit is not negative", "http: {max_concurrent_requests: -1}", "http.max_concurrent_requests", "64 per CPU"},
 		{"a type error names its line", "http: {max_body_bytes: lots}", "", "line 1"},
 		{"a list where a section belongs is refused", "- a\n- b", "", "mapping"},
 	} {

@@ -96,7 +96,7 @@ func (c *Config) validateServer(p *Problems) {
 		}
 	}
 	if h.MaxConcurrentRequests < 0 {
-		p.add("http.max_concurrent_requests", "must not be negative (0: 32 per CPU)")
+		p.add("http.max_concurrent_requests", "must not be negative (0: 64 per CPU)")
 	}
 	for i, n := range c.Claims.CorporateNetworks {
 		if _, err := netip.ParsePrefix(n); err != nil {

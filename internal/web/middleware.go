@@ -311,7 +311,9 @@ func statusLabel(code int) string {
 // (then 503). A burst — a thousand sign-ins released together — then holds
 // a thousand small waiting requests, not a thousand half-done ones, each
 // with its grown stack and its garbage. Health checks and metrics do not
-// wait. It wraps the router inside Instrument, so the wait counts in the
+// wait. n must leave room for requests held up by a failing domain
+// controller (each waits out its timeout), or single sign-ons, which need
+// no DC, would queue behind them. It wraps the router inside Instrument, so the wait counts in the
 // request's time.
 func LimitConcurrency(n int, next http.Handler) http.Handler {
 	slots := make(chan struct{}, n)
