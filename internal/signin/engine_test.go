@@ -295,7 +295,10 @@ func TestMFAIsEnforcedAndEnrolmentForcedWhenRequired(t *testing.T) {
 	}
 }
 
-func TestAnAppRequiringMFAStepsUpAPasswordSession(t *testing.T) {
+// passwordSession is a browser whose session has alice's password only;
+// she has an authenticator app.
+func passwordSession(t *testing.T) *browse.Browser {
+	t.Helper()
 	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
 	e.factors.enrolled[fmt.Sprintf("%032x", "alice")] = []string{"totp"}
 	b := e.browser()
@@ -303,6 +306,11 @@ func TestAnAppRequiringMFAStepsUpAPasswordSession(t *testing.T) {
 	if got := b.Submit(map[string]string{"password": alicePW}); !strings.Contains(got, "mfa=no") {
 		t.Fatalf("got %q", got)
 	}
+	return b
+}
+
+func TestAnAppRequiringMFAStepsUpAPasswordSession(t *testing.T) {
+	b := passwordSession(t)
 	page := b.Get("/proto?app=Strict")
 	if !strings.Contains(page, "Verify it") || strings.Contains(page, `name="password"`) {
 		t.Fatalf("step-up should ask only for the second factor:\n%s", page)
@@ -316,13 +324,7 @@ func TestAnAppRequiringMFAStepsUpAPasswordSession(t *testing.T) {
 }
 
 func TestAnMFAMaxAgeAsksAPasswordSessionForASecondFactor(t *testing.T) {
-	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
-	e.factors.enrolled[fmt.Sprintf("%032x", "alice")] = []string{"totp"}
-	b := e.browser()
-	b.Get("/proto?app=Wiki&hint=alice")
-	if got := b.Submit(map[string]string{"password": alicePW}); !strings.Contains(got, "mfa=no") {
-		t.Fatalf("got %q", got)
-	}
+	b := passwordSession(t)
 	// An app that does not require MFA, asking how fresh it must be: the
 	// session has none, so the answer is the code page (it was a 500 when
 	// the request was answered in place).
