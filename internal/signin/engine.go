@@ -233,9 +233,8 @@ func (e *Engine) mfaRequired(req Request, u *directory.User) bool {
 // browser's session already meets req, when the request carries a finished
 // flow for it (the ResumeParam of a redirect, or — for an InPlace request —
 // the finished sign-in the engine passes in the context when it calls the
-// endpoint itself), or when a step-up finds nothing left to ask. Otherwise
-// it starts a flow, answers the request with the first step's page and
-// returns nil: the response has been written.
+// endpoint itself). Otherwise it starts a flow, answers the request with
+// the first step's page and returns nil: the response has been written.
 func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Request) (*Result, error) {
 	ctx := r.Context()
 	if res, ok := ctx.Value(finishedKey{}).(*Result); ok {
@@ -272,9 +271,6 @@ func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Reques
 		next, err := e.afterPrimary(ctx, &st)
 		if err != nil {
 			return nil, err
-		}
-		if next == StepDone { // nothing left to ask after all: the session answers
-			return &Result{SessionID: s.ID, User: sd.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods}, nil
 		}
 		step = next
 	}
