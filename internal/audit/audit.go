@@ -70,6 +70,15 @@ func New(s store.Audit, log *slog.Logger, now func() time.Time) *Recorder {
 // Record appends e with the request id and client IP from ctx. A failure
 // to store is logged, never returned: auditing must not break sign-in.
 func (r *Recorder) Record(ctx context.Context, e Event) {
+	if err := r.Persist(ctx, e); err != nil {
+		r.log.ErrorContext(ctx, "audit event not stored", "event", e.Type, "err", err)
+	}
+}
+
+// Persist is Record for an event that must be stored: it returns the
+// store's error, and the caller retries (after a directory write, the
+// audit of it must not be lost).
+func (r *Recorder) Persist(ctx context.Context, e Event) error {
 	var detail []byte
 	if len(e.Detail) > 0 {
 		detail, _ = json.Marshal(e.Detail)
@@ -86,9 +95,7 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 		attrs = append(attrs, k, v)
 	}
 	r.log.InfoContext(ctx, "audit", attrs...)
-	if err := r.append(ctx, ev); err != nil {
-		r.log.ErrorContext(ctx, "audit event not stored", "event", e.Type, "err", err)
-	}
+	return r.append(ctx, ev)
 }
 
 // writeTimeout bounds one batch write: a hung database must not hold the
