@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/notify"
 	"github.com/gatehouse-sso/gatehouse/internal/observe"
 	"github.com/gatehouse-sso/gatehouse/internal/password"
+	"github.com/gatehouse-sso/gatehouse/internal/policy"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/selfservice"
 	"github.com/gatehouse-sso/gatehouse/internal/signin"
@@ -68,6 +69,9 @@ type App struct {
 	mux      *http.ServeMux
 	listener net.Listener
 	closers  []func() error
+	// afterWrite finishes what must follow a reset or unlock the
+	// directory accepted (retried in the background when the store fails).
+	afterWrite *selfservice.AfterWrite
 }
 
 // StartupError says which startup check failed and why.
@@ -294,10 +298,12 @@ func (a *App) routes() error {
 	ss := &selfservice.Handler{Engine: a.SignIn, Directory: a.Directory, Store: a.Store, Renderer: a.Renderer, CSRF: a.CSRF,
 		Audit: a.Audit, Log: a.Log.With("component", "selfservice"), Now: a.Now}
 	ss.Mount(mux)
+	a.afterWrite = selfservice.NewAfterWrite(a.Log.With("component", "selfservice"))
+	a.closers = append(a.closers, a.afterWrite.Close) // before the store closes
+	recovery := policy.Settings{Recovery: recoveryRule(a.Config.SelfService)}
 	for _, unlock := range []bool{false, true} {
-		(&selfservice.Reset{Handler: ss, Factors: a.Factors, Notifier: a.Notifier, Key: a.Secrets.DeriveKey("reset decoy"),
-			Require: a.Config.SelfService.Require, EmailFallback: a.Config.SelfService.Fallback == "email",
-			Support: a.Config.UI.Support, Unlock: unlock}).Mount(mux)
+		(&selfservice.Reset{Handler: ss, Notifier: a.Notifier, Key: a.Secrets.DeriveKey("reset decoy"), Policy: recovery,
+			Support: a.Config.UI.Support, Unlock: unlock, AfterWrite: a.afterWrite}).Mount(mux)
 	}
 	if err := a.mountProtocols(mux); err != nil {
 		return err
@@ -319,6 +325,12 @@ func (a *App) routes() error {
 		web.LimitBody(a.Config.HTTP.MaxBodyBytes),
 	)
 	return nil
+}
+
+// recoveryRule is what a reset or unlock must verify, from the
+// configuration.
+func recoveryRule(c config.SelfService) policy.RecoveryRule {
+	return policy.RecoveryRule{Require: c.Require, EmailFallback: c.Fallback == "email"}
 }
 
 // Mux returns the router, for areas that mount their own routes.

@@ -11,9 +11,14 @@ import (
 // successful one, so response time does not tell whether a user exists
 // (an unknown user fails at the directory search, before any bind). It
 // keeps a moving average of successful checks, as authelia does.
+//
+// Self-service recovery uses one too, for the email code an unknown
+// account is never sent (newSendDelayer).
 type delayer struct {
 	mu  sync.Mutex
 	avg time.Duration
+	// floor and ceiling bound a padded failure; jitter is added at random.
+	floor, ceiling, jitter time.Duration
 }
 
 const (
@@ -21,7 +26,16 @@ const (
 	maxFailureDelay = 3 * time.Second
 )
 
-func newDelayer() *delayer { return &delayer{avg: 250 * time.Millisecond} }
+func newDelayer() *delayer {
+	return &delayer{avg: 250 * time.Millisecond, floor: minFailureDelay, ceiling: maxFailureDelay, jitter: 50 * time.Millisecond}
+}
+
+// newSendDelayer pads the email step of an account that gets no code to
+// about as long as a real send. It has no floor: a fast mail server makes
+// a fast real send, and the padded one must not be the slower.
+func newSendDelayer() *delayer {
+	return &delayer{avg: 200 * time.Millisecond, ceiling: 5 * time.Second, jitter: 20 * time.Millisecond}
+}
 
 // success records how long a successful check took.
 func (d *delayer) success(took time.Duration) {
@@ -34,10 +48,12 @@ func (d *delayer) success(took time.Duration) {
 // as an average success, plus jitter.
 func (d *delayer) pad(ctx context.Context, start time.Time) {
 	d.mu.Lock()
-	target := max(d.avg, minFailureDelay)
+	target := max(d.avg, d.floor)
 	d.mu.Unlock()
-	target += time.Duration(rand.Int64N(int64(50 * time.Millisecond))) // #nosec G404 -- jitter, not a secret.
-	target = min(target, maxFailureDelay)
+	if d.jitter > 0 {
+		target += time.Duration(rand.Int64N(int64(d.jitter))) // #nosec G404 -- jitter, not a secret.
+	}
+	target = min(target, d.ceiling) // the zero delayer pads nothing
 	wait := target - time.Since(start)
 	if wait <= 0 {
 		return

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -283,26 +282,8 @@ func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Reques
 	return nil, e.renderStep(w, e.csrf.Ensure(w, r), f, st, http.StatusOK, nil)
 }
 
-// maxNewFlow caps a new flow's state: what a protocol asks to keep for the
-// sign-in (its request and resume URL) is never near it; a flood of huge
-// requests cannot fill the store with it.
-const maxNewFlow = 32 << 10
-
 func (e *Engine) createFlow(ctx context.Context, step string, st flowState) (store.Flow, error) {
-	data, err := json.Marshal(st)
-	if err != nil {
-		return store.Flow{}, err
-	}
-	if len(data) > maxNewFlow {
-		return store.Flow{}, web.Errorf(http.StatusBadRequest, "This sign-in request is too large. Go back to the application and try again.",
-			fmt.Errorf("signin: a new flow of %d bytes", len(data)))
-	}
-	now := e.now()
-	f := store.Flow{ID: newID(), Kind: "signin", Step: step, Data: data, CreatedAt: now, ExpiresAt: now.Add(e.cfg.Sessions.FlowTimeout)}
-	if st.User != nil {
-		f.UserID = st.User.ID
-	}
-	return f, CreateFlowError(e.store.CreateFlow(ctx, f))
+	return e.newFlow(ctx, flowSignIn, step, st)
 }
 
 // CreateFlowError is err from a store's CreateFlow as the page to show: a

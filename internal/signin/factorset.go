@@ -61,6 +61,12 @@ func (fs *FactorSet) enabled(m string) bool {
 // Enrolled implements Factors. Email counts for a user with a mail
 // address: the code goes to the directory's mail attribute.
 func (fs *FactorSet) Enrolled(ctx context.Context, u *directory.User) ([]string, error) {
+	return fs.enrolled(ctx, u, signIn)
+}
+
+// enrolled lists u's methods; email counts when a.address has somewhere to
+// send the code.
+func (fs *FactorSet) enrolled(ctx context.Context, u *directory.User, a ask) ([]string, error) {
 	creds, err := fs.Credentials.ListCredentials(ctx, u.ID) // one read for every method
 	if err != nil {
 		return nil, fmt.Errorf("signin: list factors: %w", err)
@@ -80,7 +86,7 @@ func (fs *FactorSet) Enrolled(ctx context.Context, u *directory.User) ([]string,
 			n, err = recovery.RemainingIn(creds)
 			ok = n > 0
 		case mfa.MethodEmail:
-			ok = u.Mail != ""
+			ok = a.address(u) != ""
 		case mfa.MethodWebAuthn:
 			ok, err = fs.WebAuthn.HasCredentialsIn(creds)
 		}
@@ -92,6 +98,31 @@ func (fs *FactorSet) Enrolled(ctx context.Context, u *directory.User) ([]string,
 		}
 	}
 	return out, nil
+}
+
+// ask is what a challenge or a verification is for: a sign-in's second
+// factor, or a self-service recovery (reset, unlock), where the person has
+// not signed in and the account may not exist.
+type ask struct {
+	// purpose is the email code mail's wording (notify.Purpose*).
+	purpose string
+	// recovery: codes go to the recovery address (the alternate one
+	// first), and a passkey request names no credential — a page that
+	// listed the account's credential IDs would tell anyone who typed the
+	// name that it exists and has passkeys — so the passkey's owner is
+	// checked after the ceremony instead.
+	recovery bool
+}
+
+// signIn is how the sign-in's second factor asks.
+var signIn = ask{purpose: notify.PurposeSignIn}
+
+// address is where an email code for u goes ("" for nowhere).
+func (a ask) address(u *directory.User) string {
+	if a.recovery && u.AlternateMail != "" {
+		return u.AlternateMail // a mailbox the forgotten password does not open
+	}
+	return u.Mail
 }
 
 // Enrollable implements Factors.
@@ -121,46 +152,64 @@ func (fs *FactorSet) StaticChallenge(method string) ([]byte, bool) {
 
 // Challenge implements Factors.
 func (fs *FactorSet) Challenge(ctx context.Context, _ *http.Request, u *directory.User, method string, prev []byte, p *web.Page) ([]byte, error) {
-	d, _ := p.Data.(*loginData)
+	data, show, err := fs.challenge(ctx, u, method, prev, p.Lang, signIn)
+	if errors.Is(err, mfa.ErrThrottled) {
+		p.Errors["code"] = p.T("mfa.throttled")
+		return prev, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := p.Data.(*loginData); ok && show != "" {
+		d.Extra = show
+	}
+	return data, nil
+}
+
+// challenge starts method for u: it returns the state to keep in the flow
+// and what the page shows (a passkey request's options, the masked address
+// an email code went to). prev is the last challenge's state: a live email
+// code is not sent again. It returns mfa.ErrThrottled, with prev, when the
+// user was sent too many codes lately.
+func (fs *FactorSet) challenge(ctx context.Context, u *directory.User, method string, prev []byte, lang string, a ask) (pending []byte, show string, err error) {
 	if data, ok := fs.StaticChallenge(method); ok {
-		return data, nil
+		return data, "", nil
 	}
 	switch method {
 	case mfa.MethodWebAuthn:
-		opts, sess, err := fs.WebAuthn.BeginLogin(ctx, u)
+		var opts, sess []byte
+		if a.recovery {
+			opts, sess, err = fs.WebAuthn.BeginDiscoverableLogin(ctx)
+		} else {
+			opts, sess, err = fs.WebAuthn.BeginLogin(ctx, u)
+		}
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		if d != nil {
-			d.Extra = string(opts)
-		}
-		return sess, nil
+		return sess, string(opts), nil
 	case mfa.MethodEmail:
 		var ep emailPending
 		if prev != nil && json.Unmarshal(prev, &ep) == nil && ep.Challenge.ExpiresAt.After(fs.Now()) {
-			if d != nil {
-				d.Extra = ep.Challenge.Destination
-			}
-			return prev, nil
+			return prev, ep.Challenge.Destination, nil
 		}
-		ch, err := fs.Email.Send(ctx, emailcode.Recipient{UserID: u.ID, Address: u.Mail, Name: u.DisplayName, Lang: p.Lang}, notify.PurposeSignIn)
-		if errors.Is(err, mfa.ErrThrottled) {
-			p.Errors["code"] = p.T("mfa.throttled")
-			return prev, nil
-		}
+		ch, err := fs.Email.Send(ctx, emailcode.Recipient{UserID: u.ID, Address: a.address(u), Name: u.DisplayName, Lang: lang}, a.purpose)
 		if err != nil {
-			return nil, err
+			return prev, "", err
 		}
-		if d != nil {
-			d.Extra = ch.Destination
-		}
-		return json.Marshal(emailPending{Challenge: ch})
+		data, err := json.Marshal(emailPending{Challenge: ch})
+		return data, ch.Destination, err
 	}
-	return nil, fmt.Errorf("signin: method %q cannot be challenged", method)
+	return nil, "", fmt.Errorf("signin: method %q cannot be challenged", method)
 }
 
 // Verify implements Factors.
 func (fs *FactorSet) Verify(ctx context.Context, r *http.Request, u *directory.User, method string, pending []byte) (string, error) {
+	return fs.verify(ctx, r, u, method, pending, signIn)
+}
+
+// verify checks the answer posted in r to the challenge pending: the amr
+// value to record, or a UserError.
+func (fs *FactorSet) verify(ctx context.Context, r *http.Request, u *directory.User, method string, pending []byte, a ask) (string, error) {
 	code := r.PostFormValue("code")
 	var err error
 	switch method {
@@ -169,8 +218,16 @@ func (fs *FactorSet) Verify(ctx context.Context, r *http.Request, u *directory.U
 	case mfa.MethodRecovery:
 		_, err = fs.Recovery.Verify(ctx, u.ID, code)
 	case mfa.MethodWebAuthn:
-		var amr string
-		if amr, err = fs.WebAuthn.FinishLogin(ctx, u, pending, []byte(r.PostFormValue("credential"))); err == nil {
+		cred := []byte(r.PostFormValue("credential"))
+		var amr, owner string
+		if a.recovery {
+			if owner, amr, err = fs.WebAuthn.FinishDiscoverableLogin(ctx, pending, cred); err == nil && owner != u.ID {
+				err = mfa.Invalid(method, mfa.ReasonMismatch) // someone's passkey, not this account's
+			}
+		} else {
+			amr, err = fs.WebAuthn.FinishLogin(ctx, u, pending, cred)
+		}
+		if err == nil {
 			return amr, nil
 		}
 	case mfa.MethodEmail:
@@ -187,6 +244,27 @@ func (fs *FactorSet) Verify(ctx context.Context, r *http.Request, u *directory.U
 		return "", userError(err)
 	}
 	return mfa.AMR(method), nil
+}
+
+// RecoveryMethods implements recoveryFactors: every configured method
+// that can verify a person who has not signed in.
+func (fs *FactorSet) RecoveryMethods() []string {
+	return slices.DeleteFunc(slices.Clone(fs.Methods), func(m string) bool { return !fs.enabled(m) })
+}
+
+// RecoveryEnrolled implements recoveryFactors.
+func (fs *FactorSet) RecoveryEnrolled(ctx context.Context, u *directory.User) ([]string, error) {
+	return fs.enrolled(ctx, u, ask{recovery: true})
+}
+
+// RecoveryChallenge implements recoveryFactors.
+func (fs *FactorSet) RecoveryChallenge(ctx context.Context, u *directory.User, method, purpose, lang string) ([]byte, string, error) {
+	return fs.challenge(ctx, u, method, nil, lang, ask{purpose: purpose, recovery: true})
+}
+
+// RecoveryVerify implements recoveryFactors.
+func (fs *FactorSet) RecoveryVerify(ctx context.Context, r *http.Request, u *directory.User, method string, pending []byte) (string, error) {
+	return fs.verify(ctx, r, u, method, pending, ask{recovery: true})
 }
 
 func userError(err error) error {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
+	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
 
 // Steps of a sign-in flow.
@@ -87,6 +88,9 @@ type flowState struct {
 	SessionID   string          `json:"session_id,omitempty"` // set when done
 	PriorSessID string          `json:"prior_session_id,omitempty"`
 	Consumed    bool            `json:"consumed,omitempty"`
+	// Recovery is a self-service recovery's own part (MountRecovery); nil
+	// in a sign-in.
+	Recovery *recoveryState `json:"recovery,omitempty"`
 }
 
 func newID() string {
@@ -102,9 +106,18 @@ func hashBinding(v string) string {
 
 var errFlowGone = errors.New("signin: flow missing, expired or not this browser's")
 
-// loadFlow returns the flow if it exists, is live, and belongs to this
-// browser.
+// flowSignIn is the store.Flow.Kind of a sign-in.
+const flowSignIn = "signin"
+
+// loadFlow returns the sign-in flow if it exists, is live, and belongs to
+// this browser.
 func (e *Engine) loadFlow(ctx context.Context, r *http.Request, id string) (store.Flow, flowState, error) {
+	return e.loadFlowOf(ctx, r, id, flowSignIn)
+}
+
+// loadFlowOf is loadFlow for a flow of kind: a flow of another kind (a
+// reset's id given to /login) is gone to this one.
+func (e *Engine) loadFlowOf(ctx context.Context, r *http.Request, id, kind string) (store.Flow, flowState, error) {
 	var st flowState
 	if id == "" || len(id) > 64 {
 		return store.Flow{}, st, errFlowGone
@@ -116,6 +129,9 @@ func (e *Engine) loadFlow(ctx context.Context, r *http.Request, id string) (stor
 		}
 		return f, st, err
 	}
+	if f.Kind != kind {
+		return f, st, errFlowGone
+	}
 	if err := json.Unmarshal(f.Data, &st); err != nil {
 		return f, st, fmt.Errorf("signin: flow %s: %w", id, err)
 	}
@@ -124,6 +140,30 @@ func (e *Engine) loadFlow(ctx context.Context, r *http.Request, id string) (stor
 		return f, st, errFlowGone
 	}
 	return f, st, nil
+}
+
+// maxNewFlow caps a new flow's state: what a protocol asks to keep for the
+// sign-in (its request and resume URL) is never near it; a flood of huge
+// requests cannot fill the store with it.
+const maxNewFlow = 32 << 10
+
+// newFlow stores a new flow of kind at step. It names st.User, if any: a
+// flow names its user only once the user is proved.
+func (e *Engine) newFlow(ctx context.Context, kind, step string, st flowState) (store.Flow, error) {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return store.Flow{}, err
+	}
+	if len(data) > maxNewFlow {
+		return store.Flow{}, web.Errorf(http.StatusBadRequest, "This sign-in request is too large. Go back to the application and try again.",
+			fmt.Errorf("signin: a new flow of %d bytes", len(data)))
+	}
+	now := e.now()
+	f := store.Flow{ID: newID(), Kind: kind, Step: step, Data: data, CreatedAt: now, ExpiresAt: now.Add(e.cfg.Sessions.FlowTimeout)}
+	if st.User != nil {
+		f.UserID = st.User.ID
+	}
+	return f, CreateFlowError(e.store.CreateFlow(ctx, f))
 }
 
 // saveFlow writes the new step and state with compare-and-swap on step:

@@ -1,0 +1,548 @@
+package signin
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/mfa"
+	"github.com/gatehouse-sso/gatehouse/internal/notify"
+	"github.com/gatehouse-sso/gatehouse/internal/observe"
+	"github.com/gatehouse-sso/gatehouse/internal/policy"
+	"github.com/gatehouse-sso/gatehouse/internal/store"
+	"github.com/gatehouse-sso/gatehouse/internal/web"
+)
+
+// Steps of a self-service recovery flow. Identifying has no flow yet (it
+// starts one), so a recovery flow begins at StepVerify.
+const (
+	StepVerify      = "verify"
+	StepNewPassword = "new_password"
+)
+
+// Recovery configures a self-service recovery on the engine's steps: a
+// forgotten-password reset or an unlock. The person has not signed in, so
+// they identify an account by name and prove it with the account's own
+// factors (every enrolled method, passkeys included) until policy.Recovery
+// says it is enough; a reset then asks for the new password. The flow ends
+// in Ending — a directory write — instead of a session.
+//
+// It keeps the engine's guarantees: the flow lives in the flow store,
+// bound to the browser by the sign-in's binding cookie, and names no user
+// (store.Flow.UserID) until the account is proved. An unknown account — or
+// one that may not be recovered, disabled or expired — walks through the
+// very same pages: the email step shows a decoy masked address and takes
+// about as long as a real send, a passkey request names no credential, and
+// every answer fails like a wrong one.
+type Recovery struct {
+	// Kind names the flow in the store and its counters: "reset", "unlock".
+	Kind string
+	// Path is where the pages are: GET and POST.
+	Path string
+	// Title and Intro are catalog keys: the pages' title and the first
+	// page's text.
+	Title, Intro string
+	// Event is the audit event type (audit.PasswordReset, …).
+	Event string
+	// Purpose is the email code mail's wording (notify.PurposeReset, …).
+	Purpose string
+	// NewPassword asks for a new password once the account is proved.
+	NewPassword bool
+	// Policy decides what must be verified (its Recovery rule).
+	Policy policy.Settings
+	// DecoyKey derives the masked address an unknown account's email step
+	// shows.
+	DecoyKey []byte
+	// Support is whom a user with nothing to verify with should contact
+	// (config ui.support); "" is the generic wording.
+	Support string
+	// Ending makes the change.
+	Ending RecoveryEnding
+}
+
+// RecoveryEnding is the directory write a recovery ends in, and what must
+// follow it (ending sessions, the audit, the notice). internal/selfservice
+// provides the reset's and the unlock's.
+type RecoveryEnding interface {
+	// End makes the change for u, an account the person proved with the
+	// methods verified; newPassword is "" when Recovery.NewPassword is
+	// off. It returns the catalog key of the notice on the last page. A
+	// *directory.PolicyError refuses the new password: the form is shown
+	// again with its reasons. After any error the flow stays at its step,
+	// for another try.
+	End(ctx context.Context, r *http.Request, u *directory.User, newPassword string, verified []string) (notice string, err error)
+}
+
+// recoveryFactors is the capability of Factors a recovery needs (FactorSet
+// has it): verifying a person who has not signed in.
+type recoveryFactors interface {
+	// RecoveryMethods lists the methods that may verify a recovery, in the
+	// order to offer them: the same for every account.
+	RecoveryMethods() []string
+	// RecoveryEnrolled is Enrolled, with email counting for a user with a
+	// recovery address (the alternate one or mail).
+	RecoveryEnrolled(ctx context.Context, u *directory.User) ([]string, error)
+	// RecoveryChallenge starts method: an email code to u's recovery
+	// address worded for purpose, or a passkey request that names no
+	// credential (u may then be nil). It returns the state to keep and
+	// what the page shows (the masked address, the request's options), or
+	// mfa.ErrNotEnrolled when u has no address, mfa.ErrThrottled when u
+	// was sent too many codes lately.
+	RecoveryChallenge(ctx context.Context, u *directory.User, method, purpose, lang string) (pending []byte, show string, err error)
+	// RecoveryVerify checks the answer in r for u: a passkey must be one
+	// of u's. Refusals are UserErrors.
+	RecoveryVerify(ctx context.Context, r *http.Request, u *directory.User, method string, pending []byte) (amr string, err error)
+}
+
+var _ recoveryFactors = (*FactorSet)(nil)
+
+// recoveryState is a recovery's own part of the flow state.
+type recoveryState struct {
+	// Account is the account the typed name found, when it may be
+	// recovered; nil for an unknown, disabled or expired one. It becomes
+	// the flow's User only once proved.
+	Account *directory.User `json:"account,omitempty"`
+	// Verified are the distinct methods verified so far.
+	Verified []string `json:"verified,omitempty"`
+	// Pending is each offered method's challenge (an email code's, a
+	// passkey request's): the page offers several at once.
+	Pending map[string][]byte `json:"pending,omitempty"`
+	// Destination is the masked address the last email code went to.
+	Destination string `json:"destination,omitempty"`
+}
+
+// Limits per client address on starting recoveries.
+const (
+	recoveryStarts = 20
+	recoveryWindow = 15 * time.Minute
+)
+
+// recoveryFlow serves one Recovery.
+type recoveryFlow struct {
+	Recovery
+	e       *Engine
+	factors recoveryFactors // nil: no method is available
+	send    *delayer        // how long a real email send takes
+}
+
+// MountRecovery registers rc's pages.
+func (e *Engine) MountRecovery(mux *http.ServeMux, rc Recovery) {
+	h := &recoveryFlow{Recovery: rc, e: e, send: newSendDelayer()}
+	h.factors, _ = e.factors.(recoveryFactors)
+	page := func(f web.ReturnHandler) http.Handler { return web.NoStore(e.csrf.Protect(web.Handle(e.log, f))) }
+	mux.Handle("GET "+rc.Path, page(h.get))
+	mux.Handle("POST "+rc.Path, page(h.post))
+}
+
+// recoveryData is what the recovery pages (password_reset.html) show.
+type recoveryData struct {
+	FlowID string
+	// Step is "identify", StepVerify or StepNewPassword; "" when Done.
+	Step  string
+	Path  string
+	Intro string
+	// Methods are the methods offered; Verified those already verified.
+	Methods, Verified []string
+	// Destination is where the email code went (a decoy for an unknown
+	// account).
+	Destination string
+	// Passkey is the passkey request's options, when a passkey is offered.
+	Passkey     string
+	NewPassword NewPasswordForm
+	Done        bool
+}
+
+func (h *recoveryFlow) t(r *http.Request, key string, args ...any) string {
+	c := h.e.render.Catalog()
+	return c.T(c.Language(r), key, args...)
+}
+
+// page renders d with field errors errs (already worded) and, when notice
+// is set, the catalog message notice formatted with args.
+func (h *recoveryFlow) page(w http.ResponseWriter, r *http.Request, status int, d *recoveryData, u *directory.User, errs map[string]string, notice string, args ...any) error {
+	d.Path, d.Intro = h.Path, h.Intro
+	p := h.e.render.NewPage(r, h.Title, d)
+	for k, v := range errs {
+		p.Errors[k] = v
+	}
+	if notice != "" {
+		p.Notice = p.T(notice, args...)
+	}
+	if d.Step == StepNewPassword {
+		d.NewPassword = h.e.NewPasswordForm(h.e.PolicyFor(r.Context(), u), u, &p, true)
+	}
+	return h.e.render.Render(w, "password_reset", status, p)
+}
+
+func (h *recoveryFlow) identifyPage(w http.ResponseWriter, r *http.Request, status int, field, key string) error {
+	var errs map[string]string
+	if key != "" {
+		errs = map[string]string{field: h.t(r, key)}
+	}
+	return h.page(w, r, status, &recoveryData{Step: "identify"}, nil, errs, "")
+}
+
+func (h *recoveryFlow) get(w http.ResponseWriter, r *http.Request) error {
+	id := r.URL.Query().Get("flow")
+	if id == "" {
+		return h.identifyPage(w, r, http.StatusOK, "", "")
+	}
+	f, st, err := h.load(r, id)
+	if errors.Is(err, errFlowGone) || (err == nil && f.Step == StepDone) {
+		return h.identifyPage(w, r, http.StatusOK, "", "login.expired_flow")
+	}
+	if err != nil {
+		return err
+	}
+	return h.show(w, r, f, st, http.StatusOK, nil, "")
+}
+
+func (h *recoveryFlow) load(r *http.Request, id string) (store.Flow, flowState, error) {
+	f, st, err := h.e.loadFlowOf(r.Context(), r, id, h.Kind)
+	if err == nil && st.Recovery == nil {
+		err = fmt.Errorf("signin: %s flow %s without its state", h.Kind, id)
+	}
+	return f, st, err
+}
+
+func (h *recoveryFlow) post(w http.ResponseWriter, r *http.Request) error {
+	id := r.URL.Query().Get("flow")
+	if id == "" {
+		return h.identify(w, r)
+	}
+	f, st, err := h.load(r, id)
+	if errors.Is(err, errFlowGone) {
+		http.Redirect(w, r, h.Path+"?flow="+url.QueryEscape(id), http.StatusSeeOther)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch f.Step {
+	case StepVerify:
+		return h.verify(w, r, f, st)
+	case StepNewPassword:
+		return h.newPassword(w, r, f, st)
+	}
+	return h.identifyPage(w, r, http.StatusOK, "", "login.expired_flow")
+}
+
+// staleOr answers a lost compare-and-swap by showing the flow's current
+// step; other errors are returned.
+func (h *recoveryFlow) staleOr(w http.ResponseWriter, r *http.Request, f store.Flow, err error) error {
+	if errors.Is(err, errStaleStep) {
+		http.Redirect(w, r, h.Path+"?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+		return nil
+	}
+	return err
+}
+
+// recoverable reports whether an account may be reset or unlocked here: a
+// disabled or expired account may not (an administrator disabled it, or
+// its time is over), and is treated like an unknown one. A locked account
+// and an expired password may: that is what the flows are for.
+func recoverable(u *directory.User, now time.Time) bool {
+	s := u.State
+	return !s.Disabled && (s.AccountExpires.IsZero() || now.Before(s.AccountExpires))
+}
+
+// identify starts a flow for the account named, known or not.
+func (h *recoveryFlow) identify(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	login := strings.TrimSpace(r.PostFormValue("login"))
+	if login == "" || len(login) > maxLoginLen {
+		return h.identifyPage(w, r, http.StatusUnprocessableEntity, "login", "login.required")
+	}
+	c, err := h.e.store.IncrementCounter(ctx, h.Kind+":ip:"+observe.ClientIP(ctx), h.e.now(), recoveryWindow)
+	if err != nil {
+		return err
+	}
+	if c.Count > recoveryStarts {
+		return h.identifyPage(w, r, http.StatusTooManyRequests, "", "login.throttled")
+	}
+	rs := &recoveryState{}
+	ev := audit.Event{Type: h.Event, Login: login, Result: "started"}
+	u, err := h.e.dir.LookupUser(ctx, login)
+	switch {
+	case err == nil && recoverable(u, h.e.now()):
+		rs.Account, ev.UserID = u, u.ID
+	case err == nil:
+		// Walks on like an unknown account; the audit says why.
+		ev.UserID, ev.Detail = u.ID, map[string]string{"account": accountState(u)}
+	case errors.Is(err, directory.ErrUserNotFound):
+	default:
+		h.e.log.ErrorContext(ctx, "looking up the account to recover", "user", login, "err", err)
+		return h.identifyPage(w, r, http.StatusServiceUnavailable, "", "login.unavailable")
+	}
+	bind := h.e.ensureBinding(w, r)
+	// The flow names no user (st.User) until the account is proved: a
+	// store that evicts flows without a user first treats a known and an
+	// unknown account's recovery alike.
+	f, err := h.e.newFlow(ctx, h.Kind, StepVerify, flowState{Binding: hashBinding(bind), Login: login, Recovery: rs})
+	if err != nil {
+		return err
+	}
+	h.e.audit.Record(ctx, ev)
+	http.Redirect(w, r, h.Path+"?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+	return nil
+}
+
+// accountState says why an account may not be recovered, for the audit.
+func accountState(u *directory.User) string {
+	if u.State.Disabled {
+		return "disabled"
+	}
+	return "expired"
+}
+
+func (h *recoveryFlow) methods() []string {
+	if h.factors == nil {
+		return nil
+	}
+	return h.factors.RecoveryMethods()
+}
+
+// show renders the flow's current step. A passkey offer gets a new request
+// each time it is shown (each is used once), kept in the flow.
+func (h *recoveryFlow) show(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, status int, errs map[string]string, notice string) error {
+	rs := st.Recovery
+	d := &recoveryData{FlowID: f.ID, Step: f.Step, Verified: rs.Verified}
+	if f.Step == StepVerify {
+		d.Methods = h.methods()
+		d.Destination = rs.Destination
+		if d.Destination == "" {
+			d.Destination = h.decoy(st.Login)
+		}
+		if slices.Contains(d.Methods, mfa.MethodWebAuthn) && !slices.Contains(rs.Verified, mfa.MethodWebAuthn) {
+			sess, opts, err := h.factors.RecoveryChallenge(r.Context(), nil, mfa.MethodWebAuthn, h.Purpose, h.e.render.Catalog().Language(r))
+			if err != nil {
+				return err
+			}
+			setPending(rs, mfa.MethodWebAuthn, sess)
+			if err := h.e.saveFlow(r.Context(), f.ID, f.Step, f.Step, st); err != nil {
+				return h.staleOr(w, r, f, err)
+			}
+			d.Passkey = opts
+		}
+	}
+	var args []any
+	if notice == "reset.email_sent" {
+		args = []any{d.Destination}
+	}
+	return h.page(w, r, status, d, st.User, errs, notice, args...)
+}
+
+func setPending(rs *recoveryState, method string, data []byte) {
+	if rs.Pending == nil {
+		rs.Pending = map[string][]byte{}
+	}
+	rs.Pending[method] = data
+}
+
+// unknownUser stands in for an account that cannot be recovered when an
+// answer is checked: its ID is no account's, so every answer fails like a
+// wrong one, and is still counted against the name typed.
+func unknownUser(login string) *directory.User {
+	return &directory.User{ID: "unknown:" + hex.EncodeToString([]byte(strings.ToLower(login)))}
+}
+
+// verify checks one method's answer, or sends an email code.
+func (h *recoveryFlow) verify(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
+	ctx := r.Context()
+	rs := st.Recovery
+	method := r.PostFormValue("method")
+	if !slices.Contains(h.methods(), method) {
+		return h.show(w, r, f, st, http.StatusBadRequest, nil, "")
+	}
+	if method == mfa.MethodEmail && r.PostFormValue("send") == "1" {
+		return h.sendCode(w, r, f, st)
+	}
+	u := rs.Account
+	if u == nil {
+		u = unknownUser(st.Login)
+	}
+	pending := rs.Pending[method]
+	if method == mfa.MethodWebAuthn {
+		delete(rs.Pending, method) // used once; the page shows a new request
+	}
+	_, err := h.factors.RecoveryVerify(ctx, r, u, method, pending)
+	if err == nil && rs.Account == nil {
+		err = userError(mfa.Invalid(method, mfa.ReasonMismatch)) // cannot happen: belt and braces
+	}
+	if err != nil {
+		var ue UserError
+		if !errors.As(err, &ue) {
+			return err
+		}
+		h.e.audit.Record(ctx, audit.Event{Type: h.Event, UserID: accountID(rs), Login: st.Login, Result: "verify_failed",
+			Detail: map[string]string{"method": method, "reason": ue.Reason}})
+		return h.show(w, r, f, st, ue.Status, map[string]string{"code_" + method: h.t(r, ue.MessageKey)}, "")
+	}
+	if method == mfa.MethodEmail {
+		delete(rs.Pending, method)
+	}
+	if !slices.Contains(rs.Verified, method) {
+		rs.Verified = append(rs.Verified, method)
+	}
+	enrolled, err := h.factors.RecoveryEnrolled(ctx, rs.Account)
+	if err != nil {
+		return err
+	}
+	next := StepVerify
+	switch dec := policy.Recovery(h.Policy, rs.Verified, enrolled); {
+	case dec.Done && !h.NewPassword:
+		st.User = rs.Account
+		return h.end(w, r, f, st, "")
+	case dec.Done:
+		st.User, next = rs.Account, StepNewPassword // proved: the flow names its user from now on
+	case dec.Helpdesk:
+		// The code proved the mailbox, but this user has nothing else to
+		// verify with and email alone is not allowed here.
+		h.e.audit.Record(ctx, audit.Event{Type: h.Event, UserID: rs.Account.ID, Login: st.Login, Result: "no_factor"})
+		if err := h.e.store.DeleteFlow(ctx, f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		support := h.Support
+		if support == "" {
+			support = h.t(r, "reset.helpdesk_generic")
+		}
+		return h.page(w, r, http.StatusOK, &recoveryData{Done: true}, nil, map[string]string{"": h.t(r, "reset.no_factor", support)}, "")
+	}
+	if err := h.e.saveFlow(ctx, f.ID, f.Step, next, st); err != nil {
+		return h.staleOr(w, r, f, err)
+	}
+	http.Redirect(w, r, h.Path+"?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+	return nil
+}
+
+func accountID(rs *recoveryState) string {
+	if rs.Account == nil {
+		return ""
+	}
+	return rs.Account.ID
+}
+
+// sendCode mails a code to the account's recovery address; for an account
+// that gets none (unknown, or without an address) it waits about as long
+// as a real send and shows the decoy.
+func (h *recoveryFlow) sendCode(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
+	ctx := r.Context()
+	rs := st.Recovery
+	start := time.Now()
+	sent := false
+	if rs.Account != nil {
+		pending, dest, err := h.factors.RecoveryChallenge(ctx, rs.Account, mfa.MethodEmail, h.Purpose, h.e.render.Catalog().Language(r))
+		switch {
+		case err == nil:
+			setPending(rs, mfa.MethodEmail, pending)
+			rs.Destination, sent = dest, true
+			h.send.success(time.Since(start))
+		case errors.Is(err, mfa.ErrThrottled):
+			sent = true // the last code stays; the page looks the same
+		case errors.Is(err, mfa.ErrNotEnrolled):
+		default:
+			sent = true // as long as a send takes, failed or not
+			h.e.log.ErrorContext(ctx, "sending the email code", "event", h.Kind, "user", rs.Account.ID, "err", err)
+		}
+	}
+	if !sent {
+		h.send.pad(ctx, start)
+	}
+	if err := h.e.saveFlow(ctx, f.ID, f.Step, f.Step, st); err != nil {
+		return h.staleOr(w, r, f, err)
+	}
+	return h.show(w, r, f, st, http.StatusOK, nil, "reset.email_sent")
+}
+
+// decoy is a stable, plausible masked address for an account that gets no
+// code.
+func (h *recoveryFlow) decoy(login string) string {
+	m := hmac.New(sha256.New, h.DecoyKey)
+	m.Write([]byte(strings.ToLower(login)))
+	s := m.Sum(nil)
+	const letters = "abcdefghijklmnoprstw"
+	local, domain := letters[int(s[0])%len(letters)], letters[int(s[1])%len(letters)]
+	if _, d, ok := strings.Cut(login, "@"); ok {
+		return notify.MaskAddress(string(local) + "x@" + d)
+	}
+	return notify.MaskAddress(string(local) + "x@" + string(domain) + "x.com")
+}
+
+// newPassword takes the new password of a proved account and ends the
+// flow with it.
+func (h *recoveryFlow) newPassword(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
+	if st.User == nil { // cannot happen: only a proved account gets here
+		return web.Errorf(http.StatusBadRequest, "This cannot continue. Start again.", fmt.Errorf("signin: %s flow %s at %s without a user", h.Kind, f.ID, f.Step))
+	}
+	again := func(status int, field, msg string) error {
+		return h.show(w, r, f, st, status, map[string]string{field: msg}, "")
+	}
+	newPW, confirm := r.PostFormValue("new_password"), r.PostFormValue("confirm_password")
+	switch {
+	case newPW == "" || len(newPW) > maxPasswordLen:
+		return again(http.StatusUnprocessableEntity, "new_password", h.t(r, "change.new_required"))
+	case newPW != confirm:
+		return again(http.StatusUnprocessableEntity, "confirm_password", h.t(r, "change.mismatch"))
+	}
+	pol := h.e.PolicyFor(r.Context(), st.User)
+	if v := h.e.CheckNewPassword(pol, newPW, st.User); len(v) > 0 {
+		p := h.e.render.NewPage(r, h.Title, nil)
+		return again(http.StatusUnprocessableEntity, "new_password", PolicyMessage(&p, pol, v))
+	}
+	return h.end(w, r, f, st, newPW)
+}
+
+// end claims the flow, checks the account again and calls the ending.
+func (h *recoveryFlow) end(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, newPW string) error {
+	ctx := r.Context()
+	// Claimed first: of concurrent submits, one writes to the directory.
+	if err := h.e.saveFlow(ctx, f.ID, f.Step, StepDone, st); err != nil {
+		return h.staleOr(w, r, f, err)
+	}
+	restore := func() {
+		if err := h.e.saveFlow(ctx, f.ID, StepDone, f.Step, st); err != nil {
+			h.e.log.WarnContext(ctx, "putting the flow back after a failed ending", "event", h.Kind, "err", err)
+		}
+	}
+	// The account may have been disabled since it was looked up.
+	u, err := h.e.dir.LookupUser(ctx, st.Login)
+	switch {
+	case err == nil && u.ID == st.User.ID && recoverable(u, h.e.now()):
+	case err == nil || errors.Is(err, directory.ErrUserNotFound):
+		h.e.audit.Record(ctx, audit.Event{Type: h.Event, UserID: st.User.ID, Login: st.Login, Result: "account_state"})
+		if err := h.e.store.DeleteFlow(ctx, f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.e.log.WarnContext(ctx, "ending the flow", "event", h.Kind, "err", err)
+		}
+		return web.Errorf(http.StatusForbidden, "This account cannot be changed here. Contact your helpdesk.", err)
+	default:
+		restore()
+		return err
+	}
+	notice, err := h.Ending.End(ctx, r, u, newPW, slices.Clone(st.Recovery.Verified))
+	if err != nil {
+		restore()
+		var pe *directory.PolicyError
+		if errors.As(err, &pe) && f.Step == StepNewPassword {
+			p := h.e.render.NewPage(r, h.Title, nil)
+			msg := PolicyMessage(&p, h.e.PolicyFor(ctx, u), pe.Violations)
+			return h.show(w, r, f, st, http.StatusUnprocessableEntity, map[string]string{"new_password": msg}, "")
+		}
+		return err
+	}
+	// The directory has the change: the flow is over whatever the store
+	// says (it stays claimed, so it cannot be replayed).
+	if err := h.e.store.DeleteFlow(ctx, f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.e.log.WarnContext(ctx, "ending the flow", "event", h.Kind, "err", err)
+	}
+	return h.page(w, r, http.StatusOK, &recoveryData{Done: true}, nil, nil, notice)
+}
