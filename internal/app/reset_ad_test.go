@@ -1,21 +1,27 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"html"
+	"log/slog"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/notify/smtptest"
+	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv/browse"
 )
@@ -289,4 +295,233 @@ func TestResetCodesGoToTheAlternateAddressAndTheNoticeToTheMailbox(t *testing.T)
 	if msgs = mail.Messages(); len(msgs) != 2 || msgs[1].To[0] != u.Mail {
 		t.Fatalf("the notice did not go to the mailbox %s: %+v", u.Mail, msgs)
 	}
+}
+
+// enrolTOTP gives the AD user name an authenticator app and returns its
+// secret.
+func enrolTOTP(t *testing.T, a *App, name string) (*directory.User, string) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := a.Directory.LookupUser(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := a.Factors.TOTP.Enrol(ctx, u.ID, u.UPN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.ReplaceAll(en.Secret, " ", "")
+	code, _ := totp.GenerateCode(secret, time.Now())
+	if _, err := a.Factors.TOTP.Confirm(ctx, u.ID, en.Pending, code, ""); err != nil {
+		t.Fatal(err)
+	}
+	return u, secret
+}
+
+// accountExpiredIn2012 is accountExpires (a FILETIME) for 1 January 2012.
+const accountExpiredIn2012 = "129698496000000000"
+
+func TestDisabledAndExpiredADAccountsWalkTheResetAndUnlockPagesOfAnUnknownOne(t *testing.T) {
+	a, srv, mail := newADAppWithMail(t, nil)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		make  func(t *testing.T, name string)
+		check func(u *directory.User) bool
+	}{
+		{"a disabled account", func(t *testing.T, name string) { testenv.SambaTool(t, "user", "disable", name) },
+			func(u *directory.User) bool { return u.State.Disabled }},
+		{"an expired account", func(t *testing.T, name string) {
+			testenv.SetADAttribute(t, name, "accountExpires", accountExpiredIn2012)
+		},
+			func(u *directory.User) bool {
+				return !u.State.AccountExpires.IsZero() && u.State.AccountExpires.Before(time.Now())
+			}},
+	} {
+		for _, path := range []string{"/password/reset", "/account/unlock"} {
+			t.Run(tc.name+" at "+path+" gets no code and its own code fails", func(t *testing.T) {
+				const pw = "Gone!Passw0rd-1"
+				name := newADUser(t, pw)
+				_, secret := enrolTOTP(t, a, name)
+				tc.make(t, name)
+				if u, err := a.Directory.LookupUser(ctx, name); err != nil || !tc.check(u) {
+					t.Fatalf("the account is not in the state under test: %+v, %v", u, err)
+				}
+				sent := len(mail.Messages())
+				walk := func(login string) (*browse.Browser, string) {
+					b := browse.New(t, srv.URL)
+					b.Get(path)
+					b.Submit(map[string]string{"login": login})
+					return b, b.Submit(map[string]string{"method": "email", "send": "1"})
+				}
+				b, known := walk(name)
+				_, unknown := walk("nobody-" + name)
+				if normalise(known) != normalise(unknown) {
+					t.Fatalf("the pages differ from an unknown account's:\n%s\n----\n%s", normalise(known), normalise(unknown))
+				}
+				if n := len(mail.Messages()); n != sent {
+					t.Fatalf("%d code mails sent to an account that may not be recovered", n-sent)
+				}
+				code, _ := totp.GenerateCode(secret, time.Now())
+				page := submitMethod(t, b, "totp", code)
+				if b.Status != 401 || !strings.Contains(page, "That code didn") || strings.Contains(page, `name="new_password"`) {
+					t.Fatalf("the account's own authenticator code: status %d, want 401 like a wrong one:\n%s", b.Status, page)
+				}
+			})
+		}
+	}
+}
+
+// flakyStore is the real store whose DeleteUserSessions, and appending a
+// password reset's audit, fail the first failures times.
+type flakyStore struct {
+	store.Store
+	failures int
+
+	mu              sync.Mutex
+	sessions, audit int
+}
+
+var errFlaky = errors.New("flaky store: the database is not answering")
+
+func (s *flakyStore) fail(n *int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	*n++
+	return *n <= s.failures
+}
+
+func (s *flakyStore) DeleteUserSessions(ctx context.Context, userID string) (int64, error) {
+	if s.fail(&s.sessions) {
+		return 0, errFlaky
+	}
+	return s.Store.DeleteUserSessions(ctx, userID)
+}
+
+func (s *flakyStore) AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error) {
+	if e.Type == audit.PasswordReset && e.Result == "ok" && s.fail(&s.audit) {
+		return 0, errFlaky
+	}
+	return s.Store.AppendAudit(ctx, e)
+}
+
+func (s *flakyStore) AppendAudits(ctx context.Context, es []store.AuditEvent) error {
+	if slices.ContainsFunc(es, func(e store.AuditEvent) bool { return e.Type == audit.PasswordReset && e.Result == "ok" }) {
+		return errFlaky // the recorder then appends them one by one
+	}
+	return s.Store.AppendAudits(ctx, es)
+}
+
+// newADAppOnFlakyStore is newADAppWithMail on a flakyStore around the real
+// SQLite store, retrying after a directory write on a quick schedule. Its
+// log is in the returned buffer.
+func newADAppOnFlakyStore(t *testing.T, failures int) (*App, *httptest.Server, *smtptest.Server, *lockedBuffer) {
+	t.Helper()
+	mail := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})
+	cfg := adTestConfig(t)
+	cfg.SMTP = config.SMTP{Host: mail.Host, Port: mail.Port, From: "sso@corp.example.test", Security: "none"}
+	cfg.MFA.Methods = []string{"totp", "email", "recovery"}
+	logs := &lockedBuffer{}
+	a, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	// Everything that uses the store is built again on the flaky one.
+	a.Store = &flakyStore{Store: a.Store, failures: failures}
+	if err := a.buildWeb(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.routes(); err != nil {
+		t.Fatal(err)
+	}
+	a.afterWrite.Waits = []time.Duration{time.Millisecond}
+	a.afterWrite.Backoff, a.afterWrite.MaxBackoff = time.Millisecond, 4*time.Millisecond
+	srv := httptest.NewServer(a.Handler)
+	t.Cleanup(srv.Close)
+	return a, srv, mail, logs
+}
+
+// lockedBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestOnceADAcceptedAResetSessionsAuditAndNoticeFollowWhenTheStoreFails(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		failures   int
+		background bool
+	}{
+		{"a store that fails once is retried before the page answers", 1, false},
+		{"a store that fails longer is retried in the background", 4, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, srv, mail, logs := newADAppOnFlakyStore(t, tc.failures)
+			ctx := context.Background()
+			const oldPW, newPW = "Flaky!Passw0rd-old", "Flaky!Passw0rd-n3w"
+			name := newADUser(t, oldPW)
+			u, secret := enrolTOTP(t, a, name)
+			other := browse.New(t, srv.URL)
+			other.Get("/account")
+			other.Submit(map[string]string{"login": name})
+			if page := other.Submit(map[string]string{"password": oldPW}); !strings.Contains(page, "Sign-in methods") {
+				t.Fatalf("could not sign in first:\n%s", page)
+			}
+
+			b := browse.New(t, srv.URL)
+			b.Get("/password/reset")
+			b.Submit(map[string]string{"login": name})
+			submitMethod(t, b, "totp", totpCode(t, secret, 30*time.Second))
+			if page := b.Submit(map[string]string{"new_password": newPW, "confirm_password": newPW}); !strings.Contains(page, "Your password was reset.") {
+				t.Fatalf("the user was not told the reset worked (it did):\n%s", page)
+			}
+			if _, err := a.Directory.Authenticate(ctx, name, newPW); err != nil {
+				t.Fatalf("the new password does not bind: %v", err)
+			}
+			if tc.background {
+				if !strings.Contains(logs.String(), `"level":"ERROR","msg":"work after a directory write failed; retrying in the background"`) ||
+					!strings.Contains(logs.String(), `"user_id":"`+u.ID+`"`) {
+					t.Fatalf("no error naming the user was logged for the pending work:\n%s", logs.String())
+				}
+				a.afterWrite.Wait()
+			}
+			if page := other.Get("/account"); strings.Contains(page, "Sign-in methods") {
+				t.Error("the other browser's session survived the reset")
+			}
+			evs, err := a.Store.QueryAudit(ctx, store.AuditQuery{UserID: u.ID, Type: audit.PasswordReset})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(slices.DeleteFunc(evs, func(e store.AuditEvent) bool { return e.Result != "ok" })); n != 1 {
+				t.Errorf("%d audit events of the reset, want 1", n)
+			}
+			if msgs := mail.Messages(); len(msgs) != 1 || msgs[0].To[0] != u.Mail || !strings.Contains(strings.ToLower(msgs[0].Text), "reset") {
+				t.Errorf("no reset notice to %s: %+v", u.Mail, msgs)
+			}
+		})
+	}
+}
+
+// totpCode is the authenticator's code at now+skew.
+func totpCode(t *testing.T, secret string, skew time.Duration) string {
+	t.Helper()
+	code, err := totp.GenerateCode(secret, time.Now().Add(skew))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
 }

@@ -237,10 +237,10 @@ func (h *recoveryFlow) post(w http.ResponseWriter, r *http.Request) error {
 	return h.identifyPage(w, r, http.StatusOK, "", "login.expired_flow")
 }
 
-// staleOr answers a lost compare-and-swap by showing the flow's current
-// step; other errors are returned.
+// staleOr answers a lost compare-and-swap — the flow moved on, or ended
+// meanwhile — by showing where it is now; other errors are returned.
 func (h *recoveryFlow) staleOr(w http.ResponseWriter, r *http.Request, f store.Flow, err error) error {
-	if errors.Is(err, errStaleStep) {
+	if errors.Is(err, errStaleStep) || errors.Is(err, store.ErrNotFound) {
 		http.Redirect(w, r, h.Path+"?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
 		return nil
 	}

@@ -54,6 +54,7 @@ func (b *Browser) follow(first func() (*http.Response, error)) string {
 		loc := resp.Header.Get("Location")
 		if loc == "" || resp.StatusCode < 300 || resp.StatusCode > 399 {
 			b.Last, b.Status, b.URL = string(body), resp.StatusCode, resp.Request.URL.String()
+			checkFormatting(b.T, b.URL, b.Last)
 			return b.Last
 		}
 		next, perr := resp.Request.URL.Parse(loc)
@@ -64,6 +65,17 @@ func (b *Browser) follow(first func() (*http.Response, error)) string {
 	}
 	b.T.Fatal("too many redirects")
 	return ""
+}
+
+// checkFormatting fails the test when a page shows a fmt error such as
+// "%!(EXTRA string=)" or "%!d(MISSING)": a catalog message formatted with
+// arguments it does not take, or without those it does. Every page every
+// test loads is checked.
+func checkFormatting(t testing.TB, url, page string) {
+	t.Helper()
+	if i := strings.Index(page, "%!"); i >= 0 {
+		t.Errorf("the page at %s shows a formatting error: %q", url, page[max(0, i-60):min(len(page), i+40)])
+	}
 }
 
 var (
