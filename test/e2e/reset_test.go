@@ -5,8 +5,11 @@ import (
 	"testing"
 	"time"
 
+	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 	"github.com/pquerna/otp/totp"
+
+	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 )
 
 func TestInChromiumAnADUserResetsAForgottenPasswordWithTheirAuthenticatorApp(t *testing.T) {
@@ -87,4 +90,85 @@ func TestInChromiumAnADUserResetsAForgottenPasswordWithTheirAuthenticatorApp(t *
 // clearField empties an input so the next SendKeys types its whole value.
 func clearField(id string) chromedp.Action[chromedp.Void] {
 	return chromedp.Evaluate[chromedp.Void](`document.getElementById("` + id + `").value = ""`)
+}
+
+// enrolPasskeyAtFirstSignIn signs name in with the password and enrols a
+// passkey in the browser's virtual authenticator (MFA is required and the
+// user has none), then signs out.
+func enrolPasskeyAtFirstSignIn(t *testing.T, b *Browser, base, name, password string, auth cdpwebauthn.AuthenticatorID) {
+	t.Helper()
+	signInWithPassword(b, base, name, password)
+	b.Do(chromedp.WaitVisible(chromedp.ID("webauthn-start")), chromedp.Click(chromedp.ID("webauthn-start")),
+		chromedp.WaitVisible(chromedp.CSS(`ol.codes`)),
+		chromedp.Click(chromedp.CSS(`form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`a.button[href="/account"]`)))
+	if n := len(b.VirtualCredentials(auth)); n != 1 {
+		t.Fatalf("the authenticator holds %d credentials, want 1", n)
+	}
+	signOut(b, base)
+}
+
+// startRecovery opens path (never /login, whose autofill would sign in
+// with the passkey at once) and names the account; the next page must
+// offer the passkey.
+func startRecovery(t *testing.T, b *Browser, base, path, name string) {
+	t.Helper()
+	b.Do(chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.ID("login")),
+		chromedp.SendKeys(chromedp.ID("login"), name), chromedp.Submit(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.CSS(`main section`)))
+	if !Run(b, chromedp.Evaluate[bool](`document.getElementById('webauthn-start') !== null`)) {
+		t.Fatalf("%s offers no passkey: %q", path, b.Text("main"))
+	}
+}
+
+func TestInChromiumAPasskeyAloneResetsAForgottenADPassword(t *testing.T) {
+	base := gatehouse(t)
+	const oldPW, newPW = "E2e!Passw0rd-pk-old", "Copper!Kettle-Wand3rs"
+	name := adUser(t, oldPW)
+	upn := name + "@" + testenv.ADDNSDomain
+	b := NewBrowser(t)
+	auth := b.AddVirtualAuthenticator(nil)
+	enrolPasskeyAtFirstSignIn(t, b, base, name, oldPW, auth)
+
+	// Forgot it: the passkey is enough (one strong factor), no code typed.
+	startRecovery(t, b, base, "/password/reset", name)
+	b.Do(chromedp.Click(chromedp.ID("webauthn-start")), chromedp.WaitVisible(chromedp.ID("new_password")),
+		chromedp.SendKeys(chromedp.ID("new_password"), newPW), chromedp.SendKeys(chromedp.ID("confirm_password"), newPW),
+		chromedp.Submit(chromedp.ID("new_password")), chromedp.WaitVisible(chromedp.CSS(`p.notice`)))
+	if got := b.Text("p.notice"); !strings.Contains(got, "Your password was reset.") || strings.Contains(got, "%!") {
+		t.Fatalf("reset: %q", got)
+	}
+	if err := adBind(t, upn, newPW); err != nil {
+		t.Fatalf("the new password does not bind: %v", err)
+	}
+	if err := adBind(t, upn, oldPW); err == nil {
+		t.Fatal("the old password still binds")
+	}
+	b.CheckProblems()
+}
+
+func TestInChromiumALockedOutADUserUnlocksWithAPasskey(t *testing.T) {
+	base := gatehouse(t)
+	const pw = "E2e!Passw0rd-unlock"
+	name := adUser(t, pw)
+	upn := name + "@" + testenv.ADDNSDomain
+	testenv.ApplyADPSO(t, testenv.ADPSO{LockoutThreshold: 2, LockoutMinutes: 30}, name)
+	b := NewBrowser(t)
+	auth := b.AddVirtualAuthenticator(nil)
+	enrolPasskeyAtFirstSignIn(t, b, base, name, pw, auth)
+
+	for range 2 {
+		_ = adBind(t, upn, "Wrong!Passw0rd-9")
+	}
+	if err := adBind(t, upn, pw); err == nil || !strings.Contains(err.Error(), "775") {
+		t.Fatalf("the account is not locked out (data 775): %v", err)
+	}
+	startRecovery(t, b, base, "/account/unlock", name)
+	b.Do(chromedp.Click(chromedp.ID("webauthn-start")), chromedp.WaitVisible(chromedp.CSS(`p.notice`)))
+	if got := b.Text("main"); !strings.Contains(got, "Your account is unlocked.") || strings.Contains(got, "%!") {
+		t.Fatalf("unlock: %q", got)
+	}
+	if err := adBind(t, upn, pw); err != nil {
+		t.Fatalf("the unchanged password does not bind after unlocking: %v", err)
+	}
+	b.CheckProblems()
 }
