@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"html"
@@ -41,27 +40,10 @@ func TestAForgottenADPasswordIsResetWithTheUsersOwnFactor(t *testing.T) {
 	ctx := context.Background()
 	const oldPW, newPW = "Old!Passw0rd-reset", "New!Passw0rd-reset"
 	name := newADUser(t, oldPW)
-	u, err := a.Directory.LookupUser(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The user has an authenticator app.
-	en, err := a.Factors.TOTP.Enrol(ctx, u.ID, u.UPN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := strings.ReplaceAll(en.Secret, " ", "")
-	code, _ := totp.GenerateCode(secret, time.Now())
-	if _, err := a.Factors.TOTP.Confirm(ctx, u.ID, en.Pending, code, ""); err != nil {
-		t.Fatal(err)
-	}
+	u, secret := enrolTOTP(t, a, name)
 	// ...and a live session in another browser.
-	other := browse.New(t, srv.URL)
-	other.Get("/account")
-	other.Submit(map[string]string{"login": name})
-	if page := other.Submit(map[string]string{"password": oldPW}); !strings.Contains(page, "Sign-in methods") {
-		t.Fatalf("could not sign in first:\n%s", page)
-	}
+	other := signedInElsewhere(t, srv, name, oldPW)
 
 	b := browse.New(t, srv.URL)
 	b.Get("/password/reset")
@@ -102,7 +84,7 @@ func TestAForgottenADPasswordIsResetWithTheUsersOwnFactor(t *testing.T) {
 	}
 
 	// One strong factor is enough: the TOTP code of the next step.
-	code, _ = totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+	code, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
 	b.Get(strings.TrimPrefix(b.URL, srv.URL))
 	b.Submit(map[string]string{"method": "totp", "code": "000000"})
 	if b.Status != 401 {
@@ -139,6 +121,19 @@ func TestAForgottenADPasswordIsResetWithTheUsersOwnFactor(t *testing.T) {
 	}
 }
 
+// signedInElsewhere is another browser where name is signed in, on the
+// account page.
+func signedInElsewhere(t *testing.T, srv *httptest.Server, name, password string) *browse.Browser {
+	t.Helper()
+	other := browse.New(t, srv.URL)
+	other.Get("/account")
+	other.Submit(map[string]string{"login": name})
+	if page := other.Submit(map[string]string{"password": password}); !strings.Contains(page, "Sign-in methods") {
+		t.Fatalf("could not sign in first:\n%s", page)
+	}
+	return other
+}
+
 // newADAppWithMail is newADApp with a real SMTP server the tests read, and
 // the authenticator app, email codes and recovery codes as factors.
 func newADAppWithMail(t *testing.T, mod func(*config.Config)) (*App, *httptest.Server, *smtptest.Server) {
@@ -172,16 +167,7 @@ func TestALockedOutADUserUnlocksWithTheirFactorAndKeepsThePassword(t *testing.T)
 	const pw = "Locked!Passw0rd-1"
 	name := newADUser(t, pw)
 	testenv.ApplyADPSO(t, testenv.ADPSO{LockoutThreshold: 2, LockoutMinutes: 30}, name)
-	u, err := a.Directory.LookupUser(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	en, _ := a.Factors.TOTP.Enrol(ctx, u.ID, u.UPN)
-	secret := strings.ReplaceAll(en.Secret, " ", "")
-	code, _ := totp.GenerateCode(secret, time.Now())
-	if _, err := a.Factors.TOTP.Confirm(ctx, u.ID, en.Pending, code, ""); err != nil {
-		t.Fatal(err)
-	}
+	u, secret := enrolTOTP(t, a, name)
 	for range 2 {
 		_, _ = a.Directory.Authenticate(ctx, name, "Wrong!Passw0rd-9")
 	}
@@ -196,7 +182,7 @@ func TestALockedOutADUserUnlocksWithTheirFactorAndKeepsThePassword(t *testing.T)
 	}
 	b.Get("/account/unlock")
 	b.Submit(map[string]string{"login": name})
-	code, _ = totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+	code, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
 	page := submitMethod(t, b, "totp", code)
 	if !strings.Contains(page, "Your account is unlocked.") {
 		t.Fatalf("not unlocked:\n%s", page)
@@ -415,13 +401,13 @@ func (s *flakyStore) AppendAudits(ctx context.Context, es []store.AuditEvent) er
 // newADAppOnFlakyStore is newADAppWithMail on a flakyStore around the real
 // SQLite store, retrying after a directory write on a quick schedule. Its
 // log is in the returned buffer.
-func newADAppOnFlakyStore(t *testing.T, failures int) (*App, *httptest.Server, *smtptest.Server, *lockedBuffer) {
+func newADAppOnFlakyStore(t *testing.T, failures int) (*App, *httptest.Server, *smtptest.Server, *testenv.Buffer) {
 	t.Helper()
 	mail := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})
 	cfg := adTestConfig(t)
 	cfg.SMTP = config.SMTP{Host: mail.Host, Port: mail.Port, From: "sso@corp.example.test", Security: "none"}
 	cfg.MFA.Methods = []string{"totp", "email", "recovery"}
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	a, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -442,24 +428,6 @@ func newADAppOnFlakyStore(t *testing.T, failures int) (*App, *httptest.Server, *
 	return a, srv, mail, logs
 }
 
-// lockedBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestOnceADAcceptedAResetSessionsAuditAndNoticeFollowWhenTheStoreFails(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -475,12 +443,7 @@ func TestOnceADAcceptedAResetSessionsAuditAndNoticeFollowWhenTheStoreFails(t *te
 			const oldPW, newPW = "Flaky!Passw0rd-old", "Flaky!Passw0rd-n3w"
 			name := newADUser(t, oldPW)
 			u, secret := enrolTOTP(t, a, name)
-			other := browse.New(t, srv.URL)
-			other.Get("/account")
-			other.Submit(map[string]string{"login": name})
-			if page := other.Submit(map[string]string{"password": oldPW}); !strings.Contains(page, "Sign-in methods") {
-				t.Fatalf("could not sign in first:\n%s", page)
-			}
+			other := signedInElsewhere(t, srv, name, oldPW)
 
 			b := browse.New(t, srv.URL)
 			b.Get("/password/reset")

@@ -1,7 +1,6 @@
 package selfservice
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 )
 
 // flaky is a step that fails its first failures runs.
@@ -35,27 +36,9 @@ func (f *flaky) count() int {
 	return f.runs
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // quick is an AfterWrite on a schedule of milliseconds: two attempts
 // while the request waits, then the background.
-func quick(log *syncBuffer, giveUp time.Duration) *AfterWrite {
+func quick(log *testenv.Buffer, giveUp time.Duration) *AfterWrite {
 	a := NewAfterWrite(slog.New(slog.NewTextHandler(log, nil)))
 	a.Waits = []time.Duration{time.Millisecond}
 	a.Backoff, a.MaxBackoff, a.GiveUp = time.Millisecond, 2*time.Millisecond, giveUp
@@ -75,7 +58,7 @@ func TestWorkAfterADirectoryWriteIsRetriedUntilDone(t *testing.T) {
 		{"a step that fails longer is done in the background", 5, 2, true, 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var log syncBuffer
+			var log testenv.Buffer
 			a := quick(&log, time.Hour)
 			f, ok := &flaky{failures: tc.failures}, &flaky{}
 			a.Run(context.Background(), "password reset", "u-1", f.step("end sessions"), ok.step("notice"))
@@ -102,7 +85,7 @@ func TestWorkAfterADirectoryWriteIsRetriedUntilDone(t *testing.T) {
 }
 
 func TestWorkAfterADirectoryWriteThatNeverSucceedsIsGivenUpAndLogged(t *testing.T) {
-	var log syncBuffer
+	var log testenv.Buffer
 	a := quick(&log, 0)
 	a.Run(context.Background(), "password reset", "u-2", (&flaky{failures: 1 << 30}).step("audit"))
 	a.Wait()
@@ -112,7 +95,7 @@ func TestWorkAfterADirectoryWriteThatNeverSucceedsIsGivenUpAndLogged(t *testing.
 }
 
 func TestClosingStopsTheBackgroundRetriesAndLogsWhatIsLeft(t *testing.T) {
-	var log syncBuffer
+	var log testenv.Buffer
 	a := quick(&log, time.Hour)
 	a.Backoff = time.Hour // the background waits until Close
 	a.Run(context.Background(), "unlock", "u-3", (&flaky{failures: 1 << 30}).step("notice"))

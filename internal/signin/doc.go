@@ -14,6 +14,13 @@
 // redirect to the resume URL (Gatehouse's own pages, which keep their
 // address).
 //
+// Self-service recovery — a forgotten-password reset, an unlock — is a
+// flow kind of the same engine (MountRecovery): identify → verify with the
+// account's own factors until policy.Recovery is satisfied → [new
+// password] → the caller's RecoveryEnding (a directory write) instead of a
+// session, with the same flow store, browser binding, factor checks and
+// uniform answers for unknown accounts.
+//
 // It never talks HTTP to relying parties and never builds tokens; it never
 // logs passwords or codes.
 package signin
