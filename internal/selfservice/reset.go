@@ -37,7 +37,7 @@ type Reset struct {
 	// Unlock makes this the unlock flow: after the user is verified, the
 	// lockout is cleared and the password stays.
 	Unlock bool
-	// AfterWrite does what must follow the directory write.
+	// AfterWrite does what must follow the directory write (required).
 	AfterWrite *AfterWrite
 }
 

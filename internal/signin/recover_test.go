@@ -232,3 +232,20 @@ func TestConcurrentAnswersEndARecoveryOnce(t *testing.T) {
 		t.Errorf("%d of %d concurrent answers ended the unlock, want 1", len(got), n)
 	}
 }
+
+func TestStartingRecoveriesIsLimitedPerClientAddress(t *testing.T) {
+	_, _, _, base := recoveryEnv(t)
+	b := browse.New(t, base)
+	b.Get("/account/unlock")
+	identify := b.Last
+	for i := range recoveryStarts + 1 {
+		b.Last, b.URL = identify, base+"/account/unlock"
+		page := b.Submit(map[string]string{"login": fmt.Sprintf("user%d", i)})
+		if i < recoveryStarts && b.Status != http.StatusOK {
+			t.Fatalf("start %d: status %d", i+1, b.Status)
+		}
+		if i == recoveryStarts && (b.Status != http.StatusTooManyRequests || !strings.Contains(page, "Too many attempts")) {
+			t.Fatalf("start %d: status %d, want 429\n%s", i+1, b.Status, page)
+		}
+	}
+}
