@@ -109,7 +109,7 @@ type flowState struct {
 	// one, never the MFA claim).
 	Factors    []string `json:"factors,omitempty"`
 	Remembered bool     `json:"remembered,omitempty"`
-	MustChange string          `json:"must_change,omitempty"` // "expired" or "must_change"
+	MustChange string   `json:"must_change,omitempty"` // "expired" or "must_change"
 	// Remember: the user ticked "remember this browser" with the second
 	// factor; done when the flow ends, by the request that ends it.
 	Remember    bool            `json:"remember,omitempty"`
