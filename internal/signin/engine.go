@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-sso/gatehouse/internal/abuse"
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
@@ -58,7 +59,7 @@ type Engine struct {
 	factors Factors
 	secure  bool
 	delay   *delayer
-	limits  limits
+	limits  *abuse.Passwords
 	pwcheck *password.Checker
 	pol     policy.Settings
 	// resumeTo answers an InPlace request's finished flow (SetResumeHandler).
@@ -71,14 +72,6 @@ type Engine struct {
 // redirecting the browser to it. Without one, every flow ends in a redirect.
 func (e *Engine) SetResumeHandler(h http.Handler) { e.resumeTo = h }
 
-// limits are the throttles on password checks (the abuse package later
-// adds smart lockout on top). They stay below AD's lockout threshold so an
-// attacker hits Gatehouse's limit, not the user's AD account.
-type limits struct {
-	perLogin, perIP int
-	window          time.Duration
-}
-
 // New builds the engine.
 func New(o Options) *Engine {
 	u, _ := url.Parse(o.Config.Issuer)
@@ -88,11 +81,11 @@ func New(o Options) *Engine {
 		secure: u != nil && u.Scheme == "https",
 		delay:  newDelayer(),
 		pol:    policy.FromConfig(o.Config),
-		limits: limits{perLogin: 5, perIP: 100, window: 15 * time.Minute},
 	}
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.limits = abuse.NewPasswords(o.Store, abuse.DefaultLimits(), e.now, e.log)
 	return e
 }
 

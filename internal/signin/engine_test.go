@@ -19,6 +19,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gatehouse-sso/gatehouse/internal/abuse"
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
@@ -250,7 +251,7 @@ func TestPasswordAttemptsAreThrottledPerLogin(t *testing.T) {
 	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
 	b := e.browser()
 	b.Get("/proto?hint=alice")
-	for range e.engine.limits.perLogin {
+	for range abuse.DefaultLimits().PerLogin {
 		b.Submit(map[string]string{"password": "Wrong-Password-1"})
 	}
 	b.Submit(map[string]string{"password": alicePW})

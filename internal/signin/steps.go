@@ -235,34 +235,6 @@ func (e *Engine) staleOr(w http.ResponseWriter, r *http.Request, f store.Flow, e
 	return err
 }
 
-// throttleKeys are the counters a password attempt is charged to.
-func throttleKeys(login, ip string) (string, string) {
-	return "pw:login:" + strings.ToLower(login), "pw:ip:" + ip
-}
-
-func (e *Engine) throttled(ctx context.Context, login, ip string) (bool, error) {
-	kl, ki := throttleKeys(login, ip)
-	now := e.now()
-	cl, err := e.store.GetCounter(ctx, kl, now)
-	if err != nil {
-		return false, err
-	}
-	ci, err := e.store.GetCounter(ctx, ki, now)
-	if err != nil {
-		return false, err
-	}
-	return cl.Count >= e.limits.perLogin || ci.Count >= e.limits.perIP, nil
-}
-
-func (e *Engine) countFailure(ctx context.Context, login, ip string) {
-	kl, ki := throttleKeys(login, ip)
-	for _, k := range []string{kl, ki} {
-		if _, err := e.store.IncrementCounter(ctx, k, e.now(), e.limits.window); err != nil {
-			e.log.ErrorContext(ctx, "throttle counter", "err", err)
-		}
-	}
-}
-
 func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
 	ctx := r.Context()
 	password := r.PostFormValue("password")
@@ -353,9 +325,9 @@ func (e *Engine) CheckPassword(ctx context.Context, app, login, password string)
 // caller.
 func (e *Engine) checkPassword(ctx context.Context, app, login, password string) (*directory.User, error) {
 	ip := observe.ClientIP(ctx)
-	if t, err := e.throttled(ctx, login, ip); err != nil {
+	if ok, err := e.limits.Allowed(ctx, login, ip); err != nil {
 		return nil, err
-	} else if t {
+	} else if !ok {
 		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: login, App: app, Result: "throttled"})
 		return nil, ErrThrottled
 	}
@@ -366,7 +338,7 @@ func (e *Engine) checkPassword(ctx context.Context, app, login, password string)
 		return u, err
 	}
 	if errors.Is(err, directory.ErrInvalidCredentials) {
-		e.countFailure(ctx, login, ip)
+		e.limits.Failed(ctx, login, ip)
 		e.delay.pad(ctx, start)
 	}
 	e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: login, App: app, Result: failureReason(err)})
