@@ -256,7 +256,7 @@ func printDemo(w io.Writer, a *app.App, dataDir string) {
 	fmt.Fprintf(w, "  Open:      %s/\n", base)
 	fmt.Fprintf(w, "  Health:    %s/healthz   Readiness: %s/readyz   Metrics: %s/metrics\n\n", base, base, base)
 	fmt.Fprintf(w, "  Demo users (directory: %s):\n", a.Config.Directory.File.Path)
-	for _, u := range app.DemoUsers {
+	for _, u := range app.DemoUsers() {
 		note := ""
 		if u.MustChange {
 			note = "  (must change password at first sign-in)"

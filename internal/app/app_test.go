@@ -50,7 +50,7 @@ var (
 
 func TestADemoUserEnrolsTOTPAndSignsInWithIt(t *testing.T) {
 	_, srv := newDemo(t)
-	alice := DemoUsers[0]
+	alice := DemoUsers()[0]
 
 	b := browse.New(t, srv.URL)
 	b.Get("/login")
@@ -121,7 +121,7 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c
 func TestTheAccountPageListsFactorsAndRemovingOneNeedsAFreshSignIn(t *testing.T) {
 	c := &clock{t: time.Now()}
 	_, srv := newDemoAt(t, c.now)
-	bob := DemoUsers[1]
+	bob := DemoUsers()[1]
 	b := browse.New(t, srv.URL)
 	b.Get("/account")
 	b.Submit(map[string]string{"login": bob.Username})
@@ -171,7 +171,7 @@ func TestASecondFactorByEmailCodeArrivesThroughSMTPAndWorksOnce(t *testing.T) {
 		c.SMTP = config.SMTP{Host: mail.Host, Port: mail.Port, From: "sso@demo.gatehouse.test", Security: "none"}
 	})
 
-	alice := DemoUsers[0]
+	alice := DemoUsers()[0]
 	b := browse.New(t, srv.URL)
 	b.Get("/login?login_hint=" + alice.Username)
 	page := b.Submit(map[string]string{"password": alice.Password})

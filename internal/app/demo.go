@@ -22,11 +22,14 @@ type DemoUser struct {
 	MustChange                            bool
 }
 
-// DemoUsers are printed by `gatehouse demo` so a newcomer can sign in.
-var DemoUsers = []DemoUser{
-	{Username: "alice", Password: "Alice-Demo-2026!", DisplayName: "Alice Smith", Mail: "alice@demo.gatehouse.test", Groups: []string{"Staff", "Engineers"}},
-	{Username: "bob", Password: "Bob-Demo-2026!", DisplayName: "Bob Jones", Mail: "bob@demo.gatehouse.test", Groups: []string{"Staff"}},
-	{Username: "carol", Password: "Carol-Demo-2026!", DisplayName: "Carol White", Mail: "carol@demo.gatehouse.test", Groups: []string{"Staff"}, MustChange: true},
+// DemoUsers returns the users the demo directory starts with, printed by
+// `gatehouse demo` so a newcomer can sign in: a fresh list on every call.
+func DemoUsers() []DemoUser {
+	return []DemoUser{
+		{Username: "alice", Password: "Alice-Demo-2026!", DisplayName: "Alice Smith", Mail: "alice@demo.gatehouse.test", Groups: []string{"Staff", "Engineers"}},
+		{Username: "bob", Password: "Bob-Demo-2026!", DisplayName: "Bob Jones", Mail: "bob@demo.gatehouse.test", Groups: []string{"Staff"}},
+		{Username: "carol", Password: "Carol-Demo-2026!", DisplayName: "Carol White", Mail: "carol@demo.gatehouse.test", Groups: []string{"Staff"}, MustChange: true},
+	}
 }
 
 // DemoConfig is the configuration `gatehouse demo` runs with: everything
@@ -65,7 +68,7 @@ func PrepareDemo(cfg config.Config, now time.Time) (bool, error) {
 		return false, fmt.Errorf("demo users: %w", err)
 	}
 	f := file.File{Policy: file.DefaultPolicy}
-	for _, du := range DemoUsers {
+	for _, du := range DemoUsers() {
 		h, err := file.Hash(du.Password)
 		if err != nil {
 			return false, err
