@@ -85,6 +85,27 @@ func TestAValidFileLoadsWithDefaultsFilledIn(t *testing.T) {
 	}
 }
 
+func TestPasswordExpiryClaimsAreOnForFourteenDaysUnlessTurnedOff(t *testing.T) {
+	_, y := validAD(t)
+	cfg, err := Parse([]byte(y), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Claims.PasswordExpiryWindow; got != 14*24*time.Hour {
+		t.Errorf("default claims.password_expiry_window = %s, want 336h", got)
+	}
+	for _, off := range []struct{ yaml, env string }{{"claims: {password_expiry_window: 0s}\n", ""}, {"", "GATEHOUSE_CLAIMS_PASSWORD_EXPIRY_WINDOW=0"}} {
+		var env []string
+		if off.env != "" {
+			env = []string{off.env}
+		}
+		cfg, err := Parse([]byte(y+off.yaml), env)
+		if err != nil || cfg.Claims.PasswordExpiryWindow != 0 {
+			t.Errorf("%q %q: window %s, err %v; want 0 (off)", off.yaml, off.env, cfg.Claims.PasswordExpiryWindow, err)
+		}
+	}
+}
+
 func TestEveryProblemIsReportedWithItsPath(t *testing.T) {
 	dir := t.TempDir()
 	y := `
@@ -133,6 +154,50 @@ func TestAnInlineSecretIsRefusedWithAHint(t *testing.T) {
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Error("the error repeats the secret")
 	}
+}
+
+func TestAnInlinePostgresDSNIsRefusedOnlyWhenItHoldsAPassword(t *testing.T) {
+	for _, tc := range []struct {
+		name, dsn string
+		refused   bool
+	}{
+		{"a URL with a password in its user information", "postgres://gatehouse:hunter2@db:5432/gatehouse?sslmode=verify-full", true},
+		{"a postgresql:// URL with a password", "postgresql://gatehouse:hunter2@db/gatehouse", true},
+		{"a URL with a password parameter", "postgres://gatehouse@db/gatehouse?password=hunter2&sslmode=verify-full", true},
+		{"a key=value string with a password", "host=db user=gatehouse password=hunter2 dbname=gatehouse", true},
+		{"a key=value string with a quoted password and spaces around =", "host=db user=gatehouse password = 'hunter2 x' dbname=gatehouse", true},
+		{"a key=value string whose quoted value only mentions password", "host=db application_name='password=x' user=gatehouse", false},
+		{"a URL without a password", "postgres://gatehouse@db:5432/gatehouse?sslmode=verify-full", false},
+		{"a URL with an empty password", "postgres://gatehouse:@db/gatehouse", false},
+		{"a key=value string without a password", "host=/run/postgresql user=gatehouse dbname=gatehouse", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, y := validAD(t)
+			y += "storage: {type: postgres, postgres: {dsn: \"" + tc.dsn + "\"}}\n"
+			_, err := Parse([]byte(y), nil)
+			if !tc.refused {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			hasProblem(t, err, "storage.postgres.dsn", "set dsn_file")
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Error("the error repeats the password")
+			}
+		})
+	}
+	t.Run("the same DSN from the environment or a file is accepted", func(t *testing.T) {
+		dir, y := validAD(t)
+		const dsn = "postgres://gatehouse:hunter2@db/gatehouse"
+		if _, err := Parse([]byte(y+"storage: {type: postgres}\n"), []string{"GATEHOUSE_STORAGE_POSTGRES_DSN=" + dsn}); err != nil {
+			t.Errorf("from the environment: %v", err)
+		}
+		f := writeFile(t, dir, "dsn", dsn+"\n", 0o600)
+		if _, err := Parse([]byte(y+"storage: {type: postgres, postgres: {dsn_file: "+f+"}}\n"), nil); err != nil {
+			t.Errorf("from dsn_file: %v", err)
+		}
+	})
 }
 
 func TestAWorldReadableSecretFileIsRefused(t *testing.T) {
