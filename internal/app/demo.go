@@ -67,7 +67,7 @@ func PrepareDemo(cfg config.Config, now time.Time) (bool, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return false, fmt.Errorf("demo users: %w", err)
 	}
-	f := file.File{Policy: file.DefaultPolicy}
+	f := file.File{Policy: file.DefaultPolicy()}
 	for _, du := range DemoUsers() {
 		h, err := file.Hash(du.Password)
 		if err != nil {
