@@ -3,10 +3,12 @@ package app
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -30,6 +32,27 @@ func DemoUsers() []DemoUser {
 		{Username: "bob", Password: "Bob-Demo-2026!", DisplayName: "Bob Jones", Mail: "bob@demo.gatehouse.test", Groups: []string{"Staff"}},
 		{Username: "carol", Password: "Carol-Demo-2026!", DisplayName: "Carol White", Mail: "carol@demo.gatehouse.test", Groups: []string{"Staff"}, MustChange: true},
 	}
+}
+
+// WriteDemoBanner writes what `gatehouse demo` prints once it listens:
+// where to open it, the health endpoints, and who can sign in.
+func (a *App) WriteDemoBanner(w io.Writer, dataDir string) {
+	base := "http://" + a.Addr().String()
+	if _, port, err := net.SplitHostPort(a.Addr().String()); err == nil && strings.HasPrefix(a.Config.Issuer, "http://localhost:") {
+		base = "http://localhost:" + port
+	}
+	fmt.Fprintf(w, "\nGatehouse demo is running (data in %s/, Ctrl-C to stop).\n\n", dataDir)
+	fmt.Fprintf(w, "  Open:      %s/\n", base)
+	fmt.Fprintf(w, "  Health:    %s/healthz   Readiness: %s/readyz   Metrics: %s/metrics\n\n", base, base, base)
+	fmt.Fprintf(w, "  Demo users (directory: %s):\n", a.Config.Directory.File.Path)
+	for _, u := range DemoUsers() {
+		note := ""
+		if u.MustChange {
+			note = "  (must change password at first sign-in)"
+		}
+		fmt.Fprintf(w, "    %-6s %-18s %s%s\n", u.Username, u.Password, strings.Join(u.Groups, ", "), note)
+	}
+	fmt.Fprintln(w)
 }
 
 // DemoConfig is the configuration `gatehouse demo` runs with: everything
