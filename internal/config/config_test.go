@@ -273,6 +273,8 @@ func TestValidationRules(t *testing.T) {
 		{"smtp without TLS only to localhost", "smtp: {host: mail.example.com, from: a@example.com, security: none}", "smtp.security", "localhost"},
 		{"email codes need smtp", "mfa: {methods: [email]}", "mfa.methods", "smtp.host"},
 		{"an OIDC redirect must be https", "apps: [{name: A, type: oidc, client_id: a, redirect_uris: [http://a.example.com/cb]}]", "apps[0].redirect_uris[0]", "https"},
+		{"a wsfed app needs its realm, not a metadata file", "apps: [{name: W, type: wsfed, metadata_file: /dev/null}]", "apps[0].entity_id", "required"},
+		{"a wsfed app needs reply URLs", "apps: [{name: W, type: wsfed, entity_id: urn:w, metadata_file: /dev/null}]", "apps[0].reply_urls", "required"},
 		{"app names are unique", "apps: [{name: A, type: entra, domains: [a.com]}, {name: A, type: entra, domains: [b.com]}]", "apps[1].name", "already used"},
 		{"one log format", "log: {format: xml}", "log.format", "text, json"},
 		{"a concurrency limit is not negative", "http: {max_concurrent_requests: -1}", "http.max_concurrent_requests", "64 per CPU"},

@@ -367,11 +367,16 @@ func (c *Config) validateApps(p *Problems) {
 			if a.Type == "saml" {
 				p.add(base+".type", "saml apps are not served yet (this version serves entra and wsfed)")
 			}
-			if a.MetadataFile == "" && a.EntityID == "" {
+			switch {
+			case a.Type == "wsfed" && a.EntityID == "":
+				// A WS-Fed relying party is its realm and reply URLs;
+				// no metadata file is read for it.
+				p.add(base+".entity_id", "required for a wsfed app, with reply_urls")
+			case a.MetadataFile == "" && a.EntityID == "":
 				p.add(base+".metadata_file", "required (or entity_id with reply_urls)")
 			}
 			fileMustExist(p, base+".metadata_file", a.MetadataFile)
-			if a.MetadataFile == "" && a.EntityID != "" && len(a.ReplyURLs) == 0 {
+			if (a.MetadataFile == "" || a.Type == "wsfed") && a.EntityID != "" && len(a.ReplyURLs) == 0 {
 				p.add(base+".reply_urls", "required with entity_id")
 			}
 			for j, r := range a.ReplyURLs {
