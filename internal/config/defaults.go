@@ -12,7 +12,7 @@ func Default() Config {
 		Issuer: "http://127.0.0.1:8080",
 		Listen: "127.0.0.1:8080",
 		Log:    Log{Level: "info", Format: "text"},
-		UI:     UI{Name: "Gatehouse", PrimaryColor: "#1f5fbf", DefaultLanguage: "en"},
+		UI:     UI{Name: "Gatehouse", PrimaryColor: "#1f5fbf", DefaultLanguage: "en", TimeZone: "UTC"},
 		HTTP: HTTP{
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
