@@ -12,6 +12,19 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/testenv/browse"
 )
 
+// enrolAtAccount opens /account in b and signs u in, enrolling an
+// authenticator app (its first code taken at now); it returns the app's
+// secret and the page showing the recovery codes.
+func enrolAtAccount(t *testing.T, b *browse.Browser, u DemoUser, now time.Time) (secret, page string) {
+	t.Helper()
+	b.Get("/account")
+	b.Submit(map[string]string{"login": u.Username})
+	page = chooseTOTP(t, b, b.Submit(map[string]string{"password": u.Password}))
+	secret = strings.ReplaceAll(secretRe.FindStringSubmatch(page)[1], " ", "")
+	code, _ := totp.GenerateCode(secret, now)
+	return secret, b.Submit(map[string]string{"code": code})
+}
+
 // TestNewRecoveryCodesAreMadeOnlyByAPostFromTheAccountPage checks that a
 // GET of the recovery path, or a post from another site, changes nothing;
 // only the account page's form replaces the codes.
@@ -19,11 +32,8 @@ func TestNewRecoveryCodesAreMadeOnlyByAPostFromTheAccountPage(t *testing.T) {
 	a, srv := newDemo(t)
 	bob := DemoUsers()[1]
 	b := browse.New(t, srv.URL)
-	b.Get("/account")
-	b.Submit(map[string]string{"login": bob.Username})
-	page := chooseTOTP(t, b, b.Submit(map[string]string{"password": bob.Password}))
-	code, _ := totp.GenerateCode(strings.ReplaceAll(secretRe.FindStringSubmatch(page)[1], " ", ""), time.Now())
-	first := codesRe.FindAllStringSubmatch(b.Submit(map[string]string{"code": code}), -1)
+	_, page := enrolAtAccount(t, b, bob, time.Now())
+	first := codesRe.FindAllStringSubmatch(page, -1)
 	if len(first) != 10 {
 		t.Fatalf("want 10 recovery codes at enrolment, got %d", len(first))
 	}

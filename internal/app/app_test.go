@@ -123,14 +123,8 @@ func TestTheAccountPageListsFactorsAndRemovingOneNeedsAFreshSignIn(t *testing.T)
 	_, srv := newDemoAt(t, c.now)
 	bob := DemoUsers()[1]
 	b := browse.New(t, srv.URL)
-	b.Get("/account")
-	b.Submit(map[string]string{"login": bob.Username})
-	page := b.Submit(map[string]string{"password": bob.Password})
-	page = chooseTOTP(t, b, page)
-	secret := strings.ReplaceAll(secretRe.FindStringSubmatch(page)[1], " ", "")
-	code, _ := totp.GenerateCode(secret, c.now())
-	b.Submit(map[string]string{"code": code})
-	page = b.Submit(nil) // recovery codes seen
+	secret, _ := enrolAtAccount(t, b, bob, c.now())
+	page := b.Submit(nil) // recovery codes seen
 	if !strings.Contains(page, "Sign-in methods") || !strings.Contains(page, "Authenticator app") ||
 		!strings.Contains(page, "signin.success") || !strings.Contains(page, "Recovery codes left: 10.") {
 		t.Fatalf("account page incomplete:\n%s", page)
@@ -141,7 +135,7 @@ func TestTheAccountPageListsFactorsAndRemovingOneNeedsAFreshSignIn(t *testing.T)
 		t.Fatalf("removing a factor without a fresh sign-in:\n%s", page)
 	}
 	b.Submit(map[string]string{"password": bob.Password})
-	code, _ = totp.GenerateCode(secret, c.now())
+	code, _ := totp.GenerateCode(secret, c.now())
 	page = b.Submit(map[string]string{"code": code})
 	if !strings.Contains(page, "Authenticator app") {
 		t.Fatalf("not back at the account page:\n%s", page)

@@ -24,10 +24,7 @@ func TestTheResetPagePromisesThePasswordHistoryOnlyWhenTheDCEnforcesIt(t *testin
 	ctx := context.Background()
 	const first, second, third = "First!Passw0rd-hist", "Second!Passw0rd-hist", "Third!Passw0rd-hist"
 	name := newADUser(t, first)
-	u, err := a.Directory.LookupUser(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u, secret := userWithTOTP(t, a, name, time.Now())
 	pr := a.Directory.(directory.PasswordResetter)
 	for _, pw := range []string{second, third} {
 		if err := pr.ResetPassword(ctx, u, pw); err != nil {
@@ -37,20 +34,10 @@ func TestTheResetPagePromisesThePasswordHistoryOnlyWhenTheDCEnforcesIt(t *testin
 	if pol, err := a.Directory.(directory.PolicyReader).PasswordPolicy(ctx, u); err != nil || pol.HistoryLength < 3 {
 		t.Fatalf("set-up: the domain keeps a history of %d passwords (%v); the test needs at least 3", pol.HistoryLength, err)
 	}
-	en, err := a.Factors.TOTP.Enrol(ctx, u.ID, u.UPN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := strings.ReplaceAll(en.Secret, " ", "")
-	code, _ := totp.GenerateCode(secret, time.Now())
-	if _, err := a.Factors.TOTP.Confirm(ctx, u.ID, en.Pending, code, ""); err != nil {
-		t.Fatal(err)
-	}
-
 	b := browse.New(t, srv.URL)
 	b.Get("/password/reset")
 	b.Submit(map[string]string{"login": name})
-	code, _ = totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+	code, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
 	page := submitMethod(t, b, "totp", code)
 	if !strings.Contains(page, `name="new_password"`) {
 		t.Fatalf("no new-password page:\n%s", page)
@@ -69,4 +56,26 @@ func TestTheResetPagePromisesThePasswordHistoryOnlyWhenTheDCEnforcesIt(t *testin
 	if err != nil || checked != refused {
 		t.Fatalf("ResetChecksHistory = %v (%v), but the DC refused the old password: %v", checked, err, refused)
 	}
+}
+
+// userWithTOTP looks login up and gives the user a confirmed
+// authenticator app (its first code taken at now), as if enrolled; it
+// returns the user and the app's secret.
+func userWithTOTP(tb testing.TB, a *App, login string, now time.Time) (*directory.User, string) {
+	tb.Helper()
+	ctx := context.Background()
+	u, err := a.Directory.LookupUser(ctx, login)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	en, err := a.Factors.TOTP.Enrol(ctx, u.ID, u.UPN)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	secret := strings.ReplaceAll(en.Secret, " ", "")
+	code, _ := totp.GenerateCode(secret, now)
+	if _, err := a.Factors.TOTP.Confirm(ctx, u.ID, en.Pending, code, ""); err != nil {
+		tb.Fatal(err)
+	}
+	return u, secret
 }
