@@ -38,7 +38,10 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	page := func(f web.ReturnHandler) http.Handler { return web.NoStore(h.CSRF.Protect(web.Handle(h.Log, f))) }
 	mux.Handle("GET /account", page(h.show))
 	mux.Handle("POST /account/factors/remove", page(h.remove))
-	mux.Handle("GET /account/recovery", page(h.newRecovery))
+	mux.Handle("POST /account/recovery", page(h.newRecovery))
+	// New codes were once made by a GET of this path: an old link or
+	// bookmark now only shows the page with the form.
+	mux.Handle("GET /account/recovery", http.RedirectHandler("/account", http.StatusSeeOther))
 	mux.Handle("POST /account/devices/forget", page(h.forgetDevices))
 }
 
@@ -52,12 +55,14 @@ type eventRow struct {
 }
 
 type pageData struct {
-	Name      string
-	Factors   []factorRow
-	Events    []eventRow
-	Recovery  int
-	NewCodes  []string
-	Remembers bool
+	Name     string
+	Factors  []factorRow
+	Events   []eventRow
+	Recovery int
+	// RecoveryOn offers new recovery codes (the method is enabled).
+	RecoveryOn bool
+	NewCodes   []string
+	Remembers  bool
 }
 
 func (h *Handler) user(w http.ResponseWriter, r *http.Request, req signin.Request) (*signin.Result, error) {
@@ -89,6 +94,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, res *signin.Res
 		d.Factors = append(d.Factors, factorRow{ID: f.ID, Method: f.Method, Name: f.Name, CreatedAt: fmtTime(f.CreatedAt), LastUse: fmtTime(f.LastUsedAt)})
 	}
 	if h.Recovery != nil {
+		d.RecoveryOn = true
 		if d.Recovery, err = h.Recovery.Remaining(ctx, res.User.ID); err != nil {
 			return err
 		}

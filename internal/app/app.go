@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/notify"
 	"github.com/gatehouse-sso/gatehouse/internal/observe"
 	"github.com/gatehouse-sso/gatehouse/internal/password"
+	"github.com/gatehouse-sso/gatehouse/internal/protocol/wsfed"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/selfservice"
 	"github.com/gatehouse-sso/gatehouse/internal/signin"
@@ -68,6 +69,10 @@ type App struct {
 	mux      *http.ServeMux
 	listener net.Listener
 	closers  []func() error
+
+	// relyingParties are the WS-Fed relying parties (Entra's domains
+	// among them) the protocols serve, for the entra commands.
+	relyingParties *wsfed.Registry
 }
 
 // StartupError says which startup check failed and why.

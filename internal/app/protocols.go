@@ -23,6 +23,7 @@ func (a *App) mountProtocols(mux *http.ServeMux) error {
 	if err != nil {
 		return fmt.Errorf("apps: %w", err)
 	}
+	a.relyingParties = reg
 	s := a.Config.Signing
 	set, err := keys.NewSet(a.Signing, nil)
 	if s.NextKeyFile != "" {

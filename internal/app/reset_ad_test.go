@@ -35,20 +35,8 @@ func TestAForgottenADPasswordIsResetWithTheUsersOwnFactor(t *testing.T) {
 	ctx := context.Background()
 	const oldPW, newPW = "Old!Passw0rd-reset", "New!Passw0rd-reset"
 	name := newADUser(t, oldPW)
-	u, err := a.Directory.LookupUser(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The user has an authenticator app.
-	en, err := a.Factors.TOTP.Enrol(ctx, u.ID, u.UPN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := strings.ReplaceAll(en.Secret, " ", "")
-	code, _ := totp.GenerateCode(secret, time.Now())
-	if _, err := a.Factors.TOTP.Confirm(ctx, u.ID, en.Pending, code, ""); err != nil {
-		t.Fatal(err)
-	}
+	u, secret := userWithTOTP(t, a, name, time.Now())
 	// ...and a live session in another browser.
 	other := browse.New(t, srv.URL)
 	other.Get("/account")
@@ -96,7 +84,7 @@ func TestAForgottenADPasswordIsResetWithTheUsersOwnFactor(t *testing.T) {
 	}
 
 	// One strong factor is enough: the TOTP code of the next step.
-	code, _ = totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+	code, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
 	b.Get(strings.TrimPrefix(b.URL, srv.URL))
 	b.Submit(map[string]string{"method": "totp", "code": "000000"})
 	if b.Status != 401 {
@@ -166,16 +154,7 @@ func TestALockedOutADUserUnlocksWithTheirFactorAndKeepsThePassword(t *testing.T)
 	const pw = "Locked!Passw0rd-1"
 	name := newADUser(t, pw)
 	testenv.ApplyADPSO(t, testenv.ADPSO{LockoutThreshold: 2, LockoutMinutes: 30}, name)
-	u, err := a.Directory.LookupUser(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	en, _ := a.Factors.TOTP.Enrol(ctx, u.ID, u.UPN)
-	secret := strings.ReplaceAll(en.Secret, " ", "")
-	code, _ := totp.GenerateCode(secret, time.Now())
-	if _, err := a.Factors.TOTP.Confirm(ctx, u.ID, en.Pending, code, ""); err != nil {
-		t.Fatal(err)
-	}
+	u, secret := userWithTOTP(t, a, name, time.Now())
 	for range 2 {
 		_, _ = a.Directory.Authenticate(ctx, name, "Wrong!Passw0rd-9")
 	}
@@ -190,7 +169,7 @@ func TestALockedOutADUserUnlocksWithTheirFactorAndKeepsThePassword(t *testing.T)
 	}
 	b.Get("/account/unlock")
 	b.Submit(map[string]string{"login": name})
-	code, _ = totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+	code, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
 	page := submitMethod(t, b, "totp", code)
 	if !strings.Contains(page, "Your account is unlocked.") {
 		t.Fatalf("not unlocked:\n%s", page)

@@ -70,7 +70,7 @@ type Claims struct {
 	CorporateNetworks []string `yaml:"corporate_networks"`
 	// PasswordExpiryWindow sends passwordexpirationtime and
 	// passwordchangeurl when the password expires within it (Office then
-	// warns the user); 0 turns it off.
+	// warns the user). Default 14 days (336h), as AD FS; 0s turns it off.
 	PasswordExpiryWindow time.Duration `yaml:"password_expiry_window"`
 }
 

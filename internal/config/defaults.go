@@ -12,7 +12,7 @@ func Default() Config {
 		Issuer: "http://127.0.0.1:8080",
 		Listen: "127.0.0.1:8080",
 		Log:    Log{Level: "info", Format: "text"},
-		UI:     UI{Name: "Gatehouse", PrimaryColor: "#1f5fbf", DefaultLanguage: "en"},
+		UI:     UI{Name: "Gatehouse", PrimaryColor: "#1f5fbf", DefaultLanguage: "en", TimeZone: "UTC"},
 		HTTP: HTTP{
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
@@ -47,5 +47,6 @@ func Default() Config {
 		SelfService: SelfService{Require: "one_strong_or_two_weak", Fallback: "email"},
 		Passwords:   Passwords{MinStrength: 3, BreachedCheck: true},
 		Reminders:   Reminders{Days: []int{14, 7, 1}},
+		Claims:      Claims{PasswordExpiryWindow: 14 * 24 * time.Hour},
 	}
 }

@@ -193,7 +193,7 @@ func (rs *Reset) render(w http.ResponseWriter, r *http.Request, status int, d *r
 		if st, err := rs.loadState(r, d.FlowID); err == nil {
 			u = st.User
 		}
-		d.NewPassword = rs.Engine.NewPasswordForm(rs.Engine.PolicyFor(r.Context(), u), u, &p, true)
+		d.NewPassword = rs.Engine.NewPasswordForm(rs.Engine.ResetPolicyFor(r.Context(), u), u, &p, true)
 	}
 	return rs.Renderer.Render(w, "password_reset", status, p)
 }
@@ -492,7 +492,7 @@ func (rs *Reset) setPassword(w http.ResponseWriter, r *http.Request, f store.Flo
 	if !ok {
 		return web.Errorf(http.StatusNotImplemented, "This directory cannot reset passwords. Contact your helpdesk.", nil)
 	}
-	pol := rs.Engine.PolicyFor(ctx, st.User)
+	pol := rs.Engine.ResetPolicyFor(ctx, st.User)
 	p := rs.Renderer.NewPage(r, "reset.title", nil)
 	if v := rs.Engine.CheckNewPassword(pol, newPW, st.User); len(v) > 0 {
 		return rs.render(w, r, http.StatusUnprocessableEntity, d, map[string]string{"new_password": signin.PolicyMessage(&p, pol, v)}, "")

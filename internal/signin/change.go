@@ -32,6 +32,20 @@ func (e *Engine) PolicyFor(ctx context.Context, u *directory.User) directory.Pol
 	return directory.Policy{}
 }
 
+// ResetPolicyFor is PolicyFor for a password reset: without the history
+// rule when the directory says its reset will not check the history (an
+// AD DC without the policy-hints control), so the page never promises
+// what the write does not enforce. A change as the user always checks it.
+func (e *Engine) ResetPolicyFor(ctx context.Context, u *directory.User) directory.Policy {
+	p := e.PolicyFor(ctx, u)
+	if hr, ok := e.dir.(directory.ResetHistoryReporter); ok && p.HistoryLength > 0 {
+		if checked, err := hr.ResetChecksHistory(ctx); err != nil || !checked {
+			p.HistoryLength = 0
+		}
+	}
+	return p
+}
+
 func (e *Engine) renderChangePassword(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, p *web.Page, status int) error {
 	pol := e.PolicyFor(r.Context(), st.User)
 	d := changeData{FlowID: f.ID, Step: f.Step, Login: st.Login, Reason: st.MustChange,

@@ -80,7 +80,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, q url.Values) e
 	// kept in its flow until it ends); ParseSignIn has capped each.
 	clean := url.Values{}
 	for k, v := range q {
-		if _, known := ParamLimits[k]; known {
+		if _, known := ParamLimit(k); known {
 			clean[k] = v
 		}
 	}
