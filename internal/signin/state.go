@@ -153,4 +153,7 @@ var errStaleStep = errors.New("signin: the flow moved on")
 type sessionData struct {
 	User directory.User `json:"user"`
 	App  string         `json:"app,omitempty"`
+	// PwdLastSet is the directory's pwdLastSet of the password the session
+	// is based on: one set later ends the session (recheck.go).
+	PwdLastSet time.Time `json:"pwd_last_set,omitzero"`
 }

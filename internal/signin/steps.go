@@ -310,6 +310,7 @@ func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Fl
 	}
 	st.User, st.PasswordAt = u, e.now()
 	st.Methods = []string{"pwd"}
+	e.directorySaid(u, st.PasswordAt)
 	// A relying party that demands a second factor now (wauth, prompt=login)
 	// is not answered with a remembered device.
 	if d, ok := e.rememberedMFA(ctx, r, u.ID); ok && st.MustChange == "" && !st.Req.RequireMFA && !st.Req.ForceAuthn {
