@@ -266,3 +266,39 @@ func TestAnADUserTakenOutOfAnAppsGroupGetsNoTokenAfterTheRecheckInterval(t *test
 		t.Fatalf("a token, or no refusal, for a user taken out of the app's group:\n%s", page)
 	}
 }
+
+func TestAPasswordChangeAtAnADSignInEndsTheUsersOtherSessions(t *testing.T) {
+	const pw, set, chosen = "Session!Passw0rd-1", "Admin!Set-Passw0rd-2", "Kettle!Orbit-Vintage-49"
+	c := &clock{t: time.Now()}
+	a, srv := newADAppAt(t, c, nil)
+	name := newADUser(t, pw)
+	other := browse.New(t, srv.URL)
+	other.Get(entraStart(name))
+	if page := other.Submit(map[string]string{"password": pw}); wresultRe.FindStringSubmatch(page) == nil {
+		t.Fatalf("no token:\n%s", page)
+	}
+	// The helpdesk sets a password the user must change at the next sign-in.
+	testenv.MustChangeADPassword(t, name, set)
+	b := browse.New(t, srv.URL)
+	b.Get(entraStart(name))
+	if page := b.Submit(map[string]string{"password": set}); !strings.Contains(page, `name="new_password"`) {
+		t.Fatalf("no change page:\n%s", page)
+	}
+	if page := b.Submit(map[string]string{"new_password": chosen, "confirm_password": chosen}); wresultRe.FindStringSubmatch(page) == nil {
+		t.Fatalf("no token after the change:\n%s", page)
+	}
+	if page := other.Get(entraStart(name)); wresultRe.FindStringSubmatch(page) != nil {
+		t.Fatalf("the other browser still gets a token:\n%s", page)
+	}
+	evs, err := a.Store.QueryAudit(t.Context(), store.AuditQuery{Type: audit.PasswordChanged})
+	if err != nil || len(evs) != 1 || !strings.Contains(string(evs[0].Detail), `"sessions_revoked":"1"`) {
+		t.Fatalf("password change audit %+v (%v), want one counting 1 session ended", evs, err)
+	}
+	// The browser that changed it keeps its session across rechecks.
+	for i := range 2 {
+		c.add(a.Config.Sessions.RecheckInterval)
+		if page := b.Get(entraStart(name)); wresultRe.FindStringSubmatch(page) == nil {
+			t.Fatalf("recheck %d: no token for the browser that changed the password:\n%s", i, page)
+		}
+	}
+}
