@@ -1,5 +1,5 @@
 // Package account is the user's own page, /account: the sign-in methods
-// they have (and removing one, which needs a fresh sign-in), new recovery
+// they have (and removing one, which needs a recent second factor), new recovery
 // codes, remembered browsers, and their recent sign-ins.
 //
 // It uses the sign-in engine for who is signed in and for re-authentication;
@@ -15,14 +15,11 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/mfa"
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/recovery"
+	"github.com/gatehouse-sso/gatehouse/internal/policy"
 	"github.com/gatehouse-sso/gatehouse/internal/signin"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
-
-// FreshAuth is how recent the password must be to remove a factor or make
-// new recovery codes.
-const FreshAuth = 5 * time.Minute
 
 // Handler serves /account.
 type Handler struct {
@@ -129,10 +126,11 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) error {
 	return h.render(w, r, res, "", nil)
 }
 
-// fresh returns the user when their password was verified within
-// FreshAuth, otherwise starts a re-authentication that returns to /account.
+// fresh returns the user when the policy lets them change their factors
+// now (a second factor used within a few minutes, whenever they have one),
+// otherwise starts the step-up that returns to /account.
 func (h *Handler) fresh(w http.ResponseWriter, r *http.Request) (*signin.Result, error) {
-	return h.user(w, r, signin.Request{App: "account", MaxAge: FreshAuth})
+	return h.user(w, r, signin.Request{App: "account", Action: policy.ActionAccountSecurity})
 }
 
 func (h *Handler) remove(w http.ResponseWriter, r *http.Request) error {

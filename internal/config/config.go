@@ -232,6 +232,12 @@ type MFA struct {
 	// (the passkey must verify the user: PIN or biometrics). It counts as
 	// multi-factor. Needs webauthn in methods.
 	Passwordless bool `yaml:"passwordless"`
+	// EmailAsSecondFactor lets an email code be the second factor where
+	// one is required. Off by default: the mailbox is often reachable with
+	// the same password (or sits behind this very sign-in), so a user with
+	// nothing stronger enrols a passkey or an authenticator app instead.
+	// Email codes always serve reset and unlock (self_service).
+	EmailAsSecondFactor bool `yaml:"email_as_second_factor"`
 }
 
 // SMTP configures outgoing mail.

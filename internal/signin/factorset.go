@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"slices"
 	"time"
@@ -33,6 +34,7 @@ type FactorSet struct {
 	WebAuthn *webauthn.Service
 	Box      *secrets.Box
 	Now      func() time.Time
+	Log      *slog.Logger // nil: no log
 	// Credentials lists a user's stored factors once for Enrolled.
 	Credentials interface {
 		ListCredentials(ctx context.Context, userID string) ([]store.Credential, error)
@@ -149,7 +151,13 @@ func (fs *FactorSet) Challenge(ctx context.Context, _ *http.Request, u *director
 			return prev, nil
 		}
 		if err != nil {
-			return nil, err
+			// The mail server is down or refused: the user is told and
+			// offered their other methods; the page is no 500.
+			p.Errors["code"] = p.T("mfa.email_failed")
+			if fs.Log != nil {
+				fs.Log.ErrorContext(ctx, "sending the sign-in email code", "user", u.ID, "err", err)
+			}
+			return nil, nil
 		}
 		if d != nil {
 			d.Extra = ch.Destination
