@@ -214,6 +214,11 @@ type Sessions struct {
 	// RememberDevice lets users skip the second factor on a browser for
 	// this long; zero turns the option off.
 	RememberDevice time.Duration `yaml:"remember_device"`
+	// RecheckInterval is how stale the directory's word on a session's
+	// account may get: single sign-on from a session asks the directory
+	// again (disabled, locked, expired, deleted, password changed) when the
+	// last answer for the user is older than this.
+	RecheckInterval time.Duration `yaml:"recheck_interval"`
 }
 
 // MFA configures second factors.

@@ -82,6 +82,9 @@ func TestAValidFileLoadsWithDefaultsFilledIn(t *testing.T) {
 	if ad.Timeout != 10*time.Second || ad.PoolSize != 4 || ad.ImmutableIDAttribute != "objectGUID" {
 		t.Errorf("defaults not applied: %+v", ad)
 	}
+	if cfg.Sessions.RecheckInterval != 5*time.Minute {
+		t.Errorf("sessions.recheck_interval default %v, want 5m", cfg.Sessions.RecheckInterval)
+	}
 	if cfg.Storage.Type != "sqlite" || cfg.HTTP.MaxBodyBytes != 1<<20 {
 		t.Errorf("defaults not applied: %+v %+v", cfg.Storage, cfg.HTTP)
 	}
@@ -279,6 +282,7 @@ func TestValidationRules(t *testing.T) {
 		{"a wsfed app needs reply URLs", "apps: [{name: W, type: wsfed, entity_id: urn:w, metadata_file: /dev/null}]", "apps[0].reply_urls", "required"},
 		{"app names are unique", "apps: [{name: A, type: entra, domains: [a.com]}, {name: A, type: entra, domains: [b.com]}]", "apps[1].name", "already used"},
 		{"one log format", "log: {format: xml}", "log.format", "text, json"},
+		{"a session recheck interval of zero is refused", "sessions: {recheck_interval: 0s}", "sessions.recheck_interval", "greater than zero"},
 		{"a concurrency limit is not negative", "http: {max_concurrent_requests: -1}", "http.max_concurrent_requests", "64 per CPU"},
 		{"a type error names its line", "http: {max_body_bytes: lots}", "", "line 1"},
 		{"a list where a section belongs is refused", "- a\n- b", "", "mapping"},

@@ -131,6 +131,9 @@ func (c *Config) validateServer(p *Problems) {
 	if ss.RememberDevice < 0 {
 		p.add("sessions.remember_device", "must not be negative")
 	}
+	if ss.RecheckInterval <= 0 {
+		p.add("sessions.recheck_interval", "must be greater than zero (a session cannot skip the directory's word on its account; 1s asks on nearly every sign-on)")
+	}
 	if c.Secrets.EncryptionKeyFile == "" {
 		p.add("secrets.encryption_key_file", "required")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
@@ -93,10 +94,20 @@ func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f st
 			return err
 		}
 	}
+	// The session this flow ends in is based on the new password; every
+	// session the user had, and every remembered browser, ends now (this
+	// browser's session is issued when the flow ends, and remembered again
+	// if the user asked at the second factor).
+	_, basis := e.basisAfterChange(ctx, st.User)
+	ended, err := e.endOthers(ctx, st.User.ID, "")
+	if err != nil {
+		e.log.ErrorContext(ctx, "ending the other sessions after a password change", "err", err)
+	}
 	e.audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: st.User.ID, Login: st.Login, App: st.Req.App, Result: "ok",
-		Detail: map[string]string{"reason": st.MustChange, "where": "signin"}})
+		Detail: map[string]string{"reason": st.MustChange, "where": "signin", "sessions_revoked": strconv.FormatInt(ended, 10)}})
 	st.MustChange, st.SealedOld = "", nil
 	st.User.State.MustChange = false
+	st.User.State.PasswordLastSet = basis
 	st.PasswordAt = e.now()
 	return e.advance(ctx, w, r, f, st)
 }

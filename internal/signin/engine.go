@@ -64,6 +64,8 @@ type Engine struct {
 	pol     policy.Settings
 	// resumeTo answers an InPlace request's finished flow (SetResumeHandler).
 	resumeTo http.Handler
+	// rechecks holds the directory's latest word per user (recheck.go).
+	rechecks *recheckCache
 }
 
 // SetResumeHandler gives the engine the handler that serves the protocol
@@ -82,6 +84,7 @@ func New(o Options) *Engine {
 		delay:  newDelayer(),
 		pol:    policy.FromConfig(o.Config),
 	}
+	e.rechecks = newRecheckCache(recheckCacheSize, recheckCacheBytes)
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -141,7 +144,8 @@ func (e *Engine) ensureBinding(w http.ResponseWriter, r *http.Request) string {
 // currentSession returns the browser's live session, touching its idle
 // expiry. The touch is a write, so it is skipped while the last one is
 // recent (touchEvery): an SSO sign-in then costs a read, not a write, and
-// the idle expiry errs early by at most that much.
+// the idle expiry errs early by at most that much. A session the directory
+// no longer backs is ended here (followsDirectory), for every user of it.
 func (e *Engine) currentSession(ctx context.Context, r *http.Request) (*store.Session, *sessionData) {
 	c, err := r.Cookie(e.sessionCookie())
 	if err != nil || c.Value == "" || len(c.Value) > 64 {
@@ -169,6 +173,9 @@ func (e *Engine) currentSession(ctx context.Context, r *http.Request) (*store.Se
 	var sd sessionData
 	if err := json.Unmarshal(s.Data, &sd); err != nil {
 		e.log.ErrorContext(ctx, "session data unreadable", "err", err)
+		return nil, nil
+	}
+	if !e.followsDirectory(ctx, &s, &sd) {
 		return nil, nil
 	}
 	return &s, &sd
@@ -404,7 +411,8 @@ func (e *Engine) resume(ctx context.Context, r *http.Request, id string, req Req
 // (resume).
 func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
 	now := e.now()
-	data, err := json.Marshal(sessionData{User: *st.User, App: st.Req.App, Factors: st.Factors, Remembered: st.Remembered})
+	data, err := json.Marshal(sessionData{User: *st.User, App: st.Req.App, Factors: st.Factors, Remembered: st.Remembered,
+		PwdLastSet: st.User.State.PasswordLastSet})
 	if err != nil {
 		return err
 	}

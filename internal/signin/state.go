@@ -186,4 +186,7 @@ type sessionData struct {
 	App        string         `json:"app,omitempty"`
 	Factors    []string       `json:"factors,omitempty"`
 	Remembered bool           `json:"remembered,omitempty"`
+	// PwdLastSet is the directory's pwdLastSet of the password the session
+	// is based on: one set later ends the session (recheck.go).
+	PwdLastSet time.Time `json:"pwd_last_set,omitzero"`
 }

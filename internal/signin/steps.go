@@ -273,6 +273,7 @@ func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Fl
 	}
 	st.User, st.PasswordAt = u, e.now()
 	st.Methods = []string{"pwd"}
+	e.directorySaid(u, st.PasswordAt)
 	// A remembered browser may stand in for a second factor the
 	// configuration requires; the policy never lets it answer one the
 	// request demands, and it adds no MFA claim.

@@ -121,6 +121,11 @@ type Sessions interface {
 	DeleteSession(ctx context.Context, id string) error // ErrNotFound when missing
 	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
 	DeleteUserSessions(ctx context.Context, userID string) (int64, error)
+	// DeleteUserSessionsExcept deletes every session of the user, expired or
+	// not, except the one with id keep (a password change ends the user's
+	// other sessions, not the one that made it), and returns how many it
+	// deleted. A keep that is not one of the user's sessions keeps nothing.
+	DeleteUserSessionsExcept(ctx context.Context, userID, keep string) (int64, error)
 }
 
 // Flows stores in-progress flows.

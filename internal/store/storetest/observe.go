@@ -53,6 +53,7 @@ func RunObserve(t *testing.T, open func(t *testing.T, obs store.Observer) store.
 		{"ListUserSessions", func() error { _, err := st.ListUserSessions(ctx, s.UserID, t0); return err }},
 		{"DeleteSession", func() error { return st.DeleteSession(ctx, s.ID) }},
 		{"DeleteUserSessions", func() error { _, err := st.DeleteUserSessions(ctx, s.UserID); return err }},
+		{"DeleteUserSessionsExcept", func() error { _, err := st.DeleteUserSessionsExcept(ctx, s.UserID, s.ID); return err }},
 
 		{"CreateFlow", func() error { return st.CreateFlow(ctx, f) }},
 		{"GetFlow", func() error { _, err := st.GetFlow(ctx, f.ID, t0); return err }},
