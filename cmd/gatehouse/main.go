@@ -16,16 +16,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // ui.time_zone works on hosts without a zoneinfo database
 
 	"github.com/gatehouse-sso/gatehouse/internal/app"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
-	"github.com/gatehouse-sso/gatehouse/internal/entra"
-	"github.com/gatehouse-sso/gatehouse/internal/observe"
-	"github.com/gatehouse-sso/gatehouse/internal/protocol/wsfed"
 	"github.com/gatehouse-sso/gatehouse/internal/version"
 )
 
@@ -139,14 +135,13 @@ func loadConfig(cmd, flagValue string, stderr io.Writer) (config.Config, int) {
 
 // openApp builds Gatehouse for a one-off command, logging warnings and
 // errors only; on failure it has told the user why.
-func openApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app.App, *slog.Logger, bool) {
-	log := observe.NewLogger(stderr, cfg.Log.Format, slog.LevelWarn)
-	a, err := app.New(ctx, cfg, app.Options{Logger: log})
+func openApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app.App, bool) {
+	a, err := app.New(ctx, cfg, app.Options{Logger: app.CommandLogger(stderr, cfg.Log)})
 	if err != nil {
 		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
-		return nil, nil, false
+		return nil, false
 	}
-	return a, log, true
+	return a, true
 }
 
 const serveHelp = `Usage: gatehouse serve --config FILE
@@ -172,7 +167,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if code != 0 {
 		return code
 	}
-	log, err := newLogger(cfg, stderr)
+	log, err := app.Logger(stderr, cfg.Log)
 	if err != nil {
 		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
 		return 1
@@ -180,35 +175,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return serve(ctx, cfg, log, nil, stderr)
 }
 
-func newLogger(cfg config.Config, w io.Writer) (*slog.Logger, error) {
-	level, err := observe.ParseLevel(cfg.Log.Level)
-	if err != nil {
-		return nil, err
-	}
-	return observe.NewLogger(w, cfg.Log.Format, level), nil
-}
-
-// serve builds the app and runs it until ctx is cancelled. ready, when
-// set, is called once the listener is bound.
+// serve runs Gatehouse until ctx is cancelled. ready, when set, is called
+// once the listener is bound.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(a *app.App), stderr io.Writer) int {
-	a, err := app.New(ctx, cfg, app.Options{Logger: log})
+	err := app.Run(ctx, cfg, app.Options{Logger: log}, ready)
+	if errors.Is(err, app.ErrNotStarted) {
+		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "gatehouse: not starting: %v\n", err)
-		return 1
+		return 1 // a failure after start is logged by Run
 	}
-	defer a.Close()
-	if err := a.Listen(); err != nil {
-		fmt.Fprintf(stderr, "gatehouse: not starting: %v\n", err)
-		return 1
-	}
-	if ready != nil {
-		ready(a)
-	}
-	if err := a.Serve(ctx); err != nil {
-		log.Error("gatehouse stopped with an error", "err", err)
-		return 1
-	}
-	log.Info("gatehouse stopped")
 	return 0
 }
 
@@ -243,27 +219,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatehouse demo: %v\n", err)
 		return 1
 	}
-	log := observe.NewLogger(stderr, "text", slog.LevelInfo)
-	return serve(ctx, cfg, log, func(a *app.App) { printDemo(stdout, a, *dataDir) }, stderr)
-}
-
-func printDemo(w io.Writer, a *app.App, dataDir string) {
-	base := "http://" + a.Addr().String()
-	if _, port, err := net.SplitHostPort(a.Addr().String()); err == nil && strings.HasPrefix(a.Config.Issuer, "http://localhost:") {
-		base = "http://localhost:" + port
+	log, err := app.Logger(stderr, cfg.Log)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse demo: %v\n", err)
+		return 1
 	}
-	fmt.Fprintf(w, "\nGatehouse demo is running (data in %s/, Ctrl-C to stop).\n\n", dataDir)
-	fmt.Fprintf(w, "  Open:      %s/\n", base)
-	fmt.Fprintf(w, "  Health:    %s/healthz   Readiness: %s/readyz   Metrics: %s/metrics\n\n", base, base, base)
-	fmt.Fprintf(w, "  Demo users (directory: %s):\n", a.Config.Directory.File.Path)
-	for _, u := range app.DemoUsers {
-		note := ""
-		if u.MustChange {
-			note = "  (must change password at first sign-in)"
-		}
-		fmt.Fprintf(w, "    %-6s %-18s %s%s\n", u.Username, u.Password, strings.Join(u.Groups, ", "), note)
-	}
-	fmt.Fprintln(w)
+	return serve(ctx, cfg, log, func(a *app.App) { a.WriteDemoBanner(stdout, *dataDir) }, stderr)
 }
 
 const configHelp = `Usage:
@@ -357,36 +318,22 @@ func cmdEntra(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
 		return 1
 	}
-	a, _, ok := openApp(ctx, cfg, stderr)
+	a, ok := openApp(ctx, cfg, stderr)
 	if !ok {
 		return 1
 	}
 	defer a.Close()
-	reg, err := wsfed.FromConfig(cfg.Issuer, cfg.Apps)
-	if err != nil {
-		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
-		return 1
-	}
+	fatal := false
 	if args[0] == "federation" {
-		f, err := entra.FindDomain(reg, cfg.Issuer, *domain, a.Keys)
-		if err == nil {
-			err = f.WritePowerShell(stdout)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "gatehouse: %v\n", err)
-			return 1
-		}
-		return 0
-	}
-	p, err := entra.RunPreflight(ctx, a.Directory, reg, *login)
-	if err == nil {
-		err = p.Write(stdout)
+		err = a.WriteFederation(stdout, *domain)
+	} else {
+		fatal, err = a.WritePreflight(ctx, stdout, *login)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
 		return 1
 	}
-	if p.Fatal {
+	if fatal {
 		return 1
 	}
 	return 0

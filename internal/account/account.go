@@ -1,5 +1,5 @@
 // Package account is the user's own page, /account: the sign-in methods
-// they have (and removing one, which needs a fresh sign-in), new recovery
+// they have (and removing one, which needs a recent second factor), new recovery
 // codes, remembered browsers, and their recent sign-ins.
 //
 // It uses the sign-in engine for who is signed in and for re-authentication;
@@ -15,14 +15,11 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/mfa"
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/recovery"
+	"github.com/gatehouse-sso/gatehouse/internal/policy"
 	"github.com/gatehouse-sso/gatehouse/internal/signin"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
-
-// FreshAuth is how recent the password must be to remove a factor or make
-// new recovery codes.
-const FreshAuth = 5 * time.Minute
 
 // Handler serves /account.
 type Handler struct {
@@ -41,7 +38,10 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	page := func(f web.ReturnHandler) http.Handler { return web.NoStore(h.CSRF.Protect(web.Handle(h.Log, f))) }
 	mux.Handle("GET /account", page(h.show))
 	mux.Handle("POST /account/factors/remove", page(h.remove))
-	mux.Handle("GET /account/recovery", page(h.newRecovery))
+	mux.Handle("POST /account/recovery", page(h.newRecovery))
+	// New codes were once made by a GET of this path: an old link or
+	// bookmark now only shows the page with the form.
+	mux.Handle("GET /account/recovery", http.RedirectHandler("/account", http.StatusSeeOther))
 	mux.Handle("POST /account/devices/forget", page(h.forgetDevices))
 }
 
@@ -55,12 +55,14 @@ type eventRow struct {
 }
 
 type pageData struct {
-	Name      string
-	Factors   []factorRow
-	Events    []eventRow
-	Recovery  int
-	NewCodes  []string
-	Remembers bool
+	Name     string
+	Factors  []factorRow
+	Events   []eventRow
+	Recovery int
+	// RecoveryOn offers new recovery codes (the method is enabled).
+	RecoveryOn bool
+	NewCodes   []string
+	Remembers  bool
 }
 
 func (h *Handler) user(w http.ResponseWriter, r *http.Request, req signin.Request) (*signin.Result, error) {
@@ -92,6 +94,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, res *signin.Res
 		d.Factors = append(d.Factors, factorRow{ID: f.ID, Method: f.Method, Name: f.Name, CreatedAt: fmtTime(f.CreatedAt), LastUse: fmtTime(f.LastUsedAt)})
 	}
 	if h.Recovery != nil {
+		d.RecoveryOn = true
 		if d.Recovery, err = h.Recovery.Remaining(ctx, res.User.ID); err != nil {
 			return err
 		}
@@ -129,10 +132,11 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) error {
 	return h.render(w, r, res, "", nil)
 }
 
-// fresh returns the user when their password was verified within
-// FreshAuth, otherwise starts a re-authentication that returns to /account.
+// fresh returns the user when the policy lets them change their factors
+// now (a second factor used within a few minutes, whenever they have one),
+// otherwise starts the step-up that returns to /account.
 func (h *Handler) fresh(w http.ResponseWriter, r *http.Request) (*signin.Result, error) {
-	return h.user(w, r, signin.Request{App: "account", MaxAge: FreshAuth})
+	return h.user(w, r, signin.Request{App: "account", Action: policy.ActionAccountSecurity})
 }
 
 func (h *Handler) remove(w http.ResponseWriter, r *http.Request) error {

@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/observe"
 	"github.com/gatehouse-sso/gatehouse/internal/password"
 	"github.com/gatehouse-sso/gatehouse/internal/policy"
+	"github.com/gatehouse-sso/gatehouse/internal/protocol/wsfed"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/selfservice"
 	"github.com/gatehouse-sso/gatehouse/internal/signin"
@@ -69,6 +70,10 @@ type App struct {
 	mux      *http.ServeMux
 	listener net.Listener
 	closers  []func() error
+
+	// relyingParties are the WS-Fed relying parties (Entra's domains
+	// among them) the protocols serve, for the entra commands.
+	relyingParties *wsfed.Registry
 	// afterWrite finishes what must follow a reset or unlock the
 	// directory accepted (retried in the background when the store fails).
 	afterWrite *selfservice.AfterWrite

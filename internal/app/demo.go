@@ -3,10 +3,12 @@ package app
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -22,11 +24,35 @@ type DemoUser struct {
 	MustChange                            bool
 }
 
-// DemoUsers are printed by `gatehouse demo` so a newcomer can sign in.
-var DemoUsers = []DemoUser{
-	{Username: "alice", Password: "Alice-Demo-2026!", DisplayName: "Alice Smith", Mail: "alice@demo.gatehouse.test", Groups: []string{"Staff", "Engineers"}},
-	{Username: "bob", Password: "Bob-Demo-2026!", DisplayName: "Bob Jones", Mail: "bob@demo.gatehouse.test", Groups: []string{"Staff"}},
-	{Username: "carol", Password: "Carol-Demo-2026!", DisplayName: "Carol White", Mail: "carol@demo.gatehouse.test", Groups: []string{"Staff"}, MustChange: true},
+// DemoUsers returns the users the demo directory starts with, printed by
+// `gatehouse demo` so a newcomer can sign in: a fresh list on every call.
+func DemoUsers() []DemoUser {
+	return []DemoUser{
+		{Username: "alice", Password: "Alice-Demo-2026!", DisplayName: "Alice Smith", Mail: "alice@demo.gatehouse.test", Groups: []string{"Staff", "Engineers"}},
+		{Username: "bob", Password: "Bob-Demo-2026!", DisplayName: "Bob Jones", Mail: "bob@demo.gatehouse.test", Groups: []string{"Staff"}},
+		{Username: "carol", Password: "Carol-Demo-2026!", DisplayName: "Carol White", Mail: "carol@demo.gatehouse.test", Groups: []string{"Staff"}, MustChange: true},
+	}
+}
+
+// WriteDemoBanner writes what `gatehouse demo` prints once it listens:
+// where to open it, the health endpoints, and who can sign in.
+func (a *App) WriteDemoBanner(w io.Writer, dataDir string) {
+	base := "http://" + a.Addr().String()
+	if _, port, err := net.SplitHostPort(a.Addr().String()); err == nil && strings.HasPrefix(a.Config.Issuer, "http://localhost:") {
+		base = "http://localhost:" + port
+	}
+	fmt.Fprintf(w, "\nGatehouse demo is running (data in %s/, Ctrl-C to stop).\n\n", dataDir)
+	fmt.Fprintf(w, "  Open:      %s/\n", base)
+	fmt.Fprintf(w, "  Health:    %s/healthz   Readiness: %s/readyz   Metrics: %s/metrics\n\n", base, base, base)
+	fmt.Fprintf(w, "  Demo users (directory: %s):\n", a.Config.Directory.File.Path)
+	for _, u := range DemoUsers() {
+		note := ""
+		if u.MustChange {
+			note = "  (must change password at first sign-in)"
+		}
+		fmt.Fprintf(w, "    %-6s %-18s %s%s\n", u.Username, u.Password, strings.Join(u.Groups, ", "), note)
+	}
+	fmt.Fprintln(w)
 }
 
 // DemoConfig is the configuration `gatehouse demo` runs with: everything
@@ -64,8 +90,8 @@ func PrepareDemo(cfg config.Config, now time.Time) (bool, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return false, fmt.Errorf("demo users: %w", err)
 	}
-	f := file.File{Policy: file.DefaultPolicy}
-	for _, du := range DemoUsers {
+	f := file.File{Policy: file.DefaultPolicy()}
+	for _, du := range DemoUsers() {
 		h, err := file.Hash(du.Password)
 		if err != nil {
 			return false, err

@@ -16,7 +16,7 @@ import (
 // buildFactors builds the configured second factors and, when SMTP is
 // configured, the mailer.
 func (a *App) buildFactors() (*signin.FactorSet, error) {
-	fs := &signin.FactorSet{Methods: a.Config.MFA.Methods, Box: a.Secrets, Now: a.Now, Credentials: a.Store}
+	fs := &signin.FactorSet{Methods: a.Config.MFA.Methods, Box: a.Secrets, Now: a.Now, Credentials: a.Store, Log: a.Log.With("component", "mfa")}
 	log := a.Log.With("component", "mfa")
 	var err error
 	fs.TOTP, err = totp.New(totp.Options{Store: a.Store, Box: a.Secrets, Issuer: a.Config.UI.Name, Logger: log, Now: a.Now})

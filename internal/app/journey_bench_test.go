@@ -43,20 +43,7 @@ func BenchmarkEntraSignInWithPasswordAndTOTP(b *testing.B) {
 	b.Cleanup(srv.Close)
 
 	user := testenv.Alice
-	ctx := context.Background()
-	u, err := a.Directory.LookupUser(ctx, user.UPN())
-	if err != nil {
-		b.Fatal(err)
-	}
-	en, err := a.Factors.TOTP.Enrol(ctx, u.ID, u.UPN)
-	if err != nil {
-		b.Fatal(err)
-	}
-	secret := strings.ReplaceAll(en.Secret, " ", "")
-	code, _ := totp.GenerateCode(secret, clk.now())
-	if _, err := a.Factors.TOTP.Confirm(ctx, u.ID, en.Pending, code, ""); err != nil {
-		b.Fatal(err)
-	}
+	_, secret := userWithTOTP(b, a, user.UPN(), clk.now())
 	start := "/wsfed?" + url.Values{"wa": {"wsignin1.0"}, "wtrealm": {"urn:federation:MicrosoftOnline"},
 		"wctx": {"LoginOptions=3"}, "username": {user.UPN()}}.Encode()
 

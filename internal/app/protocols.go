@@ -7,8 +7,10 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/keys"
+	gpolicy "github.com/gatehouse-sso/gatehouse/internal/policy"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/assertion"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/wsfed"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/wstrust"
@@ -21,6 +23,7 @@ func (a *App) mountProtocols(mux *http.ServeMux) error {
 	if err != nil {
 		return fmt.Errorf("apps: %w", err)
 	}
+	a.relyingParties = reg
 	s := a.Config.Signing
 	set, err := keys.NewSet(a.Signing, nil)
 	if s.NextKeyFile != "" {
@@ -49,15 +52,9 @@ func (a *App) mountProtocols(mux *http.ServeMux) error {
 		}
 		policy.CorporateNetworks = append(policy.CorporateNetworks, pfx.Masked())
 	}
-	groups := map[string][]string{}
-	wsTrustDenied := map[string]bool{}
-	for _, app := range a.Config.Apps {
-		groups[app.Name] = app.Groups
-		wsTrustDenied[app.Name] = app.WSTrust == "deny"
-	}
 	sts := []string{base + wstrust.PathUsernameMixed13, base + wstrust.PathUsernameMixed2005}
 	(&wsfed.Handler{
-		Engine: a.SignIn, Registry: reg, Builder: builder, Policy: policy, Groups: groups,
+		Engine: a.SignIn, Registry: reg, Builder: builder, Policy: policy,
 		Metadata: wsfed.MetadataConfig{EntityID: a.Config.Issuer, PassiveEndpoint: base + wsfed.Path, STSEndpoints: sts, Keys: set},
 		Audit:    a.Audit, Renderer: a.Renderer, Log: a.Log.With("component", "wsfed"), Now: a.Now,
 	}).Mount(mux)
@@ -67,15 +64,24 @@ func (a *App) mountProtocols(mux *http.ServeMux) error {
 		if !ok {
 			return nil, fmt.Errorf("%w: unknown AppliesTo", wstrust.ErrInvalidRequest)
 		}
-		if wsTrustDenied[rp.Name] {
-			return nil, fmt.Errorf("%w: ws_trust is denied for %s", wstrust.ErrNotAuthorized, rp.Name)
-		}
-		if gs := groups[rp.Name]; len(gs) > 0 && !u.InAnyGroup(gs) {
-			return nil, fmt.Errorf("%w: not in the app's groups", wstrust.ErrNotAuthorized)
-		}
 		now := a.Now()
-		claims := policy.Claims(u, assertion.SignIn{AuthInstant: now, AMR: []string{"pwd"}}, now)
-		return wsfed.IssueAssertion(ctx, builder, rp, claims)
+		// WS-Trust checks a password and nothing else: the policy says
+		// whether the app takes that (its groups, ws_trust) and never lets
+		// such a token claim MFA.
+		d := a.SignIn.Decide(gpolicy.Input{App: rp.Name, PasswordOnly: true, User: u, Proof: gpolicy.Proof{PasswordAt: now, Since: now}})
+		if d.Denied {
+			a.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, UserID: u.ID, Login: u.UPN, App: rp.Name, Result: d.Reason,
+				Detail: map[string]string{"protocol": "wstrust"}})
+			return nil, fmt.Errorf("%w: %s for %s", wstrust.ErrNotAuthorized, d.Reason, rp.Name)
+		}
+		claims := policy.Claims(u, assertion.SignIn{AuthInstant: now, AMR: []string{"pwd"}, MFA: d.MFAClaim}, now)
+		as, err := wsfed.IssueAssertion(ctx, builder, rp, claims)
+		if err != nil {
+			return nil, err
+		}
+		a.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, UserID: u.ID, Login: u.UPN, App: rp.Name, Result: "ok",
+			Detail: map[string]string{"protocol": "wstrust", "assertion": as.ID, "mfa": "false"}})
+		return as, nil
 	}
 	for _, v := range []struct {
 		version wstrust.Version

@@ -41,7 +41,7 @@ func TestAForgottenADPasswordIsResetWithTheUsersOwnFactor(t *testing.T) {
 	const oldPW, newPW = "Old!Passw0rd-reset", "New!Passw0rd-reset"
 	name := newADUser(t, oldPW)
 	// The user has an authenticator app.
-	u, secret := enrolTOTP(t, a, name)
+	u, secret := userWithTOTP(t, a, name, time.Now())
 	// ...and a live session in another browser.
 	other := signedInElsewhere(t, srv, name, oldPW)
 
@@ -167,7 +167,7 @@ func TestALockedOutADUserUnlocksWithTheirFactorAndKeepsThePassword(t *testing.T)
 	const pw = "Locked!Passw0rd-1"
 	name := newADUser(t, pw)
 	testenv.ApplyADPSO(t, testenv.ADPSO{LockoutThreshold: 2, LockoutMinutes: 30}, name)
-	u, secret := enrolTOTP(t, a, name)
+	u, secret := userWithTOTP(t, a, name, time.Now())
 	for range 2 {
 		_, _ = a.Directory.Authenticate(ctx, name, "Wrong!Passw0rd-9")
 	}
@@ -283,27 +283,6 @@ func TestResetCodesGoToTheAlternateAddressAndTheNoticeToTheMailbox(t *testing.T)
 	}
 }
 
-// enrolTOTP gives the AD user name an authenticator app and returns its
-// secret.
-func enrolTOTP(t *testing.T, a *App, name string) (*directory.User, string) {
-	t.Helper()
-	ctx := context.Background()
-	u, err := a.Directory.LookupUser(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	en, err := a.Factors.TOTP.Enrol(ctx, u.ID, u.UPN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := strings.ReplaceAll(en.Secret, " ", "")
-	code, _ := totp.GenerateCode(secret, time.Now())
-	if _, err := a.Factors.TOTP.Confirm(ctx, u.ID, en.Pending, code, ""); err != nil {
-		t.Fatal(err)
-	}
-	return u, secret
-}
-
 // accountExpiredIn2012 is accountExpires (a FILETIME) for 1 January 2012.
 const accountExpiredIn2012 = "129698496000000000"
 
@@ -328,7 +307,7 @@ func TestDisabledAndExpiredADAccountsWalkTheResetAndUnlockPagesOfAnUnknownOne(t 
 			t.Run(tc.name+" at "+path+" gets no code and its own code fails", func(t *testing.T) {
 				const pw = "Gone!Passw0rd-1"
 				name := newADUser(t, pw)
-				_, secret := enrolTOTP(t, a, name)
+				_, secret := userWithTOTP(t, a, name, time.Now())
 				tc.make(t, name)
 				if u, err := a.Directory.LookupUser(ctx, name); err != nil || !tc.check(u) {
 					t.Fatalf("the account is not in the state under test: %+v, %v", u, err)
@@ -442,7 +421,7 @@ func TestOnceADAcceptedAResetSessionsAuditAndNoticeFollowWhenTheStoreFails(t *te
 			ctx := context.Background()
 			const oldPW, newPW = "Flaky!Passw0rd-old", "Flaky!Passw0rd-n3w"
 			name := newADUser(t, oldPW)
-			u, secret := enrolTOTP(t, a, name)
+			u, secret := userWithTOTP(t, a, name, time.Now())
 			other := signedInElsewhere(t, srv, name, oldPW)
 
 			b := browse.New(t, srv.URL)

@@ -97,7 +97,7 @@ func TestThereIsNoServerTimingHeaderUnlessItIsSwitchedOn(t *testing.T) {
 	b := browse.New(t, srv.URL)
 	rec := recordTimings(b)
 	b.Get("/login")
-	b.Submit(map[string]string{"login": DemoUsers[0].Username})
+	b.Submit(map[string]string{"login": DemoUsers()[0].Username})
 	b.Submit(map[string]string{"password": "Wrong-Passw0rd!"})
 	if h := rec.last(t, http.MethodPost, "/login").serverTiming; len(h) != 0 {
 		t.Fatalf("Server-Timing sent by default: %q", h)
@@ -130,7 +130,7 @@ func TestAWSFedTokenResponseReportsSigningTime(t *testing.T) {
 	b := browse.New(t, srv.URL)
 	rec := recordTimings(b)
 	b.Get(entraSignIn(""))
-	page := b.Submit(map[string]string{"password": DemoUsers[0].Password})
+	page := b.Submit(map[string]string{"password": DemoUsers()[0].Password})
 	if wresultRe.FindStringSubmatch(page) == nil {
 		t.Fatalf("no token form:\n%s", page)
 	}

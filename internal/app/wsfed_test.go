@@ -47,7 +47,7 @@ func entraSignIn(extra string) string {
 
 func TestAnEntraSignInWithTOTPEndsInATokenEntraAccepts(t *testing.T) {
 	a, srv := newEntraDemo(t, "all")
-	alice := DemoUsers[0]
+	alice := DemoUsers()[0]
 	b := browse.New(t, srv.URL)
 	b.Get(entraSignIn(""))
 	page := b.Submit(map[string]string{"password": alice.Password})
@@ -85,7 +85,7 @@ func TestAnEntraSignInWithTOTPEndsInATokenEntraAccepts(t *testing.T) {
 
 func TestWAuthMultipleAuthnForcesMFAOnAPasswordSession(t *testing.T) {
 	_, srv := newEntraDemo(t, "none")
-	alice := DemoUsers[0]
+	alice := DemoUsers()[0]
 	b := browse.New(t, srv.URL)
 	// MFA is not required by policy: the first token is password-only.
 	b.Get(entraSignIn(""))
@@ -153,7 +153,7 @@ func TestASignInFromACorporateNetworkSaysSo(t *testing.T) {
 	_, srv := newEntraDemo(t, "none", func(c *config.Config) { c.Claims.CorporateNetworks = []string{"127.0.0.0/8"} })
 	b := browse.New(t, srv.URL)
 	b.Get(entraSignIn(""))
-	page := b.Submit(map[string]string{"password": DemoUsers[0].Password})
+	page := b.Submit(map[string]string{"password": DemoUsers()[0].Password})
 	wresult := html.UnescapeString(wresultRe.FindStringSubmatch(page)[1])
 	if !regexp.MustCompile(`AttributeName="insidecorporatenetwork"[^>]*>\s*<saml:AttributeValue>true<`).MatchString(wresult) {
 		t.Fatalf("no insidecorporatenetwork=true claim:\n%s", wresult)
@@ -182,7 +182,7 @@ func TestASignInKeepsOnlyWSFedParametersInItsFlow(t *testing.T) {
 		t.Errorf("the flow keeps %d bytes, unknown parameters included: %.300s", len(f.Data), f.Data)
 	}
 	// The sign-in still ends in a token for Entra, with wctx intact.
-	if page := b.Submit(map[string]string{"password": DemoUsers[0].Password}); wresultRe.FindStringSubmatch(page) == nil ||
+	if page := b.Submit(map[string]string{"password": DemoUsers()[0].Password}); wresultRe.FindStringSubmatch(page) == nil ||
 		!strings.Contains(page, "LoginOptions=3") {
 		t.Fatalf("no token form:\n%.2000s", page)
 	}

@@ -32,6 +32,9 @@ const (
 	// ExpiryReminder: `gatehouse notify expiring` mailed the user.
 	ExpiryReminder = "password.expiry_reminder"
 	TokenIssued    = "token.issued"
+	// SessionRevoked: Gatehouse ended a session because the directory no
+	// longer backs it (Result is the reason, e.g. "account_disabled").
+	SessionRevoked = "session.revoked"
 )
 
 // Event is one thing that happened.

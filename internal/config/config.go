@@ -70,7 +70,7 @@ type Claims struct {
 	CorporateNetworks []string `yaml:"corporate_networks"`
 	// PasswordExpiryWindow sends passwordexpirationtime and
 	// passwordchangeurl when the password expires within it (Office then
-	// warns the user); 0 turns it off.
+	// warns the user). Default 14 days (336h), as AD FS; 0s turns it off.
 	PasswordExpiryWindow time.Duration `yaml:"password_expiry_window"`
 }
 
@@ -214,6 +214,11 @@ type Sessions struct {
 	// RememberDevice lets users skip the second factor on a browser for
 	// this long; zero turns the option off.
 	RememberDevice time.Duration `yaml:"remember_device"`
+	// RecheckInterval is how stale the directory's word on a session's
+	// account may get: single sign-on from a session asks the directory
+	// again (disabled, locked, expired, deleted, password changed) when the
+	// last answer for the user is older than this.
+	RecheckInterval time.Duration `yaml:"recheck_interval"`
 }
 
 // MFA configures second factors.
@@ -227,6 +232,12 @@ type MFA struct {
 	// (the passkey must verify the user: PIN or biometrics). It counts as
 	// multi-factor. Needs webauthn in methods.
 	Passwordless bool `yaml:"passwordless"`
+	// EmailAsSecondFactor lets an email code be the second factor where
+	// one is required. Off by default: the mailbox is often reachable with
+	// the same password (or sits behind this very sign-in), so a user with
+	// nothing stronger enrols a passkey or an authenticator app instead.
+	// Email codes always serve reset and unlock (self_service).
+	EmailAsSecondFactor bool `yaml:"email_as_second_factor"`
 }
 
 // SMTP configures outgoing mail.

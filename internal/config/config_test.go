@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -80,8 +82,32 @@ func TestAValidFileLoadsWithDefaultsFilledIn(t *testing.T) {
 	if ad.Timeout != 10*time.Second || ad.PoolSize != 4 || ad.ImmutableIDAttribute != "objectGUID" {
 		t.Errorf("defaults not applied: %+v", ad)
 	}
+	if cfg.Sessions.RecheckInterval != 5*time.Minute {
+		t.Errorf("sessions.recheck_interval default %v, want 5m", cfg.Sessions.RecheckInterval)
+	}
 	if cfg.Storage.Type != "sqlite" || cfg.HTTP.MaxBodyBytes != 1<<20 {
 		t.Errorf("defaults not applied: %+v %+v", cfg.Storage, cfg.HTTP)
+	}
+}
+
+func TestPasswordExpiryClaimsAreOnForFourteenDaysUnlessTurnedOff(t *testing.T) {
+	_, y := validAD(t)
+	cfg, err := Parse([]byte(y), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Claims.PasswordExpiryWindow; got != 14*24*time.Hour {
+		t.Errorf("default claims.password_expiry_window = %s, want 336h", got)
+	}
+	for _, off := range []struct{ yaml, env string }{{"claims: {password_expiry_window: 0s}\n", ""}, {"", "GATEHOUSE_CLAIMS_PASSWORD_EXPIRY_WINDOW=0"}} {
+		var env []string
+		if off.env != "" {
+			env = []string{off.env}
+		}
+		cfg, err := Parse([]byte(y+off.yaml), env)
+		if err != nil || cfg.Claims.PasswordExpiryWindow != 0 {
+			t.Errorf("%q %q: window %s, err %v; want 0 (off)", off.yaml, off.env, cfg.Claims.PasswordExpiryWindow, err)
+		}
 	}
 }
 
@@ -133,6 +159,50 @@ func TestAnInlineSecretIsRefusedWithAHint(t *testing.T) {
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Error("the error repeats the secret")
 	}
+}
+
+func TestAnInlinePostgresDSNIsRefusedOnlyWhenItHoldsAPassword(t *testing.T) {
+	for _, tc := range []struct {
+		name, dsn string
+		refused   bool
+	}{
+		{"a URL with a password in its user information", "postgres://gatehouse:hunter2@db:5432/gatehouse?sslmode=verify-full", true},
+		{"a postgresql:// URL with a password", "postgresql://gatehouse:hunter2@db/gatehouse", true},
+		{"a URL with a password parameter", "postgres://gatehouse@db/gatehouse?password=hunter2&sslmode=verify-full", true},
+		{"a key=value string with a password", "host=db user=gatehouse password=hunter2 dbname=gatehouse", true},
+		{"a key=value string with a quoted password and spaces around =", "host=db user=gatehouse password = 'hunter2 x' dbname=gatehouse", true},
+		{"a key=value string whose quoted value only mentions password", "host=db application_name='password=x' user=gatehouse", false},
+		{"a URL without a password", "postgres://gatehouse@db:5432/gatehouse?sslmode=verify-full", false},
+		{"a URL with an empty password", "postgres://gatehouse:@db/gatehouse", false},
+		{"a key=value string without a password", "host=/run/postgresql user=gatehouse dbname=gatehouse", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, y := validAD(t)
+			y += "storage: {type: postgres, postgres: {dsn: \"" + tc.dsn + "\"}}\n"
+			_, err := Parse([]byte(y), nil)
+			if !tc.refused {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			hasProblem(t, err, "storage.postgres.dsn", "set dsn_file")
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Error("the error repeats the password")
+			}
+		})
+	}
+	t.Run("the same DSN from the environment or a file is accepted", func(t *testing.T) {
+		dir, y := validAD(t)
+		const dsn = "postgres://gatehouse:hunter2@db/gatehouse"
+		if _, err := Parse([]byte(y+"storage: {type: postgres}\n"), []string{"GATEHOUSE_STORAGE_POSTGRES_DSN=" + dsn}); err != nil {
+			t.Errorf("from the environment: %v", err)
+		}
+		f := writeFile(t, dir, "dsn", dsn+"\n", 0o600)
+		if _, err := Parse([]byte(y+"storage: {type: postgres, postgres: {dsn_file: "+f+"}}\n"), nil); err != nil {
+			t.Errorf("from dsn_file: %v", err)
+		}
+	})
 }
 
 func TestAWorldReadableSecretFileIsRefused(t *testing.T) {
@@ -208,8 +278,11 @@ func TestValidationRules(t *testing.T) {
 		{"smtp without TLS only to localhost", "smtp: {host: mail.example.com, from: a@example.com, security: none}", "smtp.security", "localhost"},
 		{"email codes need smtp", "mfa: {methods: [email]}", "mfa.methods", "smtp.host"},
 		{"an OIDC redirect must be https", "apps: [{name: A, type: oidc, client_id: a, redirect_uris: [http://a.example.com/cb]}]", "apps[0].redirect_uris[0]", "https"},
+		{"a wsfed app needs its realm, not a metadata file", "apps: [{name: W, type: wsfed, metadata_file: /dev/null}]", "apps[0].entity_id", "required"},
+		{"a wsfed app needs reply URLs", "apps: [{name: W, type: wsfed, entity_id: urn:w, metadata_file: /dev/null}]", "apps[0].reply_urls", "required"},
 		{"app names are unique", "apps: [{name: A, type: entra, domains: [a.com]}, {name: A, type: entra, domains: [b.com]}]", "apps[1].name", "already used"},
 		{"one log format", "log: {format: xml}", "log.format", "text, json"},
+		{"a session recheck interval of zero is refused", "sessions: {recheck_interval: 0s}", "sessions.recheck_interval", "greater than zero"},
 		{"a concurrency limit is not negative", "http: {max_concurrent_requests: -1}", "http.max_concurrent_requests", "64 per CPU"},
 		{"a type error names its line", "http: {max_body_bytes: lots}", "", "line 1"},
 		{"a list where a section belongs is refused", "- a\n- b", "", "mapping"},
@@ -258,4 +331,188 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// settingPaths lists the YAML path of every setting under t: "a.b.c" for
+// a value, and for a list of sections (apps) the list's path with "[]"
+// mapped to the keys of one entry.
+func settingPaths(t reflect.Type, prefix string, lists map[string][]string) []string {
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := yamlName(f)
+		if name == "" {
+			continue
+		}
+		p := joinPath(prefix, name)
+		switch {
+		case f.Type.Kind() == reflect.Struct:
+			out = append(out, settingPaths(f.Type, p, lists)...)
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+			for j := range f.Type.Elem().NumField() {
+				if k := yamlName(f.Type.Elem().Field(j)); k != "" {
+					lists[p+"[]"] = append(lists[p+"[]"], k)
+				}
+			}
+		default:
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestEverySettingIsInTheREADMEConfigurationReference keeps the reference
+// whole: each setting appears there as `path`, and each key of an apps
+// entry in the apps[] row.
+func TestEverySettingIsInTheREADMEConfigurationReference(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(readme)
+	start := strings.Index(doc, "### Configuration reference")
+	if start < 0 {
+		t.Fatal("README has no \"### Configuration reference\"")
+	}
+	ref := doc[start:]
+	if end := strings.Index(ref[1:], "\n## "); end >= 0 {
+		ref = ref[:end+1]
+	}
+	lists := map[string][]string{}
+	for _, p := range settingPaths(reflect.TypeFor[Config](), "", lists) {
+		if !strings.Contains(ref, "`"+p+"`") {
+			t.Errorf("the configuration reference lacks `%s`", p)
+		}
+	}
+	for list, keys := range lists {
+		i := strings.Index(ref, "| `"+list+"` |")
+		if i < 0 {
+			t.Errorf("the configuration reference has no row for `%s`", list)
+			continue
+		}
+		row, _, _ := strings.Cut(ref[i:], "\n")
+		for _, k := range keys {
+			if !strings.Contains(row, "`"+k+"`") {
+				t.Errorf("the `%s` row lacks `%s`", list, k)
+			}
+		}
+	}
+}
+
+// splitOutsideTicks splits s at ", " where it is not inside `code`.
+func splitOutsideTicks(s string) []string {
+	var parts []string
+	in, last := false, 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '`':
+			in = !in
+		case !in && strings.HasPrefix(s[i:], ", "):
+			parts = append(parts, s[last:i])
+			last = i + 2
+		}
+	}
+	return append(parts, s[last:])
+}
+
+// fieldByPath finds the setting at a YAML path such as "http.idle_timeout".
+func fieldByPath(v reflect.Value, path string) (reflect.Value, bool) {
+	for _, name := range strings.Split(path, ".") {
+		if v.Kind() != reflect.Struct {
+			return v, false
+		}
+		found := false
+		for i := range v.NumField() {
+			if yamlName(v.Type().Field(i)) == name {
+				v, found = v.Field(i), true
+				break
+			}
+		}
+		if !found {
+			return v, false
+		}
+	}
+	return v, true
+}
+
+// TestTheREADMEStatesTheDefaultsTheCodeApplies reads the default column
+// of the configuration reference and compares each with Default(): "—"
+// (or words without code) is the empty value, the first `code` otherwise.
+func TestTheREADMEStatesTheDefaultsTheCodeApplies(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(readme)
+	ref := doc[strings.Index(doc, "### Configuration reference"):]
+	if end := strings.Index(ref[1:], "\n## "); end >= 0 {
+		ref = ref[:end+1]
+	}
+	tick := regexp.MustCompile("`([^`]*)`")
+	def := reflect.ValueOf(Default())
+	rows := 0
+	for _, line := range strings.Split(ref, "\n") {
+		cells := strings.Split(line, " | ")
+		if !strings.HasPrefix(line, "| `") || len(cells) < 3 || strings.Contains(cells[0], "[]") {
+			continue
+		}
+		var keys []string
+		for _, m := range tick.FindAllStringSubmatch(cells[0], -1) {
+			keys = append(keys, m[1])
+		}
+		parts := splitOutsideTicks(cells[1])
+		for i, key := range keys {
+			part := parts[0]
+			if len(parts) == len(keys) {
+				part = parts[i]
+			}
+			want := ""
+			if m := tick.FindStringSubmatch(part); m != nil {
+				want = m[1]
+			}
+			got, ok := fieldByPath(def, key)
+			if !ok {
+				t.Errorf("README lists `%s`, which is not a setting", key)
+				continue
+			}
+			rows++
+			if !sameDefault(got, want) {
+				t.Errorf("README says `%s` defaults to %q; the code applies %v", key, want, got)
+			}
+		}
+	}
+	if rows < 50 {
+		t.Fatalf("read only %d defaults from the README's configuration reference", rows)
+	}
+}
+
+func sameDefault(got reflect.Value, want string) bool {
+	switch {
+	case got.Type() == durationType:
+		if want == "" {
+			return got.Int() == 0
+		}
+		d, err := time.ParseDuration(want)
+		return err == nil && int64(d) == got.Int()
+	case got.Kind() == reflect.Slice:
+		var items []string
+		if inner := strings.TrimSuffix(strings.TrimPrefix(want, "["), "]"); inner != "" {
+			items = strings.Split(inner, ", ")
+		}
+		if len(items) != got.Len() {
+			return false
+		}
+		for i, it := range items {
+			if fmt.Sprint(got.Index(i).Interface()) != it {
+				return false
+			}
+		}
+		return true
+	case got.Kind() == reflect.Bool:
+		return fmt.Sprint(got.Bool()) == want || (want == "" && !got.Bool())
+	case got.Kind() == reflect.Int || got.Kind() == reflect.Int64:
+		return fmt.Sprint(got.Int()) == want || (want == "" && got.Int() == 0)
+	default:
+		return got.String() == want
+	}
 }

@@ -12,7 +12,7 @@ func Default() Config {
 		Issuer: "http://127.0.0.1:8080",
 		Listen: "127.0.0.1:8080",
 		Log:    Log{Level: "info", Format: "text"},
-		UI:     UI{Name: "Gatehouse", PrimaryColor: "#1f5fbf", DefaultLanguage: "en"},
+		UI:     UI{Name: "Gatehouse", PrimaryColor: "#1f5fbf", DefaultLanguage: "en", TimeZone: "UTC"},
 		HTTP: HTTP{
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
@@ -41,11 +41,13 @@ func Default() Config {
 			},
 			File: FileDirectory{Path: "users.yaml"},
 		},
-		Sessions:    Sessions{IdleTimeout: 8 * time.Hour, AbsoluteTimeout: 24 * time.Hour, FlowTimeout: 15 * time.Minute},
+		Sessions: Sessions{IdleTimeout: 8 * time.Hour, AbsoluteTimeout: 24 * time.Hour, FlowTimeout: 15 * time.Minute,
+			RecheckInterval: 5 * time.Minute},
 		MFA:         MFA{Methods: []string{"webauthn", "totp", "recovery"}, RequiredFor: "all", Passwordless: true},
 		SMTP:        SMTP{Port: 587, Security: "starttls"},
 		SelfService: SelfService{Require: "one_strong_or_two_weak", Fallback: "email"},
 		Passwords:   Passwords{MinStrength: 3, BreachedCheck: true},
 		Reminders:   Reminders{Days: []int{14, 7, 1}},
+		Claims:      Claims{PasswordExpiryWindow: 14 * 24 * time.Hour},
 	}
 }

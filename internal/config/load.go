@@ -114,6 +114,12 @@ func Parse(data []byte, environ []string) (Config, error) {
 			}
 		}
 	}
+	// Only the file's own dsn is checked: one from the environment or
+	// dsn_file may carry a password.
+	if dsnHasPassword(cfg.Storage.Postgres.DSN.Value()) {
+		probs.add("storage.postgres.dsn", "holds a password, and secrets are never written inline: put the connection string in a file "+
+			"readable only by gatehouse and set dsn_file (or pass it in %sSTORAGE_POSTGRES_DSN)", EnvPrefix)
+	}
 	applyEnv(&cfg, environ, &probs)
 	resolveSecrets(&cfg, &probs)
 	if err := cfg.Validate(); err != nil {

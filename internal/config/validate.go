@@ -131,6 +131,9 @@ func (c *Config) validateServer(p *Problems) {
 	if ss.RememberDevice < 0 {
 		p.add("sessions.remember_device", "must not be negative")
 	}
+	if ss.RecheckInterval <= 0 {
+		p.add("sessions.recheck_interval", "must be greater than zero (a session cannot skip the directory's word on its account; 1s asks on nearly every sign-on)")
+	}
 	if c.Secrets.EncryptionKeyFile == "" {
 		p.add("secrets.encryption_key_file", "required")
 	}
@@ -170,6 +173,85 @@ func (c *Config) validateStorage(p *Problems) {
 		}
 	default:
 		p.add("storage.type", "must be sqlite or postgres, got %q", c.Storage.Type)
+	}
+}
+
+// dsnHasPassword reports whether a PostgreSQL connection string carries a
+// password: in a postgres:// URL's user information or password
+// parameter, or as the password keyword of a key=value string (libpq's
+// two forms, told apart as pgx does).
+func dsnHasPassword(dsn string) bool {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			// Unparsable: refuse it unless it plainly has no password.
+			return strings.Contains(dsn, "@") || strings.Contains(strings.ToLower(dsn), "password")
+		}
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			return true
+		}
+		return u.Query().Get("password") != ""
+	}
+	for k, v := range dsnKeywords(dsn) {
+		if k == "password" && v != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// dsnKeywords yields the keyword/value pairs of a libpq key=value
+// connection string: "key = value" with optional spaces, the value either
+// single-quoted or up to the next space, backslash escaping one character.
+func dsnKeywords(s string) func(yield func(k, v string) bool) {
+	return func(yield func(k, v string) bool) {
+		i := 0
+		skip := func() {
+			for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+				i++
+			}
+		}
+		for {
+			skip()
+			if i >= len(s) {
+				return
+			}
+			start := i
+			for i < len(s) && s[i] != '=' && s[i] != ' ' && s[i] != '\t' {
+				i++
+			}
+			key := s[start:i]
+			skip()
+			if i >= len(s) || s[i] != '=' {
+				return // malformed: pgx refuses it anyway
+			}
+			i++
+			skip()
+			var val strings.Builder
+			quoted := i < len(s) && s[i] == '\''
+			if quoted {
+				i++
+			}
+			for i < len(s) {
+				c := s[i]
+				if c == '\\' && i+1 < len(s) {
+					val.WriteByte(s[i+1])
+					i += 2
+					continue
+				}
+				if (quoted && c == '\'') || (!quoted && (c == ' ' || c == '\t')) {
+					break
+				}
+				val.WriteByte(c)
+				i++
+			}
+			if quoted && i < len(s) {
+				i++ // the closing quote
+			}
+			if !yield(strings.ToLower(key), val.String()) {
+				return
+			}
+		}
 	}
 }
 
@@ -288,11 +370,16 @@ func (c *Config) validateApps(p *Problems) {
 			if a.Type == "saml" {
 				p.add(base+".type", "saml apps are not served yet (this version serves entra and wsfed)")
 			}
-			if a.MetadataFile == "" && a.EntityID == "" {
+			switch {
+			case a.Type == "wsfed" && a.EntityID == "":
+				// A WS-Fed relying party is its realm and reply URLs;
+				// no metadata file is read for it.
+				p.add(base+".entity_id", "required for a wsfed app, with reply_urls")
+			case a.MetadataFile == "" && a.EntityID == "":
 				p.add(base+".metadata_file", "required (or entity_id with reply_urls)")
 			}
 			fileMustExist(p, base+".metadata_file", a.MetadataFile)
-			if a.MetadataFile == "" && a.EntityID != "" && len(a.ReplyURLs) == 0 {
+			if (a.MetadataFile == "" || a.Type == "wsfed") && a.EntityID != "" && len(a.ReplyURLs) == 0 {
 				p.add(base+".reply_urls", "required with entity_id")
 			}
 			for j, r := range a.ReplyURLs {

@@ -187,6 +187,17 @@ type PasswordResetter interface {
 	ResetPassword(ctx context.Context, u *User, newPassword string) error
 }
 
+// ResetHistoryReporter is a PasswordResetter whose resets may not check
+// the password history. Active Directory checks it on a reset only with
+// the policy-hints control, which not every DC offers (Samba 4.17 does
+// not); a page that promises "not one of your last N passwords" asks
+// first. A PasswordResetter without this method always checks history.
+type ResetHistoryReporter interface {
+	// ResetChecksHistory reports whether ResetPassword, sent now, refuses
+	// a password from the user's history.
+	ResetChecksHistory(ctx context.Context) (bool, error)
+}
+
 // Unlocker clears a lockout.
 type Unlocker interface {
 	Unlock(ctx context.Context, u *User) error

@@ -187,7 +187,7 @@ func Decide(s Settings, in Input) Decision {
 		d.Password, d.Reason = true, "step_up_password"
 	}
 	if in.Enrolled != nil {
-		d.Methods = slices.DeleteFunc(slices.Clone(in.Enrolled), func(m string) bool { return !s.accepts(m) })
+		d.Methods = s.Acceptable(in.Enrolled)
 	}
 	// A second factor counts when every method it was made with is
 	// acceptable here (an email code does not count where email is not).
@@ -254,4 +254,9 @@ func mfaNeed(s Settings, in Input, app App, known bool) (need, remembered bool, 
 		return true, true, 0, "required_for_all"
 	}
 	return false, false, 0, ""
+}
+
+// Acceptable is the subset of enrolled that may serve as a second factor.
+func (s Settings) Acceptable(enrolled []string) []string {
+	return slices.DeleteFunc(slices.Clone(enrolled), func(m string) bool { return !s.accepts(m) })
 }

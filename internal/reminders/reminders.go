@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -101,6 +102,34 @@ func (r Report) Count(s Status) int {
 		}
 	}
 	return n
+}
+
+// Write writes one line per user and a summary to w, or nothing when a
+// real run had nothing to send (so cron mails no one).
+func (r Report) Write(w io.Writer) {
+	if !r.DryRun && r.Count(StatusSent) == 0 && r.Count(StatusFailed) == 0 {
+		return
+	}
+	width := len("login")
+	for _, x := range r.Results {
+		width = max(width, len(x.Login))
+	}
+	for _, x := range r.Results {
+		status := string(x.Status)
+		switch x.Status {
+		case StatusSkipped:
+			status += " (dry run)"
+		case StatusFailed:
+			status += ": " + x.Err.Error()
+		}
+		fmt.Fprintf(w, "%-*s  expires %s  %3d-day window  %s\n", width, x.Login, x.Expires.UTC().Format("2006-01-02 15:04 MST"), x.Window, status)
+	}
+	note := ""
+	if r.DryRun {
+		note = " (dry run: nothing sent)"
+	}
+	fmt.Fprintf(w, "%d users: %d sent, %d skipped, %d already sent, %d failed%s\n", len(r.Results),
+		r.Count(StatusSent), r.Count(StatusSkipped), r.Count(StatusAlreadySent), r.Count(StatusFailed), note)
 }
 
 // Err joins the failures, or is nil when there was none.

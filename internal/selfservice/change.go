@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
@@ -126,6 +127,12 @@ func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	_ = h.Store.ResetCounter(ctx, key)
-	h.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Login: u.UPN, Result: "ok", Detail: map[string]string{"where": "self-service"}})
+	// The user's other sessions and remembered browsers end; this one goes on.
+	ended, err := h.Engine.PasswordChanged(ctx, r, u)
+	if err != nil {
+		h.Log.ErrorContext(ctx, "change: ending the other sessions", "err", err)
+	}
+	h.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Login: u.UPN, Result: "ok",
+		Detail: map[string]string{"where": "self-service", "sessions_revoked": strconv.FormatInt(ended, 10)}})
 	return h.renderChange(w, r, u, http.StatusOK, nil, "change.done")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
@@ -30,6 +31,20 @@ func (e *Engine) PolicyFor(ctx context.Context, u *directory.User) directory.Pol
 		}
 	}
 	return directory.Policy{}
+}
+
+// ResetPolicyFor is PolicyFor for a password reset: without the history
+// rule when the directory says its reset will not check the history (an
+// AD DC without the policy-hints control), so the page never promises
+// what the write does not enforce. A change as the user always checks it.
+func (e *Engine) ResetPolicyFor(ctx context.Context, u *directory.User) directory.Policy {
+	p := e.PolicyFor(ctx, u)
+	if hr, ok := e.dir.(directory.ResetHistoryReporter); ok && p.HistoryLength > 0 {
+		if checked, err := hr.ResetChecksHistory(ctx); err != nil || !checked {
+			p.HistoryLength = 0
+		}
+	}
+	return p
 }
 
 func (e *Engine) renderChangePassword(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, p *web.Page, status int) error {
@@ -79,10 +94,20 @@ func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f st
 			return err
 		}
 	}
+	// The session this flow ends in is based on the new password; every
+	// session the user had, and every remembered browser, ends now (this
+	// browser's session is issued when the flow ends, and remembered again
+	// if the user asked at the second factor).
+	_, basis := e.basisAfterChange(ctx, st.User)
+	ended, err := e.endOthers(ctx, st.User.ID, "")
+	if err != nil {
+		e.log.ErrorContext(ctx, "ending the other sessions after a password change", "err", err)
+	}
 	e.audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: st.User.ID, Login: st.Login, App: st.Req.App, Result: "ok",
-		Detail: map[string]string{"reason": st.MustChange, "where": "signin"}})
+		Detail: map[string]string{"reason": st.MustChange, "where": "signin", "sessions_revoked": strconv.FormatInt(ended, 10)}})
 	st.MustChange, st.SealedOld = "", nil
 	st.User.State.MustChange = false
+	st.User.State.PasswordLastSet = basis
 	st.PasswordAt = e.now()
 	return e.advance(ctx, w, r, f, st)
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -15,10 +16,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-sso/gatehouse/internal/abuse"
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/password"
+	"github.com/gatehouse-sso/gatehouse/internal/policy"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
@@ -56,10 +59,13 @@ type Engine struct {
 	factors Factors
 	secure  bool
 	delay   *delayer
-	limits  limits
+	limits  *abuse.Passwords
 	pwcheck *password.Checker
+	pol     policy.Settings
 	// resumeTo answers an InPlace request's finished flow (SetResumeHandler).
 	resumeTo http.Handler
+	// rechecks holds the directory's latest word per user (recheck.go).
+	rechecks *recheckCache
 }
 
 // SetResumeHandler gives the engine the handler that serves the protocol
@@ -67,14 +73,6 @@ type Engine struct {
 // request ends by calling it with the finished sign-in instead of
 // redirecting the browser to it. Without one, every flow ends in a redirect.
 func (e *Engine) SetResumeHandler(h http.Handler) { e.resumeTo = h }
-
-// limits are the throttles on password checks (the abuse package later
-// adds smart lockout on top). They stay below AD's lockout threshold so an
-// attacker hits Gatehouse's limit, not the user's AD account.
-type limits struct {
-	perLogin, perIP int
-	window          time.Duration
-}
 
 // New builds the engine.
 func New(o Options) *Engine {
@@ -84,11 +82,13 @@ func New(o Options) *Engine {
 		audit: o.Audit, log: o.Logger, now: o.Now, factors: o.Factors, pwcheck: o.Passwords,
 		secure: u != nil && u.Scheme == "https",
 		delay:  newDelayer(),
-		limits: limits{perLogin: 5, perIP: 100, window: 15 * time.Minute},
+		pol:    policy.FromConfig(o.Config),
 	}
+	e.rechecks = newRecheckCache(recheckCacheSize, recheckCacheBytes)
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.limits = abuse.NewPasswords(o.Store, abuse.DefaultLimits(), e.now, e.log)
 	return e
 }
 
@@ -144,7 +144,8 @@ func (e *Engine) ensureBinding(w http.ResponseWriter, r *http.Request) string {
 // currentSession returns the browser's live session, touching its idle
 // expiry. The touch is a write, so it is skipped while the last one is
 // recent (touchEvery): an SSO sign-in then costs a read, not a write, and
-// the idle expiry errs early by at most that much.
+// the idle expiry errs early by at most that much. A session the directory
+// no longer backs is ended here (followsDirectory), for every user of it.
 func (e *Engine) currentSession(ctx context.Context, r *http.Request) (*store.Session, *sessionData) {
 	c, err := r.Cookie(e.sessionCookie())
 	if err != nil || c.Value == "" || len(c.Value) > 64 {
@@ -174,6 +175,9 @@ func (e *Engine) currentSession(ctx context.Context, r *http.Request) (*store.Se
 		e.log.ErrorContext(ctx, "session data unreadable", "err", err)
 		return nil, nil
 	}
+	if !e.followsDirectory(ctx, &s, &sd) {
+		return nil, nil
+	}
 	return &s, &sd
 }
 
@@ -190,42 +194,72 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// satisfies reports whether a session meets a request's requirements.
-func (e *Engine) satisfies(s *store.Session, req Request) bool {
-	now := e.now()
-	switch {
-	case req.ForceAuthn:
-		return false
-	case req.MaxAge > 0 && now.Sub(s.AuthTime) > req.MaxAge:
-		return false
-	case e.mfaRequired(req, nil) && s.MFATime.IsZero():
-		return false
-	case req.MFAMaxAge > 0 && (s.MFATime.IsZero() || now.Sub(s.MFATime) > req.MFAMaxAge):
-		return false
-	}
-	return true
+// decide asks the policy what u must still prove for req, given proof.
+// enrolled is nil when not looked up.
+func (e *Engine) decide(req Request, u *directory.User, enrolled []string, mustChange bool, proof policy.Proof) policy.Decision {
+	return policy.Decide(e.pol, policy.Input{
+		App: req.App, Action: req.Action, User: u, Enrolled: enrolled, MustChange: mustChange, Proof: proof, Now: e.now(),
+		Demands: policy.Demands{MFA: req.RequireMFA, ForceAuthn: req.ForceAuthn, MaxAge: req.MaxAge, MFAMaxAge: req.MFAMaxAge},
+	})
 }
 
-// mfaRequired applies the policy: the request, the app, the global
-// setting, and the user's groups.
-func (e *Engine) mfaRequired(req Request, u *directory.User) bool {
-	if req.RequireMFA || req.MFAMaxAge > 0 { // asking how fresh the MFA is asks for one
-		return true
+// Decide answers the policy's question for a caller outside a flow (a
+// password-only protocol such as WS-Trust).
+func (e *Engine) Decide(in policy.Input) policy.Decision {
+	in.Now = e.now()
+	return policy.Decide(e.pol, in)
+}
+
+// enrolledFor is the user's enabled methods, looked up only when the
+// request's action depends on them (account security); nil otherwise.
+func (e *Engine) enrolledFor(ctx context.Context, req Request, u *directory.User) ([]string, error) {
+	if req.Action != policy.ActionAccountSecurity {
+		return nil, nil
 	}
-	for _, a := range e.cfg.Apps {
-		if a.Name == req.App {
-			switch a.MFA {
-			case "required":
-				return true
-			case "optional":
-				return false
-			}
-		}
+	return e.enrolled(ctx, u)
+}
+
+// enrolled is the user's enabled methods (none without factors).
+func (e *Engine) enrolled(ctx context.Context, u *directory.User) ([]string, error) {
+	if e.factors == nil {
+		return []string{}, nil
 	}
-	if e.cfg.MFA.RequiredFor == "all" { // "apps" and "none" leave it to the app and groups
-		return true
+	m, err := e.factors.Enrolled(ctx, u)
+	if m == nil {
+		m = []string{}
 	}
-	return u != nil && u.InAnyGroup(e.cfg.MFA.RequiredGroups)
+	return m, err
+}
+
+// errDenied is returned (as the page) when the policy refuses the user
+// the app.
+func (e *Engine) deny(ctx context.Context, req Request, res *Result, d policy.Decision) error {
+	e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, UserID: res.User.ID, Login: firstNonEmpty(res.User.UPN, res.User.SAMAccountName),
+		App: req.App, Result: d.Reason})
+	return web.Errorf(http.StatusForbidden, "You are not allowed to use this application. Ask your administrator for access.",
+		fmt.Errorf("signin: %s denied to %s: %s", req.App, res.User.ID, d.Reason))
+}
+
+// admit checks a result the engine has (a session, a resumed or finished
+// flow) against req: it returns the result when the policy is satisfied,
+// nil when more must be proved, and the refusal when it denies.
+func (e *Engine) admit(ctx context.Context, req Request, res *Result, since time.Time) (*Result, error) {
+	enrolled, err := e.enrolledFor(ctx, req, &res.User)
+	if err != nil {
+		return nil, err
+	}
+	d := e.decide(req, &res.User, enrolled, false, res.proof(since))
+	switch {
+	case d.Denied:
+		return nil, e.deny(ctx, req, res, d)
+	case !d.Satisfied():
+		return nil, nil
+	}
+	res.mfaClaim = d.MFAClaim
+	if !d.MFAClaim {
+		res.Methods = slices.DeleteFunc(slices.Clone(res.Methods), func(m string) bool { return m == "mfa" })
+	}
+	return res, nil
 }
 
 // Authenticate is what a protocol calls. It returns the result when the
@@ -237,19 +271,39 @@ func (e *Engine) mfaRequired(req Request, u *directory.User) bool {
 func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Request) (*Result, error) {
 	ctx := r.Context()
 	if res, ok := ctx.Value(finishedKey{}).(*Result); ok {
-		return res, nil
+		// The flow this request started has just ended: its proofs were
+		// made for it.
+		if res, err := e.admit(ctx, req, res, res.flowStart); res != nil || err != nil {
+			return res, err
+		}
 	}
 	if id := r.URL.Query().Get(ResumeParam); id != "" {
-		if res, err := e.resume(ctx, r, id); err == nil {
-			return res, nil
-		} else if !errors.Is(err, errFlowGone) {
+		res, err := e.resume(ctx, r, id, req)
+		switch {
+		case err == nil:
+			if res, err := e.admit(ctx, req, res, res.flowStart); res != nil || err != nil {
+				return res, err
+			}
+		case !errors.Is(err, errFlowGone):
 			return nil, err
 		}
-		// A stale or foreign flow id: start again.
+		// A stale or foreign flow id, or one that does not meet this
+		// request: start again.
 	}
 	s, sd := e.currentSession(ctx, r)
-	if s != nil && e.satisfies(s, req) {
-		return &Result{SessionID: s.ID, User: sd.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods}, nil
+	var d policy.Decision
+	if s != nil {
+		res := sessionResult(s, sd)
+		enrolled, err := e.enrolledFor(ctx, req, &sd.User)
+		if err != nil {
+			return nil, err
+		}
+		if d = e.decide(req, &sd.User, enrolled, false, res.proof(time.Time{})); d.Denied {
+			return nil, e.deny(ctx, req, res, d)
+		}
+		if d.Satisfied() {
+			return e.admit(ctx, req, res, time.Time{})
+		}
 	}
 	bind := e.ensureBinding(w, r)
 	st := flowState{Req: req, Binding: hashBinding(bind)}
@@ -261,13 +315,17 @@ func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Reques
 		// Re-authenticating a signed-in user: ask only for the password.
 		st.Login, step = firstNonEmpty(sd.User.UPN, sd.User.SAMAccountName), StepPassword
 	}
-	// Step-up: a live session that only lacks a (fresh) second factor
-	// keeps its password verification.
-	if s != nil && !req.ForceAuthn && (req.MaxAge == 0 || e.now().Sub(s.AuthTime) <= req.MaxAge) {
+	// Step-up: a live session whose password the policy still accepts
+	// keeps it; only the second factor (or an enrolment) is left.
+	if s != nil && !d.Password {
 		u := sd.User
 		st.User, st.Login, st.PasswordAt, st.Methods = &u, firstNonEmpty(u.UPN, u.SAMAccountName), s.AuthTime, slices.Clone(s.Methods)
+		st.Factors, st.Remembered = slices.Clone(sd.Factors), sd.Remembered
+		if !s.MFATime.IsZero() {
+			st.MFAAt = s.MFATime
+		}
 		st.PriorSessID = s.ID
-		next, err := e.afterPrimary(ctx, &st)
+		next, err := e.afterPrimary(ctx, &st, e.now())
 		if err != nil {
 			return nil, err
 		}
@@ -301,12 +359,14 @@ func CreateFlowError(err error) error {
 type finishedKey struct{}
 
 // resume hands back a finished flow, once, to the browser that ran it.
-func (e *Engine) resume(ctx context.Context, r *http.Request, id string) (*Result, error) {
+func (e *Engine) resume(ctx context.Context, r *http.Request, id string, req Request) (*Result, error) {
 	f, st, err := e.loadFlow(ctx, r, id)
 	if err != nil {
 		return nil, err
 	}
-	if f.Step != StepDone || st.SessionID == "" {
+	if f.Step != StepDone || st.SessionID == "" || !st.Req.sameAsk(req) {
+		// A flow finished for another app or weaker demands is no answer
+		// to this request, and is not used up by it.
 		return nil, errFlowGone
 	}
 	if err := e.store.DeleteFlow(ctx, id); err != nil { // single use: a second resume fails
@@ -322,7 +382,9 @@ func (e *Engine) resume(ctx context.Context, r *http.Request, id string) (*Resul
 		}
 		return nil, err
 	}
-	return &Result{SessionID: s.ID, User: *st.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods, State: st.Req.State}, nil
+	res := &Result{SessionID: s.ID, User: *st.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods, State: st.Req.State,
+		factors: st.Factors, remembered: st.Remembered, flowStart: f.CreatedAt}
+	return res, nil
 }
 
 // finish issues the session: a new id every time (rotation at sign-in);
@@ -331,7 +393,8 @@ func (e *Engine) resume(ctx context.Context, r *http.Request, id string) (*Resul
 // (resume).
 func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
 	now := e.now()
-	data, err := json.Marshal(sessionData{User: *st.User, App: st.Req.App})
+	data, err := json.Marshal(sessionData{User: *st.User, App: st.Req.App, Factors: st.Factors, Remembered: st.Remembered,
+		PwdLastSet: st.User.State.PasswordLastSet})
 	if err != nil {
 		return err
 	}
@@ -388,7 +451,8 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		target = "/"
 	}
 	if inPlace {
-		res := &Result{SessionID: s.ID, User: *st.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods, State: st.Req.State}
+		res := &Result{SessionID: s.ID, User: *st.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods, State: st.Req.State,
+			factors: st.Factors, remembered: st.Remembered, flowStart: f.CreatedAt}
 		e.resumeTo.ServeHTTP(w, resumeRequest(r, target, res))
 		return nil
 	}
@@ -450,7 +514,13 @@ func (e *Engine) CurrentUser(r *http.Request) (*Result, bool) {
 	if s == nil {
 		return nil, false
 	}
-	return &Result{SessionID: s.ID, User: sd.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods}, true
+	return sessionResult(s, sd), true
+}
+
+// sessionResult is a session as a Result.
+func sessionResult(s *store.Session, sd *sessionData) *Result {
+	return &Result{SessionID: s.ID, User: sd.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods,
+		factors: sd.Factors, remembered: sd.Remembered}
 }
 
 func firstNonEmpty(vs ...string) string {

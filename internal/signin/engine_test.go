@@ -19,6 +19,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gatehouse-sso/gatehouse/internal/abuse"
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
@@ -250,7 +251,7 @@ func TestPasswordAttemptsAreThrottledPerLogin(t *testing.T) {
 	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
 	b := e.browser()
 	b.Get("/proto?hint=alice")
-	for range e.engine.limits.perLogin {
+	for range abuse.DefaultLimits().PerLogin {
 		b.Submit(map[string]string{"password": "Wrong-Password-1"})
 	}
 	b.Submit(map[string]string{"password": alicePW})
@@ -699,8 +700,13 @@ func TestARememberedBrowserSkipsTheSecondFactorButNotAnExplicitDemand(t *testing
 	e.advance(time.Hour)
 
 	b.Get("/proto?hint=alice")
-	if got := b.Submit(map[string]string{"password": alicePW}); got != "user=alice amr=pwd,otp,mfa mfa=yes state=saved:" {
-		t.Fatalf("a remembered browser was asked again or claimed wrongly: %q", got)
+	// The remembered browser skips the code page, and the token says what
+	// this session proved: a password, no second factor (issue 13, 12).
+	if got := b.Submit(map[string]string{"password": alicePW}); got != "user=alice amr=pwd mfa=no state=saved:" {
+		t.Fatalf("a remembered browser was asked again or claimed MFA it did not use now: %q", got)
+	}
+	if got := b.Get("/proto?mfa=1"); !strings.Contains(got, "Verify it") {
+		t.Fatalf("wauth=multipleauthn was satisfied by the remembered browser's session:\n%s", got)
 	}
 	if got := b.Get("/proto?mfa=1&fresh=1&hint=alice"); !strings.Contains(got, `name="password"`) {
 		t.Fatalf("no password page:\n%s", got)

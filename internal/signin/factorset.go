@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"slices"
 	"time"
@@ -33,6 +34,7 @@ type FactorSet struct {
 	WebAuthn *webauthn.Service
 	Box      *secrets.Box
 	Now      func() time.Time
+	Log      *slog.Logger // nil: no log
 	// Credentials lists a user's stored factors once for Enrolled.
 	Credentials interface {
 		ListCredentials(ctx context.Context, userID string) ([]store.Credential, error)
@@ -153,11 +155,19 @@ func (fs *FactorSet) StaticChallenge(method string) ([]byte, bool) {
 // Challenge implements Factors.
 func (fs *FactorSet) Challenge(ctx context.Context, _ *http.Request, u *directory.User, method string, prev []byte, p *web.Page) ([]byte, error) {
 	data, show, err := fs.challenge(ctx, u, method, prev, p.Lang, signIn)
-	if errors.Is(err, mfa.ErrThrottled) {
+	switch {
+	case errors.Is(err, mfa.ErrThrottled):
 		p.Errors["code"] = p.T("mfa.throttled")
 		return prev, nil
-	}
-	if err != nil {
+	case err != nil && method == mfa.MethodEmail:
+		// The mail server is down or refused: the user is told and
+		// offered their other methods; the page is no 500.
+		p.Errors["code"] = p.T("mfa.email_failed")
+		if fs.Log != nil {
+			fs.Log.ErrorContext(ctx, "sending the sign-in email code", "user", u.ID, "err", err)
+		}
+		return nil, nil
+	case err != nil:
 		return nil, err
 	}
 	if d, ok := p.Data.(*loginData); ok && show != "" {

@@ -48,7 +48,8 @@ func (e *Engine) offered(r *http.Request, step string, st flowState) ([]string, 
 	case st.enrolled != nil:
 		return st.enrolled, nil
 	}
-	return e.factors.Enrolled(r.Context(), st.User)
+	m, err := e.factors.Enrolled(r.Context(), st.User)
+	return e.pol.Acceptable(m), err
 }
 
 func (e *Engine) renderFactorStep(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, p *web.Page, d *loginData, status int) error {
@@ -137,6 +138,9 @@ func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow
 			Detail: map[string]string{"method": pf.Method}})
 	}
 	st.MFAAt = e.now()
+	if !slices.Contains(st.Factors, pf.Method) {
+		st.Factors = append(st.Factors, pf.Method)
+	}
 	if amr != "" && !slices.Contains(st.Methods, amr) {
 		st.Methods = append(st.Methods, amr)
 	}

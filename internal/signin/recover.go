@@ -179,7 +179,7 @@ func (h *recoveryFlow) page(w http.ResponseWriter, r *http.Request, status int, 
 		p.Notice = p.T(notice, args...)
 	}
 	if d.Step == StepNewPassword {
-		d.NewPassword = h.e.NewPasswordForm(h.e.PolicyFor(r.Context(), u), u, &p, true)
+		d.NewPassword = h.e.NewPasswordForm(h.e.ResetPolicyFor(r.Context(), u), u, &p, true)
 	}
 	return h.e.render.Render(w, "password_reset", status, p)
 }
@@ -494,7 +494,7 @@ func (h *recoveryFlow) newPassword(w http.ResponseWriter, r *http.Request, f sto
 	case newPW != confirm:
 		return again(http.StatusUnprocessableEntity, "confirm_password", h.t(r, "change.mismatch"))
 	}
-	pol := h.e.PolicyFor(r.Context(), st.User)
+	pol := h.e.ResetPolicyFor(r.Context(), st.User)
 	if v := h.e.CheckNewPassword(pol, newPW, st.User); len(v) > 0 {
 		p := h.e.render.NewPage(r, h.Title, nil)
 		return again(http.StatusUnprocessableEntity, "new_password", PolicyMessage(&p, pol, v))
@@ -534,7 +534,7 @@ func (h *recoveryFlow) end(w http.ResponseWriter, r *http.Request, f store.Flow,
 		var pe *directory.PolicyError
 		if errors.As(err, &pe) && f.Step == StepNewPassword {
 			p := h.e.render.NewPage(r, h.Title, nil)
-			msg := PolicyMessage(&p, h.e.PolicyFor(ctx, u), pe.Violations)
+			msg := PolicyMessage(&p, h.e.ResetPolicyFor(ctx, u), pe.Violations)
 			return h.show(w, r, f, st, http.StatusUnprocessableEntity, map[string]string{"new_password": msg}, "")
 		}
 		return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/policy"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
@@ -31,6 +32,7 @@ const (
 // Request is what a protocol asks of the engine.
 type Request struct {
 	App        string        // the app's configured name, for policy and audit
+	Action     policy.Action // a Gatehouse action (account security) instead of an app sign-in
 	RequireMFA bool          // the app or the request (wauth=multipleauthn) demands a second factor
 	ForceAuthn bool          // wfresh=0, prompt=login: verify the password again now
 	MaxAge     time.Duration // the password must have been verified this recently (0: any)
@@ -50,6 +52,14 @@ type Request struct {
 	State []byte
 }
 
+// sameAsk reports whether a flow finished for r answers o: the same app
+// or action with the same demands. A flow for a weaker request (a
+// password-only /login, no wfresh) must not answer a stricter one.
+func (r Request) sameAsk(o Request) bool {
+	return r.App == o.App && r.Action == o.Action && r.RequireMFA == o.RequireMFA && r.ForceAuthn == o.ForceAuthn &&
+		r.MaxAge == o.MaxAge && r.MFAMaxAge == o.MFAMaxAge
+}
+
 // ResumeParam is the query parameter that carries a finished flow's id
 // back to the protocol.
 const ResumeParam = "gh_flow"
@@ -62,10 +72,25 @@ type Result struct {
 	MFATime   time.Time // zero when no second factor was used
 	Methods   []string  // RFC 8176 amr values actually used
 	State     []byte    // the protocol's saved request (resumed flows only)
+
+	factors    []string  // the second factors used (policy method names)
+	remembered bool      // the browser is remembered for this user
+	flowStart  time.Time // when the flow that produced it began (zero for a session)
+	mfaClaim   bool      // set by admit: the policy lets a token claim MFA
 }
 
-// MFA reports whether a second factor was used.
-func (r *Result) MFA() bool { return !r.MFATime.IsZero() }
+// MFA reports whether a token may say a second factor was used: one was
+// used in this session, and the policy counts it for the app (an email
+// code does not unless mfa.email_as_second_factor; a remembered browser
+// never does).
+func (r *Result) MFA() bool { return r.mfaClaim }
+
+// proof is what the result has proved, for the policy; since is when the
+// flow that produced it began (zero for a session).
+func (r *Result) proof(since time.Time) policy.Proof {
+	p := policy.Proof{PasswordAt: r.AuthTime, MFAAt: r.MFATime, Factors: r.factors, Remembered: r.remembered, Since: since}
+	return p
+}
 
 // flowState is the engine's state for one flow, kept in store.Flow.Data.
 type flowState struct {
@@ -79,7 +104,13 @@ type flowState struct {
 	PasswordAt time.Time       `json:"password_at,omitzero"`
 	MFAAt      time.Time       `json:"mfa_at,omitzero"`
 	Methods    []string        `json:"methods,omitempty"`
-	MustChange string          `json:"must_change,omitempty"` // "expired" or "must_change"
+	// Factors are the second factors used in this flow (method names);
+	// Remembered: the browser was remembered for the user, which lets a
+	// configured MFA requirement pass without a factor (never a demanded
+	// one, never the MFA claim).
+	Factors    []string `json:"factors,omitempty"`
+	Remembered bool     `json:"remembered,omitempty"`
+	MustChange string   `json:"must_change,omitempty"` // "expired" or "must_change"
 	// Remember: the user ticked "remember this browser" with the second
 	// factor; done when the flow ends, by the request that ends it.
 	Remember    bool            `json:"remember,omitempty"`
@@ -191,6 +222,11 @@ var errStaleStep = errors.New("signin: the flow moved on")
 // sessionData is what a session keeps about its user, so a single sign-on
 // needs no directory round trip.
 type sessionData struct {
-	User directory.User `json:"user"`
-	App  string         `json:"app,omitempty"`
+	User       directory.User `json:"user"`
+	App        string         `json:"app,omitempty"`
+	Factors    []string       `json:"factors,omitempty"`
+	Remembered bool           `json:"remembered,omitempty"`
+	// PwdLastSet is the directory's pwdLastSet of the password the session
+	// is based on: one set later ends the session (recheck.go).
+	PwdLastSet time.Time `json:"pwd_last_set,omitzero"`
 }

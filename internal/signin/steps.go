@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/observe"
+	"github.com/gatehouse-sso/gatehouse/internal/policy"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
@@ -21,63 +22,53 @@ import (
 const maxLoginLen, maxPasswordLen = 256, 1024
 
 // afterPrimary decides where a flow goes once the password (or a live
-// session) has identified the user.
-func (e *Engine) afterPrimary(ctx context.Context, st *flowState) (string, error) {
-	if st.MustChange != "" {
-		// The password was right but must change; the second factor comes
-		// first, so a stolen expired password is not enough.
-		if e.mfaRequired(st.Req, st.User) || e.hasFactors(ctx, st.User) {
-			if st.MFAAt.IsZero() {
-				return e.mfaStep(ctx, st)
-			}
-		}
-		return StepChangePassword, nil
-	}
-	if !e.mfaRequired(st.Req, st.User) {
-		return StepDone, nil
-	}
-	if !st.MFAAt.IsZero() && (st.Req.MFAMaxAge == 0 || e.now().Sub(st.MFAAt) <= st.Req.MFAMaxAge) {
-		return StepDone, nil
-	}
-	return e.mfaStep(ctx, st)
-}
-
-func (e *Engine) hasFactors(ctx context.Context, u *directory.User) bool {
-	if e.factors == nil {
-		return false
-	}
-	m, err := e.factors.Enrolled(ctx, u)
-	return err == nil && len(m) > 0
-}
-
-// mfaStep is the second-factor step, or enrolment when the user has none.
-func (e *Engine) mfaStep(ctx context.Context, st *flowState) (string, error) {
-	if e.factors == nil {
-		return "", errors.New("signin: a second factor is required but no factor method is configured (mfa.methods)")
-	}
-	m, err := e.factors.Enrolled(ctx, st.User)
+// session) has identified the user: the policy says what is left. since
+// is when the flow began (its proofs were made for its request).
+func (e *Engine) afterPrimary(ctx context.Context, st *flowState, since time.Time) (string, error) {
+	enrolled, err := e.enrolled(ctx, st.User)
 	if err != nil {
 		return "", err
 	}
-	if len(m) == 0 {
+	proof := policy.Proof{PasswordAt: st.PasswordAt, MFAAt: st.MFAAt, Factors: st.Factors, Remembered: st.Remembered, Since: since}
+	d := e.decide(st.Req, st.User, enrolled, st.MustChange != "", proof)
+	switch {
+	case d.Password:
+		// Not reached from a password step (it has just been verified);
+		// a step-up whose password the policy no longer accepts asks again.
+		st.PasswordAt = time.Time{}
+		return StepPassword, nil
+	case d.Enrol:
+		if e.factors == nil || len(e.factors.Enrollable()) == 0 {
+			return "", errors.New("signin: a second factor is required but no method can be enrolled (mfa.methods)")
+		}
 		return StepEnrol, nil
+	case d.MFA:
+		return e.mfaStep(st, d.Methods), nil
+	case st.MustChange != "":
+		return StepChangePassword, nil
 	}
-	st.enrolled = m // for the code page this request shows (moveTo)
-	// Pending state of a method the user does not have (the identify
-	// page's passkey offer) is dropped: only offered methods are pending.
-	if len(st.Pending) > 0 && !slices.Contains(m, e.pending(*st).Method) {
+	return StepDone, nil
+}
+
+// mfaStep is the second-factor step, offering methods (the user's methods
+// the policy accepts).
+func (e *Engine) mfaStep(st *flowState, methods []string) string {
+	st.enrolled = methods // for the code page this request shows (moveTo)
+	// Pending state of a method not offered (the identify page's passkey
+	// offer) is dropped: only offered methods are pending.
+	if len(st.Pending) > 0 && !slices.Contains(methods, e.pending(*st).Method) {
 		st.Pending = nil
 	}
 	// A method whose challenge is the same every time (an authenticator
 	// app code) is made pending now, with the step, so showing the code
 	// page does not write the flow again.
 	if sc, ok := e.factors.(staticChallenger); ok && len(st.Pending) == 0 {
-		method := chooseMethod("", m, "")
+		method := chooseMethod("", methods, "")
 		if data, ok := sc.StaticChallenge(method); ok {
 			st.Pending, _ = json.Marshal(pendingFactor{Method: method, Data: data})
 		}
 	}
-	return StepMFA, nil
+	return StepMFA
 }
 
 // staticChallenger is implemented by Factors whose challenge for some
@@ -244,34 +235,6 @@ func (e *Engine) staleOr(w http.ResponseWriter, r *http.Request, f store.Flow, e
 	return err
 }
 
-// throttleKeys are the counters a password attempt is charged to.
-func throttleKeys(login, ip string) (string, string) {
-	return "pw:login:" + strings.ToLower(login), "pw:ip:" + ip
-}
-
-func (e *Engine) throttled(ctx context.Context, login, ip string) (bool, error) {
-	kl, ki := throttleKeys(login, ip)
-	now := e.now()
-	cl, err := e.store.GetCounter(ctx, kl, now)
-	if err != nil {
-		return false, err
-	}
-	ci, err := e.store.GetCounter(ctx, ki, now)
-	if err != nil {
-		return false, err
-	}
-	return cl.Count >= e.limits.perLogin || ci.Count >= e.limits.perIP, nil
-}
-
-func (e *Engine) countFailure(ctx context.Context, login, ip string) {
-	kl, ki := throttleKeys(login, ip)
-	for _, k := range []string{kl, ki} {
-		if _, err := e.store.IncrementCounter(ctx, k, e.now(), e.limits.window); err != nil {
-			e.log.ErrorContext(ctx, "throttle counter", "err", err)
-		}
-	}
-}
-
 func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
 	ctx := r.Context()
 	password := r.PostFormValue("password")
@@ -310,16 +273,11 @@ func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Fl
 	}
 	st.User, st.PasswordAt = u, e.now()
 	st.Methods = []string{"pwd"}
-	// A relying party that demands a second factor now (wauth, prompt=login)
-	// is not answered with a remembered device.
-	if d, ok := e.rememberedMFA(ctx, r, u.ID); ok && st.MustChange == "" && !st.Req.RequireMFA && !st.Req.ForceAuthn {
-		st.MFAAt = d.MFAAt
-		for _, m := range d.Methods {
-			if m != "pwd" && !slices.Contains(st.Methods, m) {
-				st.Methods = append(st.Methods, m)
-			}
-		}
-	}
+	e.directorySaid(u, st.PasswordAt)
+	// A remembered browser may stand in for a second factor the
+	// configuration requires; the policy never lets it answer one the
+	// request demands, and it adds no MFA claim.
+	_, st.Remembered = e.rememberedMFA(ctx, r, u.ID)
 	return e.advance(ctx, w, r, f, st)
 }
 
@@ -368,9 +326,9 @@ func (e *Engine) CheckPassword(ctx context.Context, app, login, password string)
 // caller.
 func (e *Engine) checkPassword(ctx context.Context, app, login, password string) (*directory.User, error) {
 	ip := observe.ClientIP(ctx)
-	if t, err := e.throttled(ctx, login, ip); err != nil {
+	if ok, err := e.limits.Allowed(ctx, login, ip); err != nil {
 		return nil, err
-	} else if t {
+	} else if !ok {
 		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: login, App: app, Result: "throttled"})
 		return nil, ErrThrottled
 	}
@@ -381,7 +339,7 @@ func (e *Engine) checkPassword(ctx context.Context, app, login, password string)
 		return u, err
 	}
 	if errors.Is(err, directory.ErrInvalidCredentials) {
-		e.countFailure(ctx, login, ip)
+		e.limits.Failed(ctx, login, ip)
 		e.delay.pad(ctx, start)
 	}
 	e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: login, App: app, Result: failureReason(err)})
@@ -408,7 +366,7 @@ func failureReason(err error) string {
 // advance moves a flow on after a step succeeded: to the next step the
 // policy asks for, or to the session when nothing is left.
 func (e *Engine) advance(ctx context.Context, w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
-	next, err := e.afterPrimary(ctx, &st)
+	next, err := e.afterPrimary(ctx, &st, f.CreatedAt)
 	if err != nil {
 		return err
 	}
@@ -496,6 +454,6 @@ func (e *Engine) postPasskey(w http.ResponseWriter, r *http.Request, f store.Flo
 	}
 	st.User, st.Login = u, firstNonEmpty(u.UPN, u.SAMAccountName)
 	st.PasswordAt, st.MFAAt = now, now
-	st.Methods = []string{amr}
+	st.Methods, st.Factors = []string{amr}, []string{policy.MethodWebAuthn}
 	return e.advance(ctx, w, r, f, st)
 }

@@ -1,5 +1,5 @@
 // Package store defines Gatehouse's persistence: small role interfaces
-// (Sessions, Flows, Credentials, Audit, Throttle, Keys, Tickets) that each
+// (Sessions, Flows, Credentials, Audit, Throttle, Tickets) that each
 // consumer depends on, the record types they move, and the sentinel errors
 // ErrNotFound and ErrConflict.
 //
@@ -8,4 +8,8 @@
 // encrypts or interprets secrets: callers seal them (internal/secrets) before
 // handing them over, and Data fields are opaque bytes owned by the caller.
 // The store never reads a clock: every time it needs comes from the caller.
+//
+// Signing keys are not stored here: they come from files (internal/keys).
+// The signing_keys table of the first migration is unused and stays, so
+// that databases already migrated and new ones have the same schema.
 package store

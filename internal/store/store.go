@@ -93,17 +93,6 @@ type Counter struct {
 	ExpiresAt   time.Time // WindowStart + window
 }
 
-// SigningKey is a token-signing key with its certificate.
-type SigningKey struct {
-	ID         string // key id (kid)
-	Algorithm  string // "RS256"
-	State      string // "current", "next", "retired"
-	PrivateKey []byte // sealed PKCS#8 DER; sealed by the caller
-	CertDER    []byte
-	CreatedAt  time.Time
-	NotAfter   time.Time
-}
-
 // Ticket is a single-use, expiring token: an email code, an authorization
 // code, an assertion ID kept for replay detection, a reset link.
 type Ticket struct {
@@ -132,6 +121,11 @@ type Sessions interface {
 	DeleteSession(ctx context.Context, id string) error // ErrNotFound when missing
 	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
 	DeleteUserSessions(ctx context.Context, userID string) (int64, error)
+	// DeleteUserSessionsExcept deletes every session of the user, expired or
+	// not, except the one with id keep (a password change ends the user's
+	// other sessions, not the one that made it), and returns how many it
+	// deleted. A keep that is not one of the user's sessions keeps nothing.
+	DeleteUserSessionsExcept(ctx context.Context, userID, keep string) (int64, error)
 }
 
 // Flows stores in-progress flows.
@@ -177,14 +171,6 @@ type Throttle interface {
 	ResetCounter(ctx context.Context, key string) error // no error when missing
 }
 
-// Keys stores signing keys.
-type Keys interface {
-	CreateKey(ctx context.Context, k SigningKey) error
-	ListKeys(ctx context.Context) ([]SigningKey, error) // oldest first
-	UpdateKey(ctx context.Context, id string, fn func(SigningKey) (SigningKey, error)) (SigningKey, error)
-	DeleteKey(ctx context.Context, id string) error
-}
-
 // Tickets stores single-use tokens.
 type Tickets interface {
 	CreateTicket(ctx context.Context, t Ticket) error // ErrConflict when (Kind, ID) exists, even expired-but-not-collected
@@ -201,7 +187,6 @@ type Store interface {
 	Credentials
 	Audit
 	Throttle
-	Keys
 	Tickets
 	// Ping checks the backend answers; /readyz uses it.
 	Ping(ctx context.Context) error

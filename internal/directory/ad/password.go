@@ -13,8 +13,8 @@ import (
 )
 
 // LDAP_SERVER_POLICY_HINTS: a reset carrying it is checked against the
-// password history too (Windows; Samba 4.17 ignores it). Sent only to a DC
-// that lists it in its RootDSE supportedControl.
+// password history too (Windows). Sent only to a DC that lists it in its
+// RootDSE supportedControl; Samba 4.17 lists neither OID.
 const (
 	oidPolicyHints           = "1.2.840.113556.1.4.2239"
 	oidPolicyHintsDeprecated = "1.2.840.113556.1.4.2066"
@@ -123,6 +123,25 @@ func (d *Directory) ResetPassword(ctx context.Context, u *directory.User, newPas
 		return d.explainRefusal(st, newPassword, false, hinted)
 	}
 	return fmt.Errorf("ad: reset password: %w", err)
+}
+
+// ResetChecksHistory reports whether a reset sent now carries the
+// policy-hints control, so that the DC refuses a password from the
+// history: whether the DC the reset would go to advertises it. (A reset
+// that fails over to a DC without it skips the history check.)
+func (d *Directory) ResetChecksHistory(ctx context.Context) (bool, error) {
+	ctx, cancel := d.callContext(ctx)
+	defer cancel()
+	hinted := false
+	err := d.run(ctx, runOpts{kind: servicePool, name: "read"}, func(ctx context.Context, c ldapConn, dc *dc) error {
+		controls, err := d.policyHints(ctx, c, dc)
+		hinted = len(controls) > 0
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("ad: supported controls: %w", err)
+	}
+	return hinted, nil
 }
 
 // policyHints returns the policy-hints control for this DC if its RootDSE

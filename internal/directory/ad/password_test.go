@@ -102,6 +102,36 @@ func TestResetSendsPolicyHintsWhenAdvertised(t *testing.T) {
 	})
 }
 
+func TestResetChecksHistoryOnlyWhereTheDCAdvertisesPolicyHints(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		advertised []string
+		want       bool
+	}{
+		{"a DC listing the current control checks it", []string{oidPolicyHints}, true},
+		{"a DC listing only the older control checks it", []string{oidPolicyHintsDeprecated}, true},
+		{"a DC listing neither (Samba 4.17) does not", nil, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := healthyFake("dc1")
+			f.search = rootDSEWith(tt.advertised...)
+			d, _ := newFakeDirectory(t, testConfig(), f)
+			got, err := d.ResetChecksHistory(context.Background())
+			if err != nil || got != tt.want {
+				t.Fatalf("ResetChecksHistory = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+	t.Run("an unreachable DC is an error, not a promise", func(t *testing.T) {
+		f := healthyFake("dc1")
+		f.search = func(*ldap.SearchRequest) (*ldap.SearchResult, error) { return nil, errors.New("connection reset") }
+		d, _ := newFakeDirectory(t, testConfig(), f)
+		if got, err := d.ResetChecksHistory(context.Background()); err == nil || got {
+			t.Fatalf("ResetChecksHistory = %v, %v; want an error", got, err)
+		}
+	})
+}
+
 func TestChangeIsOneDeleteAddModify(t *testing.T) {
 	f := healthyFake("dc1")
 	d, _ := newFakeDirectory(t, testConfig(), f)

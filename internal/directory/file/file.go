@@ -58,8 +58,10 @@ type UserFile struct {
 	BadPasswordCount  int       `yaml:"bad_password_count,omitempty"`
 }
 
-// DefaultPolicy is used when the file has no policy section.
-var DefaultPolicy = PolicyFile{MinLength: 12, Complexity: true, HistoryLength: 5, LockoutThreshold: 10, LockoutDuration: 15 * time.Minute}
+// DefaultPolicy is the policy of a file without a policy section.
+func DefaultPolicy() PolicyFile {
+	return PolicyFile{MinLength: 12, Complexity: true, HistoryLength: 5, LockoutThreshold: 10, LockoutDuration: 15 * time.Minute}
+}
 
 // Directory is a file-backed directory.
 type Directory struct {
@@ -143,7 +145,7 @@ func (d *Directory) load() error {
 		return fmt.Errorf("user file %s: %w", d.path, err)
 	}
 	if f.Policy == (PolicyFile{}) {
-		f.Policy = DefaultPolicy
+		f.Policy = DefaultPolicy()
 	}
 	seen := map[string]bool{}
 	for i, u := range f.Users {

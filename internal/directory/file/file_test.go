@@ -151,7 +151,7 @@ func TestAMissingIDIsGeneratedAndKept(t *testing.T) {
 }
 
 func TestAFailedWriteChangesNothing(t *testing.T) {
-	h := newHarness(t, DefaultPolicy)
+	h := newHarness(t, DefaultPolicy())
 	a := h.NewUser(t, directorytest.PasswordA)
 	u, err := h.d.LookupUser(context.Background(), a.Username)
 	if err != nil {

@@ -50,7 +50,7 @@ const (
 
 // DefaultSendLimit is how many codes a user may be sent when
 // Options.SendLimit is zero.
-var DefaultSendLimit = mfa.Limit{Max: 5, Window: time.Hour}
+func DefaultSendLimit() mfa.Limit { return mfa.Limit{Max: 5, Window: time.Hour} }
 
 // ticketKind is the store.Ticket namespace of email codes.
 const ticketKind = "mfa.emailcode"
@@ -131,7 +131,7 @@ func New(o Options) (*Codes, error) {
 	c.attempts = mfa.Limiter{Throttle: o.Store, Limit: mfa.Limit{Max: maxAttempts, Window: 2 * c.ttl}}
 	c.sends = mfa.Limiter{Throttle: o.Store, Limit: o.SendLimit}
 	if c.sends.Limit == (mfa.Limit{}) {
-		c.sends.Limit = DefaultSendLimit
+		c.sends.Limit = DefaultSendLimit()
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

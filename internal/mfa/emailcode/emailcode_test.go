@@ -336,7 +336,7 @@ func TestCodesAreDrawnWithoutBiasAndZeroPadded(t *testing.T) {
 
 func TestTooManySendsThrottleTheUser(t *testing.T) {
 	fx := newFixture(t, emailcode.Options{})
-	for i := range emailcode.DefaultSendLimit.Max {
+	for i := range emailcode.DefaultSendLimit().Max {
 		if _, err := fx.c.Send(t.Context(), alice, ""); err != nil {
 			t.Fatalf("send %d: %v", i+1, err)
 		}
@@ -344,7 +344,7 @@ func TestTooManySendsThrottleTheUser(t *testing.T) {
 	if _, err := fx.c.Send(t.Context(), alice, ""); !errors.Is(err, mfa.ErrThrottled) {
 		t.Fatalf("got %v", err)
 	}
-	fx.clock.Advance(emailcode.DefaultSendLimit.Window)
+	fx.clock.Advance(emailcode.DefaultSendLimit().Window)
 	if _, err := fx.c.Send(t.Context(), alice, ""); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}

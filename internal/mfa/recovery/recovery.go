@@ -46,7 +46,7 @@ const (
 )
 
 // DefaultLimit is the attempt limit per user when Options.Limit is zero.
-var DefaultLimit = mfa.Limit{Max: 5, Window: 5 * time.Minute}
+func DefaultLimit() mfa.Limit { return mfa.Limit{Max: 5, Window: 5 * time.Minute} }
 
 // Store is what the factor needs of the store.
 type Store interface {
@@ -106,7 +106,7 @@ func New(o Options) (*Codes, error) {
 		c.count = DefaultCount
 	}
 	if c.limit.Limit == (mfa.Limit{}) {
-		c.limit.Limit = DefaultLimit
+		c.limit.Limit = DefaultLimit()
 	}
 	return c, nil
 }

@@ -245,7 +245,7 @@ func TestTooManyWrongCodesThrottleTheUser(t *testing.T) {
 	fx := newFixture(t, mfa.Limit{})
 	ctx := t.Context()
 	codes, _ := fx.c.Generate(ctx, "u1")
-	for i := range recovery.DefaultLimit.Max {
+	for i := range recovery.DefaultLimit().Max {
 		if _, err := fx.c.Verify(ctx, "u1", "22222-22222"); !errors.Is(err, mfa.ErrInvalidCode) {
 			t.Fatalf("attempt %d: %v", i+1, err)
 		}
@@ -253,7 +253,7 @@ func TestTooManyWrongCodesThrottleTheUser(t *testing.T) {
 	if _, err := fx.c.Verify(ctx, "u1", codes[0]); !errors.Is(err, mfa.ErrThrottled) {
 		t.Fatalf("a right code went through while throttled: %v", err)
 	}
-	fx.clock.Advance(recovery.DefaultLimit.Window)
+	fx.clock.Advance(recovery.DefaultLimit().Window)
 	if _, err := fx.c.Verify(ctx, "u1", codes[0]); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}

@@ -49,7 +49,7 @@ const (
 )
 
 // DefaultLimit is the attempt limit per user when Options.Limit is zero.
-var DefaultLimit = mfa.Limit{Max: 5, Window: 5 * time.Minute}
+func DefaultLimit() mfa.Limit { return mfa.Limit{Max: 5, Window: 5 * time.Minute} }
 
 // DefaultName labels a credential the user did not name.
 const DefaultName = "Authenticator app"
@@ -112,7 +112,7 @@ func New(o Options) (*TOTP, error) {
 		t.rand = rand.Reader
 	}
 	if t.limit.Limit == (mfa.Limit{}) {
-		t.limit.Limit = DefaultLimit
+		t.limit.Limit = DefaultLimit()
 	}
 	if t.ttl <= 0 {
 		t.ttl = DefaultTTL

@@ -309,7 +309,7 @@ func TestTooManyWrongCodesThrottleTheUser(t *testing.T) {
 	ctx := t.Context()
 	secret := fx.enrolled("u1")
 	wrong := code(t, secret, fx.clock.Now().Add(-10*totp.Period))
-	for i := range totp.DefaultLimit.Max {
+	for i := range totp.DefaultLimit().Max {
 		if err := fx.f.Verify(ctx, "u1", wrong); !errors.Is(err, mfa.ErrInvalidCode) {
 			t.Fatalf("attempt %d: %v", i+1, err)
 		}
@@ -320,7 +320,7 @@ func TestTooManyWrongCodesThrottleTheUser(t *testing.T) {
 	if err := fx.f.Verify(ctx, "u2", "123456"); !errors.Is(err, mfa.ErrNotEnrolled) {
 		t.Fatalf("another user: %v", err)
 	}
-	fx.clock.Advance(totp.DefaultLimit.Window)
+	fx.clock.Advance(totp.DefaultLimit().Window)
 	if err := fx.f.Verify(ctx, "u1", code(t, secret, fx.clock.Now())); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}
@@ -331,13 +331,13 @@ func TestASuccessClearsTheFailureCount(t *testing.T) {
 	ctx := t.Context()
 	secret := fx.enrolled("u1")
 	wrong := code(t, secret, fx.clock.Now().Add(-10*totp.Period))
-	for range totp.DefaultLimit.Max - 1 {
+	for range totp.DefaultLimit().Max - 1 {
 		_ = fx.f.Verify(ctx, "u1", wrong)
 	}
 	if err := fx.f.Verify(ctx, "u1", code(t, secret, fx.clock.Now())); err != nil {
 		t.Fatal(err)
 	}
-	for i := range totp.DefaultLimit.Max {
+	for i := range totp.DefaultLimit().Max {
 		if err := fx.f.Verify(ctx, "u1", wrong); !errors.Is(err, mfa.ErrInvalidCode) {
 			t.Fatalf("attempt %d after a success: %v", i+1, err)
 		}

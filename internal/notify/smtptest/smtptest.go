@@ -367,3 +367,7 @@ func (l testLogger) Printf(format string, v ...any) {
 }
 
 func (l testLogger) Println(v ...any) { l.Printf("%s", fmt.Sprintln(v...)) }
+
+// Stop stops the server before the test ends, as a mail server that went
+// down: connections are refused from then on.
+func (s *Server) Stop() { _ = s.srv.Close() }

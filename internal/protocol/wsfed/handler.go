@@ -24,9 +24,6 @@ type Handler struct {
 	Registry *Registry
 	Builder  *assertion.Builder
 	Policy   assertion.ClaimsPolicy
-	// Groups limits a relying party (by name) to members of any of these
-	// directory groups.
-	Groups   map[string][]string
 	Metadata MetadataConfig
 	Audit    *audit.Recorder
 	Renderer *web.Renderer
@@ -83,7 +80,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, q url.Values) e
 	// kept in its flow until it ends); ParseSignIn has capped each.
 	clean := url.Values{}
 	for k, v := range q {
-		if _, known := ParamLimits[k]; known {
+		if _, known := ParamLimit(k); known {
 			clean[k] = v
 		}
 	}
@@ -102,10 +99,6 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, q url.Values) e
 	res, err := h.Engine.Authenticate(w, r, sreq)
 	if err != nil || res == nil {
 		return err
-	}
-	if gs := h.Groups[req.RP.Name]; len(gs) > 0 && !res.User.InAnyGroup(gs) {
-		h.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, UserID: res.User.ID, Login: res.User.UPN, App: req.RP.Name, Result: "not_in_group"})
-		return web.Errorf(http.StatusForbidden, "You are not allowed to use this application. Ask your administrator for access.", nil)
 	}
 	ip, _ := netip.ParseAddr(observe.ClientIP(ctx))
 	claims := h.Policy.Claims(&res.User, assertion.SignIn{AuthInstant: res.AuthTime, AMR: res.Methods, MFA: res.MFA(), ClientIP: ip}, h.Now())

@@ -64,12 +64,23 @@ func reqErr(param string, err error, format string, args ...any) *RequestError {
 	return &RequestError{Param: param, Err: err, Detail: fmt.Sprintf(format, args...)}
 }
 
-// ParamLimits caps the length in bytes of each parameter; any other
-// parameter is capped at DefaultParamLimit. wctx carries Entra's
-// estsrequest, which runs to a few kilobytes.
-var ParamLimits = map[string]int{
+// paramLimits caps the length in bytes of each parameter WS-Fed (and
+// Entra) defines; any other parameter is capped at DefaultParamLimit.
+// wctx carries Entra's estsrequest, which runs to a few kilobytes.
+var paramLimits = map[string]int{
 	"wa": 32, "wtrealm": 1024, "wreply": 2048, "wctx": 8192, "wauth": 512, "wfresh": 16,
 	"whr": 1024, "username": 1024, "login_hint": 1024, "prompt": 64, "mfa_max_age": 16, "wct": 64,
+}
+
+// ParamLimit returns the longest value, in bytes, accepted for the
+// parameter name, and whether name is one WS-Fed defines (and so travels
+// with a sign-in); any other is capped at DefaultParamLimit.
+func ParamLimit(name string) (limit int, known bool) {
+	limit, known = paramLimits[name]
+	if !known {
+		limit = DefaultParamLimit
+	}
+	return limit, known
 }
 
 // Overall limits of a request's parameters.
@@ -148,10 +159,7 @@ func checkParams(q url.Values) error {
 		if len(vals) > 1 {
 			return reqErr(name, ErrBadParameter, "given %d times", len(vals))
 		}
-		limit, ok := ParamLimits[name]
-		if !ok {
-			limit = DefaultParamLimit
-		}
+		limit, _ := ParamLimit(name)
 		for _, v := range vals {
 			if len(v) > limit {
 				return reqErr(name, ErrParameterTooLong, "%d bytes, at most %d", len(v), limit)

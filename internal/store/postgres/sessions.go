@@ -106,3 +106,10 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string) (_ int64,
 	defer s.observe(ctx, "DeleteUserSessions")(&err)
 	return s.execCount(ctx, "DeleteUserSessions", `DELETE FROM sessions WHERE user_id = $1`, userID)
 }
+
+// DeleteUserSessionsExcept deletes every session of the user but keep,
+// expired or not, and returns how many it deleted.
+func (s *Store) DeleteUserSessionsExcept(ctx context.Context, userID, keep string) (_ int64, err error) {
+	defer s.observe(ctx, "DeleteUserSessionsExcept")(&err)
+	return s.execCount(ctx, "DeleteUserSessionsExcept", `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, userID, keep)
+}

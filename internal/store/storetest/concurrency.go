@@ -146,24 +146,6 @@ var concurrencyCases = []testCase{
 		must(t, "GetCredential", err)
 		wantCount(t, "credential data", got.Data)
 	}},
-	{"concurrent key updates lose no increment", func(t *testing.T, st store.Store) {
-		k := newKey()
-		k.CertDER = []byte("0")
-		createKeys(t, st, k)
-		hammer(t, func() error {
-			_, err := st.UpdateKey(t.Context(), k.ID, func(old store.SigningKey) (store.SigningKey, error) {
-				d, err := bump(old.CertDER)
-				old.CertDER = d
-				return old, err
-			})
-			return err
-		})
-		got := listKeys(t, st, k.ID)
-		if len(got) != 1 {
-			t.Fatalf("ListKeys found %d keys with the ID, want 1", len(got))
-		}
-		wantCount(t, "key certificate", got[0].CertDER)
-	}},
 	{"concurrent increments of one counter count each exactly once", func(t *testing.T, st store.Store) {
 		key := uid("ip")
 		var mu sync.Mutex

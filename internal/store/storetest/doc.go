@@ -23,8 +23,8 @@
 //     but uncollected records, returns the record as a Get would, and
 //     returns ErrConflict when fn's change collides with another record.
 //   - GetCredentialByLookupKey with an empty key finds nothing.
-//   - ListUserSessions returns live sessions only; ListKeys and
-//     ListCredentials return oldest first (CreatedAt, then ID).
+//   - ListUserSessions returns live sessions only; ListCredentials
+//     returns oldest first (CreatedAt, then ID).
 //   - QueryAudit orders by Time, then ID, newest first; PruneAudit removes
 //     events whose Time is before the cutoff, the cutoff itself excluded.
 //   - IncrementCounter with a window that is not positive is an error.

@@ -31,7 +31,7 @@ func RunObserve(t *testing.T, open func(t *testing.T, obs store.Observer) store.
 		calls[op] = append(calls[op], call{d, err})
 	})
 	ctx := t.Context()
-	s, f, c, k, tk := newSession(uid("user")), newFlow(), newCredential(uid("user"), "totp"), newKey(), newTicket("observe")
+	s, f, c, tk := newSession(uid("user")), newFlow(), newCredential(uid("user"), "totp"), newTicket("observe")
 	old := time.Date(1901, 1, 1, 0, 0, 0, 0, time.UTC) // nothing in the suite is this old
 
 	// Each method is called exactly once; wantErrs says what it reports.
@@ -53,6 +53,7 @@ func RunObserve(t *testing.T, open func(t *testing.T, obs store.Observer) store.
 		{"ListUserSessions", func() error { _, err := st.ListUserSessions(ctx, s.UserID, t0); return err }},
 		{"DeleteSession", func() error { return st.DeleteSession(ctx, s.ID) }},
 		{"DeleteUserSessions", func() error { _, err := st.DeleteUserSessions(ctx, s.UserID); return err }},
+		{"DeleteUserSessionsExcept", func() error { _, err := st.DeleteUserSessionsExcept(ctx, s.UserID, s.ID); return err }},
 
 		{"CreateFlow", func() error { return st.CreateFlow(ctx, f) }},
 		{"GetFlow", func() error { _, err := st.GetFlow(ctx, f.ID, t0); return err }},
@@ -81,14 +82,6 @@ func RunObserve(t *testing.T, open func(t *testing.T, obs store.Observer) store.
 		{"IncrementCounter", func() error { _, err := st.IncrementCounter(ctx, uid("ctr"), t0, time.Minute); return err }},
 		{"GetCounter", func() error { _, err := st.GetCounter(ctx, uid("ctr"), t0); return err }},
 		{"ResetCounter", func() error { return st.ResetCounter(ctx, uid("ctr")) }},
-
-		{"CreateKey", func() error { return st.CreateKey(ctx, k) }},
-		{"ListKeys", func() error { _, err := st.ListKeys(ctx); return err }},
-		{"UpdateKey", func() error {
-			_, err := st.UpdateKey(ctx, k.ID, func(v store.SigningKey) (store.SigningKey, error) { return v, nil })
-			return err
-		}},
-		{"DeleteKey", func() error { return st.DeleteKey(ctx, k.ID) }},
 
 		{"CreateTicket", func() error { return st.CreateTicket(ctx, tk) }},
 		{"ConsumeTicket", func() error { _, err := st.ConsumeTicket(ctx, tk.Kind, tk.ID, t0); return err }},

@@ -221,6 +221,43 @@ var sessionCases = []testCase{
 			t.Errorf("second DeleteUserSessions = %d, want 0", n)
 		}
 	}},
+	{"deleting a user's sessions except one keeps that one and another user's, and counts the rest", func(t *testing.T, st store.Store) {
+		user, other := uid("user"), uid("user")
+		keep, a, ended := newSession(user), newSession(user), newSession(user)
+		ended.ExpiresAt = t0.Add(-time.Hour)
+		theirs := newSession(other)
+		createSessions(t, st, keep, a, ended, theirs)
+		n, err := st.DeleteUserSessionsExcept(t.Context(), user, keep.ID)
+		must(t, "DeleteUserSessionsExcept", err)
+		if n != 2 {
+			t.Errorf("DeleteUserSessionsExcept = %d, want 2", n)
+		}
+		for _, s := range []store.Session{a, ended} {
+			wantErr(t, "DeleteSession of a deleted session", st.DeleteSession(t.Context(), s.ID), store.ErrNotFound)
+		}
+		for _, s := range []store.Session{keep, theirs} {
+			if _, err := st.GetSession(t.Context(), s.ID, t0); err != nil {
+				t.Fatalf("a session that should stay: %v", err)
+			}
+		}
+		// Another user's session id keeps nothing of this user's.
+		b := newSession(user)
+		createSessions(t, st, b)
+		n, err = st.DeleteUserSessionsExcept(t.Context(), user, theirs.ID)
+		must(t, "DeleteUserSessionsExcept with another user's session", err)
+		if n != 2 {
+			t.Errorf("DeleteUserSessionsExcept with another user's session = %d, want 2 (keep and b)", n)
+		}
+		if _, err := st.GetSession(t.Context(), theirs.ID, t0); err != nil {
+			t.Fatalf("another user's session: %v", err)
+		}
+		// Nothing left: zero, no error.
+		n, err = st.DeleteUserSessionsExcept(t.Context(), user, "")
+		must(t, "DeleteUserSessionsExcept of no sessions", err)
+		if n != 0 {
+			t.Errorf("DeleteUserSessionsExcept of no sessions = %d, want 0", n)
+		}
+	}},
 }
 
 // checkExpiry checks that get succeeds a microsecond before exp and returns

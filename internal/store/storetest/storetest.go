@@ -26,7 +26,6 @@ func Run(t *testing.T, open Opener) {
 		{"Credentials", credentialCases},
 		{"Audit", auditCases},
 		{"Throttle", throttleCases},
-		{"Keys", keyCases},
 		{"Tickets", ticketCases},
 		{"Store", storeCases},
 	}

@@ -97,9 +97,23 @@ func (b *Browser) Action() string {
 // fields, follows redirects, and returns the final body.
 func (b *Browser) Submit(fields map[string]string) string {
 	b.T.Helper()
-	action := b.Action()
+	return b.submit(b.Action(), strings.Index(b.Last, `<form method="post"`), fields)
+}
+
+// SubmitForm is Submit for the form of the last page that posts to action
+// (as written in the page), when it is not the first.
+func (b *Browser) SubmitForm(action string, fields map[string]string) string {
+	b.T.Helper()
+	start := strings.Index(b.Last, `<form method="post" action="`+action+`"`)
+	if start < 0 {
+		b.T.Fatalf("no form posting to %s on the page:\n%s", action, b.Last)
+	}
+	return b.submit(strings.ReplaceAll(action, "&amp;", "&"), start, fields)
+}
+
+func (b *Browser) submit(action string, start int, fields map[string]string) string {
+	b.T.Helper()
 	form := url.Values{}
-	start := strings.Index(b.Last, `<form method="post"`)
 	end := strings.Index(b.Last[start:], "</form>")
 	for _, m := range hiddenRe.FindAllStringSubmatch(b.Last[start:start+end], -1) {
 		form.Set(m[1], strings.ReplaceAll(m[2], "&amp;", "&"))
