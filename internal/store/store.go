@@ -168,6 +168,17 @@ type Throttle interface {
 	// GetCounter returns the live counter, or a zero Counter with Key set
 	// (and no error) when none exists or it has ended.
 	GetCounter(ctx context.Context, key string, now time.Time) (Counter, error)
+	// IncrementSlidingCounter is IncrementCounter with a sliding window:
+	// every increment also moves ExpiresAt to now+window (never earlier
+	// than it was), so the counter ends window after its last increment,
+	// as Active Directory's observation window does. A counter that has
+	// ended starts again at one.
+	IncrementSlidingCounter(ctx context.Context, key string, now time.Time, window time.Duration) (Counter, error)
+	// DecrementCounter atomically takes one from key's live counter, never
+	// below zero, and returns it; it returns a zero Counter with Key set
+	// (and no error) when none is live. It gives back an attempt counted
+	// in advance that turned out not to count.
+	DecrementCounter(ctx context.Context, key string, now time.Time) (Counter, error)
 	ResetCounter(ctx context.Context, key string) error // no error when missing
 }
 

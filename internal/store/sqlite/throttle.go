@@ -57,3 +57,32 @@ func (s *Store) ResetCounter(ctx context.Context, key string) (err error) {
 	_, err = s.execCount(ctx, "ResetCounter", `DELETE FROM counters WHERE key = ?`, key)
 	return err
 }
+
+// IncrementSlidingCounter adds one to key's counter and moves its end to
+// now+window (never earlier), or starts a new window when there is no live
+// counter. One statement, like IncrementCounter.
+func (s *Store) IncrementSlidingCounter(ctx context.Context, key string, now time.Time, window time.Duration) (_ store.Counter, err error) {
+	defer s.observe(ctx, "IncrementSlidingCounter")(&err)
+	if window <= 0 {
+		return store.Counter{}, wrap("IncrementSlidingCounter", errors.New("window must be positive"))
+	}
+	c, err := scanCounter(s.w.QueryRowContext(ctx, `INSERT INTO counters (key, count, window_start, expires_at) VALUES (?, 1, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET
+			count        = CASE WHEN counters.expires_at <= excluded.window_start THEN 1 ELSE counters.count + 1 END,
+			window_start = CASE WHEN counters.expires_at <= excluded.window_start THEN excluded.window_start ELSE counters.window_start END,
+			expires_at   = CASE WHEN counters.expires_at <= excluded.window_start THEN excluded.expires_at ELSE MAX(counters.expires_at, excluded.expires_at) END
+		RETURNING key, count, window_start, expires_at`,
+		key, tm(now), tm(now.Add(window))))
+	return c, wrap("IncrementSlidingCounter", err)
+}
+
+// DecrementCounter takes one from key's live counter, never below zero.
+func (s *Store) DecrementCounter(ctx context.Context, key string, now time.Time) (_ store.Counter, err error) {
+	defer s.observe(ctx, "DecrementCounter")(&err)
+	c, err := scanCounter(s.w.QueryRowContext(ctx, `UPDATE counters SET count = MAX(count - 1, 0)
+		WHERE key = ? AND expires_at > ? RETURNING key, count, window_start, expires_at`, key, tm(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Counter{Key: key}, nil
+	}
+	return c, wrap("DecrementCounter", err)
+}

@@ -168,6 +168,31 @@ var concurrencyCases = []testCase{
 			}
 		}
 	}},
+	{"concurrent increments and decrements of one counter all count", func(t *testing.T, st store.Store) {
+		key := uid("inflight")
+		for range workers * perWorker {
+			increment(t, st, key, t0, time.Hour)
+		}
+		var n sync.Mutex
+		i := 0
+		hammer(t, func() error {
+			n.Lock()
+			i++
+			up := i%2 == 0
+			n.Unlock()
+			if up {
+				_, err := st.IncrementSlidingCounter(t.Context(), key, t0, time.Hour)
+				return err
+			}
+			_, err := st.DecrementCounter(t.Context(), key, t0)
+			return err
+		})
+		got, err := st.GetCounter(t.Context(), key, t0)
+		must(t, "GetCounter", err)
+		if got.Count != workers*perWorker {
+			t.Fatalf("counter = %d after as many increments as decrements from %d", got.Count, workers*perWorker)
+		}
+	}},
 	{"of many concurrent consumers of a ticket exactly one wins", func(t *testing.T, st store.Store) {
 		for range races {
 			tk := newTicket("oidc.code")

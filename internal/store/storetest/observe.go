@@ -81,6 +81,8 @@ func RunObserve(t *testing.T, open func(t *testing.T, obs store.Observer) store.
 
 		{"IncrementCounter", func() error { _, err := st.IncrementCounter(ctx, uid("ctr"), t0, time.Minute); return err }},
 		{"GetCounter", func() error { _, err := st.GetCounter(ctx, uid("ctr"), t0); return err }},
+		{"IncrementSlidingCounter", func() error { _, err := st.IncrementSlidingCounter(ctx, uid("ctr"), t0, time.Minute); return err }},
+		{"DecrementCounter", func() error { _, err := st.DecrementCounter(ctx, uid("ctr"), t0); return err }},
 		{"ResetCounter", func() error { return st.ResetCounter(ctx, uid("ctr")) }},
 
 		{"CreateTicket", func() error { return st.CreateTicket(ctx, tk) }},

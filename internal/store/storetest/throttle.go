@@ -95,4 +95,54 @@ var throttleCases = []testCase{
 			same(t, "GetCounter", got, store.Counter{Key: key})
 		}
 	}},
+	{"a sliding increment moves the end of the window to window after it", func(t *testing.T, st store.Store) {
+		key := uid("acct")
+		slide := func(now time.Time, window time.Duration) store.Counter {
+			t.Helper()
+			c, err := st.IncrementSlidingCounter(t.Context(), key, now, window)
+			must(t, "IncrementSlidingCounter", err)
+			return c
+		}
+		same(t, "first", slide(t0, time.Minute), store.Counter{Key: key, Count: 1, WindowStart: t0, ExpiresAt: t0.Add(time.Minute)})
+		same(t, "second", slide(t0.Add(50*time.Second), time.Minute),
+			store.Counter{Key: key, Count: 2, WindowStart: t0, ExpiresAt: t0.Add(110 * time.Second)})
+		// Past the first window's end, the counter lives on: it slid.
+		same(t, "third", slide(t0.Add(100*time.Second), time.Minute),
+			store.Counter{Key: key, Count: 3, WindowStart: t0, ExpiresAt: t0.Add(160 * time.Second)})
+		// A shorter window never pulls the end in.
+		same(t, "with a shorter window", slide(t0.Add(101*time.Second), time.Second),
+			store.Counter{Key: key, Count: 4, WindowStart: t0, ExpiresAt: t0.Add(160 * time.Second)})
+		// A fixed increment counts in the same window and does not move it.
+		same(t, "a fixed increment", increment(t, st, key, t0.Add(102*time.Second), time.Hour),
+			store.Counter{Key: key, Count: 5, WindowStart: t0, ExpiresAt: t0.Add(160 * time.Second)})
+		end := t0.Add(160 * time.Second)
+		same(t, "after the end", slide(end, time.Minute), store.Counter{Key: key, Count: 1, WindowStart: end, ExpiresAt: end.Add(time.Minute)})
+		if _, err := st.IncrementSlidingCounter(t.Context(), uid("acct"), t0, 0); err == nil {
+			t.Error("IncrementSlidingCounter with a zero window succeeded, want an error")
+		}
+	}},
+	{"a decrement takes one from a live counter and never goes below zero", func(t *testing.T, st store.Store) {
+		key := uid("inflight")
+		increment(t, st, key, t0, time.Minute)
+		increment(t, st, key, t0, time.Minute)
+		dec := func(now time.Time) store.Counter {
+			t.Helper()
+			c, err := st.DecrementCounter(t.Context(), key, now)
+			must(t, "DecrementCounter", err)
+			return c
+		}
+		same(t, "first", dec(t0.Add(time.Second)), store.Counter{Key: key, Count: 1, WindowStart: t0, ExpiresAt: t0.Add(time.Minute)})
+		same(t, "second", dec(t0.Add(time.Second)), store.Counter{Key: key, Count: 0, WindowStart: t0, ExpiresAt: t0.Add(time.Minute)})
+		same(t, "at zero", dec(t0.Add(time.Second)), store.Counter{Key: key, Count: 0, WindowStart: t0, ExpiresAt: t0.Add(time.Minute)})
+		same(t, "then an increment", increment(t, st, key, t0.Add(2*time.Second), time.Minute),
+			store.Counter{Key: key, Count: 1, WindowStart: t0, ExpiresAt: t0.Add(time.Minute)})
+		same(t, "after the window", dec(t0.Add(time.Minute)), store.Counter{Key: key})
+		missing := uid("inflight")
+		c, err := st.DecrementCounter(t.Context(), missing, t0)
+		must(t, "DecrementCounter of a missing counter", err)
+		same(t, "a missing counter", c, store.Counter{Key: missing})
+		got, err := st.GetCounter(t.Context(), missing, t0)
+		must(t, "GetCounter", err)
+		same(t, "a decrement creates nothing", got, store.Counter{Key: missing})
+	}},
 }
