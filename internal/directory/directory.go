@@ -105,6 +105,36 @@ type AccountState struct {
 	PasswordExpires time.Time // zero: never
 	AccountExpires  time.Time // zero: never
 	PasswordLastSet time.Time
+	// BadPasswordCount and BadPasswordTime are AD's badPwdCount and
+	// badPasswordTime as the DC that answered holds them (AD keeps them per
+	// DC): wrong passwords since the last right one, and when the last was.
+	BadPasswordCount int
+	BadPasswordTime  time.Time
+	// Lockout is the lockout rule that applies to the account (its PSO, or
+	// the domain's); nil when the directory could not read it.
+	Lockout *LockoutPolicy `json:",omitempty"`
+}
+
+// LockoutPolicy is when the directory locks an account out: at the
+// Threshold-th wrong password within ObservationWindow of the previous
+// one, for Duration.
+type LockoutPolicy struct {
+	Threshold         int           // zero: never
+	ObservationWindow time.Duration // a wrong password older than this no longer counts
+	Duration          time.Duration // zero with a threshold: until an administrator unlocks
+}
+
+// Counted returns the wrong passwords that still count towards a lockout at
+// now: BadPasswordCount, or zero when the last one is older than the
+// observation window (AD then starts again at one).
+func (s AccountState) Counted(now time.Time) int {
+	if s.Lockout == nil || s.BadPasswordCount <= 0 {
+		return max(s.BadPasswordCount, 0)
+	}
+	if w := s.Lockout.ObservationWindow; w > 0 && !s.BadPasswordTime.IsZero() && !now.Before(s.BadPasswordTime.Add(w)) {
+		return 0
+	}
+	return s.BadPasswordCount
 }
 
 // User is a directory account.
@@ -215,6 +245,33 @@ type Policy struct {
 	ObservationWindow time.Duration
 	// Source names where the policy came from: "domain" or the PSO's DN.
 	Source string
+}
+
+// Lockout returns the lockout part of the policy.
+func (p Policy) Lockout() LockoutPolicy {
+	return LockoutPolicy{Threshold: p.LockoutThreshold, ObservationWindow: p.ObservationWindow, Duration: p.LockoutDuration}
+}
+
+// CheckedAuthenticator authenticates with a check between finding the user
+// and checking the password, in the same directory round trips as
+// Authenticate. The abuse guard uses it to take the account's budget, and
+// read the account's lockout state, before a password reaches the
+// directory.
+type CheckedAuthenticator interface {
+	// AuthenticateWith is Authenticate, except that once login names
+	// exactly one user, before is called with that user as just read
+	// (State fresh, Lockout filled in where the directory can) and before
+	// the password is checked. An error from before is returned unchanged
+	// and the password is never checked. before is not called for an
+	// unknown or ambiguous login (ErrInvalidCredentials) or when the
+	// lookup fails.
+	AuthenticateWith(ctx context.Context, login, password string, before func(context.Context, *User) error) (*User, error)
+}
+
+// DomainPolicyReader reads the policy that applies to accounts without a
+// fine-grained one (the domain's).
+type DomainPolicyReader interface {
+	DomainPolicy(ctx context.Context) (Policy, error)
 }
 
 // PolicyReader reads the effective password policy for a user.

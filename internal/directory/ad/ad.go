@@ -95,6 +95,9 @@ var (
 	_ directory.PasswordResetter = (*Directory)(nil)
 	_ directory.Unlocker         = (*Directory)(nil)
 	_ directory.PolicyReader     = (*Directory)(nil)
+
+	_ directory.CheckedAuthenticator = (*Directory)(nil)
+	_ directory.DomainPolicyReader   = (*Directory)(nil)
 )
 
 // Open prepares a Directory for cfg. It resolves DiscoverDomain (bounded by

@@ -166,3 +166,12 @@ func (d *Directory) PasswordPolicy(ctx context.Context, u *directory.User) (dire
 	}
 	return st.policy, nil
 }
+
+// DomainPolicy implements directory.DomainPolicyReader: the domain's
+// policy, which applies to every account without a PSO (cached for
+// policyTTL).
+func (d *Directory) DomainPolicy(ctx context.Context) (directory.Policy, error) {
+	ctx, cancel := d.callContext(ctx)
+	defer cancel()
+	return d.effectivePolicy(ctx, "")
+}

@@ -34,6 +34,7 @@ func userAttributes(immutable string) []string {
 		"objectGUID", "sAMAccountName", "userPrincipalName", "mail", "displayName", "givenName", "sn",
 		"memberOf", "userAccountControl", "msDS-User-Account-Control-Computed", "lockoutTime",
 		"pwdLastSet", "msDS-UserPasswordExpiryTimeComputed", "accountExpires", "msDS-ResultantPSO",
+		"badPwdCount", "badPasswordTime",
 	}
 	if !strings.EqualFold(immutable, "objectGUID") {
 		attrs = append(attrs, immutable)
@@ -139,6 +140,15 @@ func timeLimit(ctx context.Context) int {
 // never retried once answered). With ErrPasswordExpired or
 // ErrMustChangePassword it returns the user too.
 func (d *Directory) Authenticate(ctx context.Context, login, password string) (*directory.User, error) {
+	return d.AuthenticateWith(ctx, login, password, nil)
+}
+
+// AuthenticateWith implements directory.CheckedAuthenticator: Authenticate
+// with before called between the search and the bind, so the check costs
+// no LDAP operation of its own. The user before sees carries the account's
+// badPwdCount and badPasswordTime from the search and its lockout policy
+// (cached, see effectivePolicy).
+func (d *Directory) AuthenticateWith(ctx context.Context, login, password string, before func(context.Context, *directory.User) error) (*directory.User, error) {
 	ctx, cancel := d.callContext(ctx)
 	defer cancel()
 	// An empty password would be an LDAP unauthenticated bind, which
@@ -154,14 +164,28 @@ func (d *Directory) Authenticate(ctx context.Context, login, password string) (*
 	case err != nil:
 		return nil, err
 	}
+	var u *directory.User
+	if before != nil {
+		// The user is decoded before the bind only when someone looks at
+		// it: a plain Authenticate keeps the group expansion for after a
+		// right password.
+		if u, err = d.toUser(ctx, e); err != nil {
+			return nil, err
+		}
+		if err := before(ctx, u); err != nil {
+			return nil, err
+		}
+	}
 	err = d.bindUser(ctx, e.DN, password)
 	if err != nil && !directory.PasswordAccepted(err) {
 		d.log.DebugContext(ctx, "sign-in refused", "event", "auth", "user", login, "reason", err)
 		return nil, fmt.Errorf("ad: authenticate: %w", err)
 	}
-	u, uerr := d.toUser(ctx, e)
-	if uerr != nil {
-		return nil, uerr
+	if u == nil {
+		var uerr error
+		if u, uerr = d.toUser(ctx, e); uerr != nil {
+			return nil, uerr
+		}
 	}
 	if err != nil {
 		return u, fmt.Errorf("ad: authenticate: %w", err)
@@ -218,17 +242,34 @@ func (d *Directory) toUser(ctx context.Context, e *ldap.Entry) (*directory.User,
 	if err != nil {
 		return nil, fmt.Errorf("ad: groups of %s: %w", u.DN, err)
 	}
-	if u.State.Locked {
+	pol, err := d.lockoutPolicy(ctx, e.GetEqualFoldAttributeValue("msDS-ResultantPSO"))
+	if err != nil {
+		d.log.WarnContext(ctx, "cannot read the lockout policy", "event", "policy", "user", u.SAMAccountName, "err", err)
+	} else {
+		lp := pol.Lockout()
+		u.State.Lockout = &lp
+	}
+	if u.State.Locked && err == nil && pol.LockoutDuration > 0 {
 		if at := fileTime(attrInt(e, "lockoutTime")); !at.IsZero() {
-			pol, err := d.effectivePolicy(ctx, e.GetEqualFoldAttributeValue("msDS-ResultantPSO"))
-			if err != nil {
-				d.log.WarnContext(ctx, "cannot read the lockout duration", "event", "policy", "user", u.SAMAccountName, "err", err)
-			} else if pol.LockoutDuration > 0 {
-				u.State.LockedUntil = at.Add(pol.LockoutDuration)
-			}
+			u.State.LockedUntil = at.Add(pol.LockoutDuration)
 		}
 	}
 	return u, nil
+}
+
+// lockoutPolicy is the policy of the user's PSO, or the domain's when the
+// user has none — or when the PSO cannot be read: by default only domain
+// administrators may read PSOs, and a service account that may read the
+// user's msDS-ResultantPSO but not the PSO itself still gets a lockout
+// rule (the domain's) rather than none.
+func (d *Directory) lockoutPolicy(ctx context.Context, psoDN string) (directory.Policy, error) {
+	pol, err := d.effectivePolicy(ctx, psoDN)
+	if err != nil && psoDN != "" && !isTransport(err) {
+		d.log.WarnContext(ctx, "cannot read the user's password settings object; using the domain policy",
+			"event", "policy", "pso", psoDN, "err", err)
+		return d.effectivePolicy(ctx, "")
+	}
+	return pol, err
 }
 
 // decodeUser fills a User from a user entry (without groups).
@@ -267,6 +308,9 @@ func decodeUser(e *ldap.Entry, immutableAttr string) (*directory.User, error) {
 			PasswordExpires: fileTime(attrInt(e, "msDS-UserPasswordExpiryTimeComputed")),
 			AccountExpires:  fileTime(attrInt(e, "accountExpires")),
 			PasswordLastSet: fileTime(pwdLastSet),
+			// Per DC and not replicated: the count of the DC that answered.
+			BadPasswordCount: int(attrInt(e, "badPwdCount")),
+			BadPasswordTime:  fileTime(attrInt(e, "badPasswordTime")),
 		},
 	}
 	return u, nil

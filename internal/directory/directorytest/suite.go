@@ -120,6 +120,53 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 
+	if ca, ok := d.(directory.CheckedAuthenticator); ok {
+		t.Run("a check before the password sees the account's bad-password count, and its refusal keeps the password from the directory", func(t *testing.T) {
+			a := h.NewUser(t, PasswordA)
+			var seen []*directory.User
+			look := func(_ context.Context, u *directory.User) error {
+				seen = append(seen, u)
+				return nil
+			}
+			if _, err := ca.AuthenticateWith(ctx, a.UPN, PasswordB, look); !errors.Is(err, directory.ErrInvalidCredentials) {
+				t.Fatalf("wrong password: %v", err)
+			}
+			refused := errors.New("refused by the check")
+			if _, err := ca.AuthenticateWith(ctx, a.Mail, PasswordC, func(_ context.Context, u *directory.User) error {
+				seen = append(seen, u)
+				return refused
+			}); !errors.Is(err, refused) {
+				t.Fatalf("a refusing check: %v, want its error", err)
+			}
+			u, err := ca.AuthenticateWith(ctx, strings.ToUpper(a.Username), PasswordA, look)
+			if err != nil || u == nil {
+				t.Fatalf("right password: %v, %v", u, err)
+			}
+			if len(seen) != 3 || seen[0].ID != u.ID || seen[1].ID != u.ID || seen[2].ID != u.ID {
+				t.Fatalf("the check saw %d users, want the account three times", len(seen))
+			}
+			if seen[0].State.Lockout == nil {
+				t.Fatal("the check saw no lockout policy")
+			}
+			// Active Directory counts wrong passwords only under a lockout
+			// threshold.
+			if seen[0].State.Lockout.Threshold > 0 && (seen[0].State.BadPasswordCount != 0 || seen[1].State.BadPasswordCount != 1 || seen[2].State.BadPasswordCount != 1) {
+				t.Errorf("bad-password counts seen = %d, %d, %d; want 0, 1, 1 (the refused password never reached the directory)",
+					seen[0].State.BadPasswordCount, seen[1].State.BadPasswordCount, seen[2].State.BadPasswordCount)
+			}
+			if after := mustLookup(t, d, a.Username); after.State.BadPasswordCount != 0 {
+				t.Errorf("after the right password the count is %d, want 0", after.State.BadPasswordCount)
+			}
+			called := false
+			if _, err := ca.AuthenticateWith(ctx, "nobody-"+a.Username, PasswordA, func(context.Context, *directory.User) error {
+				called = true
+				return nil
+			}); !errors.Is(err, directory.ErrInvalidCredentials) || called {
+				t.Errorf("unknown login: %v, check called %v; want ErrInvalidCredentials without the check", err, called)
+			}
+		})
+	}
+
 	t.Run("an LDAP filter in the login finds nobody", func(t *testing.T) {
 		a := h.NewUser(t, PasswordA)
 		for _, login := range []string{"*", a.Username[:3] + "*", "*)(sAMAccountName=*", a.Username + ")(|(objectClass=*", `\2a`, "\x00"} {

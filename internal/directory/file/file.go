@@ -260,6 +260,11 @@ func (d *Directory) toUser(u UserFile) *directory.User {
 	if now.Before(u.LockedUntil) {
 		st.Locked, st.LockedUntil = true, u.LockedUntil
 	}
+	// The file keeps its count until a right password or a lockout: no
+	// observation window.
+	st.BadPasswordCount = u.BadPasswordCount
+	lp := d.policy().Lockout()
+	st.Lockout = &lp
 	if maxAge := d.data.Policy.MaxAge; maxAge > 0 && !u.PasswordChangedAt.IsZero() {
 		st.PasswordExpires = u.PasswordChangedAt.Add(maxAge)
 	}
@@ -330,6 +335,38 @@ func (d *Directory) Authenticate(_ context.Context, login, password string) (*di
 		return user, directory.ErrPasswordExpired
 	}
 	return user, nil
+}
+
+// AuthenticateWith implements directory.CheckedAuthenticator.
+func (d *Directory) AuthenticateWith(ctx context.Context, login, password string, before func(context.Context, *directory.User) error) (*directory.User, error) {
+	if before != nil {
+		d.mu.Lock()
+		err := d.load()
+		i, ok := d.find(login)
+		var u *directory.User
+		if err == nil && ok {
+			u = d.toUser(d.data.Users[i])
+		}
+		d.mu.Unlock()
+		switch {
+		case err != nil:
+			return nil, err
+		case !ok:
+			// Authenticate answers, with the same work as for any
+			// unknown user.
+		default:
+			if err := before(ctx, u); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return d.Authenticate(ctx, login, password)
+}
+
+// DomainPolicy implements directory.DomainPolicyReader: the file's one
+// policy.
+func (d *Directory) DomainPolicy(ctx context.Context) (directory.Policy, error) {
+	return d.PasswordPolicy(ctx, nil)
 }
 
 // LookupUser implements directory.Directory.
@@ -465,10 +502,12 @@ func (d *Directory) Unlock(_ context.Context, user *directory.User) error {
 
 // Ensure the interfaces are met.
 var (
-	_ directory.Directory        = (*Directory)(nil)
-	_ directory.PasswordChanger  = (*Directory)(nil)
-	_ directory.PasswordResetter = (*Directory)(nil)
-	_ directory.Unlocker         = (*Directory)(nil)
-	_ directory.PolicyReader     = (*Directory)(nil)
-	_ directory.IDLookup         = (*Directory)(nil)
+	_ directory.Directory            = (*Directory)(nil)
+	_ directory.PasswordChanger      = (*Directory)(nil)
+	_ directory.PasswordResetter     = (*Directory)(nil)
+	_ directory.Unlocker             = (*Directory)(nil)
+	_ directory.PolicyReader         = (*Directory)(nil)
+	_ directory.IDLookup             = (*Directory)(nil)
+	_ directory.CheckedAuthenticator = (*Directory)(nil)
+	_ directory.DomainPolicyReader   = (*Directory)(nil)
 )
