@@ -28,7 +28,75 @@ type Config struct {
 	SelfService    SelfService `yaml:"self_service"`
 	Passwords      Passwords   `yaml:"passwords"`
 	Reminders      Reminders   `yaml:"reminders"`
+	Abuse          Abuse       `yaml:"abuse"`
 	Apps           []App       `yaml:"apps"`
+}
+
+// Abuse sets the limits on guessing passwords and codes (internal/abuse).
+// Every counter lives in the store, so all instances share them.
+type Abuse struct {
+	// IPv6Prefix is how many leading bits of an IPv6 client address name
+	// one client: every address in one /64 (the default) is one client for
+	// the per-address limits. IPv4 addresses count one by one.
+	IPv6Prefix int            `yaml:"ipv6_prefix"`
+	Passwords  PasswordLimits `yaml:"passwords"`
+	Codes      CodeLimits     `yaml:"codes"`
+}
+
+// PasswordLimits bound wrong passwords, on the sign-in page and WS-Trust
+// alike. Gatehouse takes a budget before it sends a password to the
+// directory and gives it back unless the password was wrong.
+type PasswordLimits struct {
+	// Window is how long a wrong password counts against Gatehouse's own
+	// limits (an account's runs on, window after its last wrong password,
+	// and at least as long as AD's observation window).
+	Window time.Duration `yaml:"window"`
+	// PerAccount is how many wrong passwords an account may get from
+	// unfamiliar clients per window (fewer under an AD lockout threshold:
+	// see DirectoryMargin). A name the directory does not know gets the
+	// same, so the limit does not tell whether an account exists.
+	PerAccount int `yaml:"per_account"`
+	// PerFamiliarClient is how many wrong passwords one familiar client —
+	// a browser the user signed in with before, or for WS-Trust an address
+	// they signed in from — may send per window, on a budget of its own.
+	PerFamiliarClient int `yaml:"per_familiar_client"`
+	// PerAddress bounds wrong passwords from one client address (IPv6: one
+	// ipv6_prefix) per window, over all accounts.
+	PerAddress int `yaml:"per_address"`
+	// DirectoryMargin is how many attempts before AD's lockout threshold
+	// Gatehouse leaves to the user's other clients (Outlook, phones,
+	// workstations): unfamiliar clients stop once AD's bad-password count
+	// would leave fewer; familiar ones never send the password that would
+	// lock.
+	DirectoryMargin int `yaml:"directory_margin"`
+	// FamiliarFor is how long a browser or an address stays familiar after
+	// the user's last successful sign-in from it; 0s turns familiar
+	// clients off.
+	FamiliarFor time.Duration `yaml:"familiar_for"`
+	// RememberWrong is how long a wrong password is remembered (a keyed
+	// hash, forgotten when the password changes) so a client repeating it
+	// is answered without asking AD again; 0s turns it off.
+	RememberWrong time.Duration `yaml:"remember_wrong"`
+}
+
+// CodeLimits bound wrong one-time codes (authenticator app, recovery and
+// email codes).
+type CodeLimits struct {
+	// Window is the counting window.
+	Window time.Duration `yaml:"window"`
+	// PerUser is how many wrong codes a signed-in user (past the password)
+	// may enter per window, all methods together.
+	PerUser int `yaml:"per_user"`
+	// SelfServicePerAddress is how many wrong codes one client address may
+	// enter per window in password reset and unlock, which anyone can
+	// start; each time it is exceeded the next window doubles (up to 64
+	// windows). It never touches the user's own sign-in budget.
+	SelfServicePerAddress int `yaml:"self_service_per_address"`
+	// SelfServiceMaxFailures is how many wrong codes in a row (at most 100,
+	// as NIST SP 800-63B allows) reset and unlock accept for one account;
+	// then they stop for it until the user signs in or an administrator
+	// resets the count.
+	SelfServiceMaxFailures int `yaml:"self_service_max_failures"`
 }
 
 // SelfService configures forgotten-password reset and unlock.

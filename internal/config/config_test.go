@@ -284,6 +284,12 @@ func TestValidationRules(t *testing.T) {
 		{"one log format", "log: {format: xml}", "log.format", "text, json"},
 		{"a session recheck interval of zero is refused", "sessions: {recheck_interval: 0s}", "sessions.recheck_interval", "greater than zero"},
 		{"a concurrency limit is not negative", "http: {max_concurrent_requests: -1}", "http.max_concurrent_requests", "64 per CPU"},
+		{"an IPv6 prefix is 32 to 128 bits", "abuse: {ipv6_prefix: 16}", "abuse.ipv6_prefix", "between 32 and 128"},
+		{"a password window of zero is refused", "abuse: {passwords: {window: 0s}}", "abuse.passwords.window", "greater than zero"},
+		{"an account gets at least one password", "abuse: {passwords: {per_account: 0}}", "abuse.passwords.per_account", "at least 1"},
+		{"the directory margin is not negative", "abuse: {passwords: {directory_margin: -1}}", "abuse.passwords.directory_margin", "between 0 and 10"},
+		{"remembering wrong passwords for a negative time is refused", "abuse: {passwords: {remember_wrong: -1s}}", "abuse.passwords.remember_wrong", "0s turns it off"},
+		{"self-service stops after at most 100 failures", "abuse: {codes: {self_service_max_failures: 101}}", "abuse.codes.self_service_max_failures", "NIST"},
 		{"a type error names its line", "http: {max_body_bytes: lots}", "", "line 1"},
 		{"a list where a section belongs is refused", "- a\n- b", "", "mapping"},
 	} {

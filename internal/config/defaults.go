@@ -49,5 +49,11 @@ func Default() Config {
 		Passwords:   Passwords{MinStrength: 3, BreachedCheck: true},
 		Reminders:   Reminders{Days: []int{14, 7, 1}},
 		Claims:      Claims{PasswordExpiryWindow: 14 * 24 * time.Hour},
+		Abuse: Abuse{
+			IPv6Prefix: 64,
+			Passwords: PasswordLimits{Window: 15 * time.Minute, PerAccount: 5, PerFamiliarClient: 5, PerAddress: 100,
+				DirectoryMargin: 2, FamiliarFor: 30 * 24 * time.Hour, RememberWrong: 24 * time.Hour},
+			Codes: CodeLimits{Window: 15 * time.Minute, PerUser: 5, SelfServicePerAddress: 10, SelfServiceMaxFailures: 100},
+		},
 	}
 }

@@ -23,6 +23,7 @@ func (c *Config) Validate() error {
 	c.validateMFA(&p)
 	c.validateSMTP(&p)
 	c.validateApps(&p)
+	c.validateAbuse(&p)
 	if len(p) == 0 {
 		return nil
 	}
@@ -445,4 +446,43 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+func (c *Config) validateAbuse(p *Problems) {
+	a := c.Abuse
+	if a.IPv6Prefix < 32 || a.IPv6Prefix > 128 {
+		p.add("abuse.ipv6_prefix", "must be between 32 and 128, got %d", a.IPv6Prefix)
+	}
+	positive := func(path string, d time.Duration) {
+		if d <= 0 {
+			p.add(path, "must be greater than zero")
+		}
+	}
+	notNegative := func(path string, d time.Duration) {
+		if d < 0 {
+			p.add(path, "must not be negative (0s turns it off)")
+		}
+	}
+	atLeastOne := func(path string, n int) {
+		if n < 1 {
+			p.add(path, "must be at least 1, got %d", n)
+		}
+	}
+	pw := a.Passwords
+	positive("abuse.passwords.window", pw.Window)
+	atLeastOne("abuse.passwords.per_account", pw.PerAccount)
+	atLeastOne("abuse.passwords.per_familiar_client", pw.PerFamiliarClient)
+	atLeastOne("abuse.passwords.per_address", pw.PerAddress)
+	if pw.DirectoryMargin < 0 || pw.DirectoryMargin > 10 {
+		p.add("abuse.passwords.directory_margin", "must be between 0 and 10, got %d", pw.DirectoryMargin)
+	}
+	notNegative("abuse.passwords.familiar_for", pw.FamiliarFor)
+	notNegative("abuse.passwords.remember_wrong", pw.RememberWrong)
+	cd := a.Codes
+	positive("abuse.codes.window", cd.Window)
+	atLeastOne("abuse.codes.per_user", cd.PerUser)
+	atLeastOne("abuse.codes.self_service_per_address", cd.SelfServicePerAddress)
+	if cd.SelfServiceMaxFailures < 1 || cd.SelfServiceMaxFailures > 100 {
+		p.add("abuse.codes.self_service_max_failures", "must be between 1 and 100 (NIST SP 800-63B), got %d", cd.SelfServiceMaxFailures)
+	}
 }

@@ -1,10 +1,7 @@
-// Package abuse answers one question for every flow: may this attempt go
-// on to the directory (or the factor check)? It keeps the counters in the
-// store, so every instance shares them.
-//
-// Today it holds the password limits the sign-in engine used to keep
-// itself: per login and per client address, below any sensible AD lockout
-// threshold. AD-aware smart lockout builds on it here.
+// This file keeps the limiter the sign-in engine called before Guard
+// existed (Allowed before the bind, Failed after), until the engine takes
+// Guard; it is removed then. New code uses Guard.
+
 package abuse
 
 import (
@@ -16,26 +13,30 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 )
 
-// Limits are the password-attempt budgets.
-type Limits struct {
+// LegacyLimits are the password-attempt budgets of Passwords.
+type LegacyLimits struct {
 	PerLogin, PerIP int
 	Window          time.Duration
 }
 
 // DefaultLimits are 5 wrong passwords per login and 100 per client address
-// in 15 minutes.
-func DefaultLimits() Limits { return Limits{PerLogin: 5, PerIP: 100, Window: 15 * time.Minute} }
+// in 15 minutes (for Passwords; Guard reads config.Abuse).
+func DefaultLimits() LegacyLimits {
+	return LegacyLimits{PerLogin: 5, PerIP: 100, Window: 15 * time.Minute}
+}
 
 // Passwords limits wrong passwords.
+// It counts only after the directory answered, so parallel attempts all
+// pass: Guard replaces it.
 type Passwords struct {
 	counters store.Throttle
-	limits   Limits
+	limits   LegacyLimits
 	now      func() time.Time
 	log      *slog.Logger
 }
 
 // NewPasswords builds the password limiter.
-func NewPasswords(c store.Throttle, l Limits, now func() time.Time, log *slog.Logger) *Passwords {
+func NewPasswords(c store.Throttle, l LegacyLimits, now func() time.Time, log *slog.Logger) *Passwords {
 	return &Passwords{counters: c, limits: l, now: now, log: log}
 }
 

@@ -18,7 +18,7 @@ func TestWrongPasswordsAreLimitedPerLoginAndPerAddress(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	p := NewPasswords(s, Limits{PerLogin: 3, PerIP: 5, Window: 15 * time.Minute}, func() time.Time { return now }, slog.New(slog.DiscardHandler))
+	p := NewPasswords(s, LegacyLimits{PerLogin: 3, PerIP: 5, Window: 15 * time.Minute}, func() time.Time { return now }, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	allowed := func(login, ip string) bool {
 		t.Helper()
