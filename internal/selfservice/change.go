@@ -21,11 +21,11 @@ type Handler struct {
 	Sessions  *signin.Sessions
 	// Throttle counts wrong current passwords.
 	Throttle store.Throttle
-	Renderer  *web.Renderer
-	CSRF      *web.CSRF
-	Audit     *audit.Recorder
-	Log       *slog.Logger
-	Now       func() time.Time
+	Renderer *web.Renderer
+	CSRF     *web.CSRF
+	Audit    *audit.Recorder
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // Limits on wrong current passwords when changing (per user), kept below
