@@ -24,7 +24,12 @@ import (
 // Handler serves /account.
 type Handler struct {
 	Engine   *signin.Engine
-	Store    store.Store
+	Sessions *signin.Sessions
+	// Store: the user's factors and their recent events.
+	Store interface {
+		store.Credentials
+		store.Audit
+	}
 	Recovery *recovery.Codes
 	Renderer *web.Renderer
 	CSRF     *web.CSRF
@@ -183,7 +188,7 @@ func (h *Handler) forgetDevices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || res == nil {
 		return err
 	}
-	if err := h.Engine.ForgetDevices(r.Context(), res.User.ID); err != nil {
+	if err := h.Sessions.ForgetDevices(r.Context(), res.User.ID); err != nil {
 		return err
 	}
 	return h.render(w, r, res, "account.forgot_devices", nil)

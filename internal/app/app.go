@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gatehouse-sso/gatehouse/internal/abuse"
 	"github.com/gatehouse-sso/gatehouse/internal/account"
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
@@ -25,7 +26,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/notify"
 	"github.com/gatehouse-sso/gatehouse/internal/observe"
 	"github.com/gatehouse-sso/gatehouse/internal/password"
-	"github.com/gatehouse-sso/gatehouse/internal/policy"
+	gpolicy "github.com/gatehouse-sso/gatehouse/internal/policy"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/wsfed"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/selfservice"
@@ -62,10 +63,13 @@ type App struct {
 	Renderer  *web.Renderer
 	CSRF      *web.CSRF
 	SignIn    *signin.Engine
-	Factors   *signin.FactorSet
-	Notifier  *notify.Notifier
-	Handler   http.Handler
-	Now       func() time.Time
+	Sessions  *signin.Sessions
+	// Policy is what every flow asks (internal/policy), from the configuration.
+	Policy   gpolicy.Settings
+	Factors  *signin.FactorSet
+	Notifier *notify.Notifier
+	Handler  http.Handler
+	Now      func() time.Time
 
 	mux      *http.ServeMux
 	listener net.Listener
@@ -279,9 +283,15 @@ func (a *App) buildWeb() error {
 	if err != nil {
 		return err
 	}
-	a.SignIn = signin.New(signin.Options{Factors: a.Factors, Passwords: pw,
-		Config: a.Config, Directory: a.Directory, Store: a.Store, Secrets: a.Secrets, Renderer: r, CSRF: a.CSRF,
-		Audit: a.Audit, Logger: a.Log.With("component", "signin"), Now: a.Now,
+	a.Policy = gpolicy.FromConfig(a.Config)
+	log := a.Log.With("component", "signin")
+	a.Sessions = signin.NewSessions(signin.SessionOptions{Config: a.Config.Sessions, Store: a.Store, Directory: a.Directory,
+		Secure: isHTTPS(a.Config.Issuer), Audit: a.Audit, Logger: log, Now: a.Now})
+	a.SignIn = signin.New(signin.Options{
+		Issuer: a.Config.Issuer, FlowTimeout: a.Config.Sessions.FlowTimeout, Passwordless: a.Config.MFA.Passwordless, Policy: a.Policy,
+		Directory: a.Directory, Flows: a.Store, Throttle: a.Store, Sessions: a.Sessions,
+		Limits:  abuse.NewPasswords(a.Store, abuse.DefaultLimits(), a.Now, log),
+		Factors: a.Factors, Passwords: pw, Secrets: a.Secrets, Renderer: r, CSRF: a.CSRF, Audit: a.Audit, Logger: log, Now: a.Now,
 	})
 	return nil
 }
@@ -298,16 +308,15 @@ func (a *App) routes() error {
 		w.WriteHeader(http.StatusNoContent) // no icon; answer browsers without a 404
 	})
 	a.SignIn.Mount(mux)
-	(&account.Handler{Engine: a.SignIn, Store: a.Store, Recovery: a.Factors.Recovery, Renderer: a.Renderer, CSRF: a.CSRF,
+	(&account.Handler{Engine: a.SignIn, Sessions: a.Sessions, Store: a.Store, Recovery: a.Factors.Recovery, Renderer: a.Renderer, CSRF: a.CSRF,
 		Audit: a.Audit, Log: a.Log.With("component", "account"), Now: a.Now}).Mount(mux)
-	ss := &selfservice.Handler{Engine: a.SignIn, Directory: a.Directory, Store: a.Store, Renderer: a.Renderer, CSRF: a.CSRF,
+	ss := &selfservice.Handler{Engine: a.SignIn, Sessions: a.Sessions, Directory: a.Directory, Throttle: a.Store, Renderer: a.Renderer, CSRF: a.CSRF,
 		Audit: a.Audit, Log: a.Log.With("component", "selfservice"), Now: a.Now}
 	ss.Mount(mux)
 	a.afterWrite = selfservice.NewAfterWrite(a.Log.With("component", "selfservice"))
 	a.closers = append(a.closers, a.afterWrite.Close) // before the store closes
-	recovery := policy.Settings{Recovery: recoveryRule(a.Config.SelfService)}
 	for _, unlock := range []bool{false, true} {
-		(&selfservice.Reset{Handler: ss, Notifier: a.Notifier, Key: a.Secrets.DeriveKey("reset decoy"), Policy: recovery,
+		(&selfservice.Reset{Handler: ss, Notifier: a.Notifier, Key: a.Secrets.DeriveKey("reset decoy"), Policy: a.Policy,
 			Support: a.Config.UI.Support, Unlock: unlock, AfterWrite: a.afterWrite}).Mount(mux)
 	}
 	if err := a.mountProtocols(mux); err != nil {
@@ -330,12 +339,6 @@ func (a *App) routes() error {
 		web.LimitBody(a.Config.HTTP.MaxBodyBytes),
 	)
 	return nil
-}
-
-// recoveryRule is what a reset or unlock must verify, from the
-// configuration.
-func recoveryRule(c config.SelfService) policy.RecoveryRule {
-	return policy.RecoveryRule{Require: c.Require, EmailFallback: c.Fallback == "email"}
 }
 
 // Mux returns the router, for areas that mount their own routes.

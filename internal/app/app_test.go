@@ -1,8 +1,6 @@
 package app
 
 import (
-	"context"
-	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
@@ -33,14 +31,7 @@ func newDemoAt(t *testing.T, now func() time.Time, mods ...func(*config.Config))
 	if _, err := PrepareDemo(cfg, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler), Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Close() })
-	srv := httptest.NewServer(a.Handler)
-	t.Cleanup(srv.Close)
-	return a, srv
+	return startApp(t, cfg, now)
 }
 
 var (

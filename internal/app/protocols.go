@@ -54,7 +54,7 @@ func (a *App) mountProtocols(mux *http.ServeMux) error {
 	}
 	sts := []string{base + wstrust.PathUsernameMixed13, base + wstrust.PathUsernameMixed2005}
 	(&wsfed.Handler{
-		Engine: a.SignIn, Registry: reg, Builder: builder, Policy: policy,
+		Engine: a.SignIn, Sessions: a.Sessions, Registry: reg, Builder: builder, Policy: policy,
 		Metadata: wsfed.MetadataConfig{EntityID: a.Config.Issuer, PassiveEndpoint: base + wsfed.Path, STSEndpoints: sts, Keys: set},
 		Audit:    a.Audit, Renderer: a.Renderer, Log: a.Log.With("component", "wsfed"), Now: a.Now,
 	}).Mount(mux)

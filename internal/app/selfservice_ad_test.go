@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
@@ -40,14 +41,7 @@ func newADAppWith(t *testing.T, mod func(*config.Config)) (*App, *httptest.Serve
 	if mod != nil {
 		mod(&cfg)
 	}
-	a, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Close() })
-	srv := httptest.NewServer(a.Handler)
-	t.Cleanup(srv.Close)
-	return a, srv
+	return startApp(t, cfg, nil)
 }
 
 // newADUser creates a throwaway user in OU=Staff and deletes it afterwards.
@@ -100,4 +94,18 @@ func TestAUserChangesTheirADPasswordWithThePolicyInWords(t *testing.T) {
 	if _, err := a.Directory.Authenticate(context.Background(), name, first); !errors.Is(err, directory.ErrInvalidCredentials) {
 		t.Fatalf("the old password still binds: %v", err)
 	}
+}
+
+// startApp is Gatehouse on cfg behind a test server, closed when the test
+// ends; now is its clock (nil: the real one).
+func startApp(t *testing.T, cfg config.Config, now func() time.Time) (*App, *httptest.Server) {
+	t.Helper()
+	a, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	srv := httptest.NewServer(a.Handler)
+	t.Cleanup(srv.Close)
+	return a, srv
 }

@@ -2,9 +2,7 @@ package app
 
 import (
 	"context"
-	"log/slog"
 	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,20 +27,7 @@ func newADAppAt(t *testing.T, c *clock, mod func(*config.Config)) (*App, *httpte
 	if mod != nil {
 		mod(&cfg)
 	}
-	a, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler), Now: c.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Close() })
-	srv := httptest.NewServer(a.Handler)
-	t.Cleanup(srv.Close)
-	return a, srv
-}
-
-// entraStart is a WS-Fed sign-in request from Entra for the user.
-func entraStart(name string) string {
-	return "/wsfed?" + url.Values{"wa": {"wsignin1.0"}, "wtrealm": {"urn:federation:MicrosoftOnline"}, "wctx": {"LoginOptions=3"},
-		"username": {name + "@" + testenv.ADDNSDomain}}.Encode()
+	return startApp(t, cfg, c.now)
 }
 
 // ldapOps counts the LDAP operations the app's directory has made.
@@ -103,7 +88,7 @@ func TestAnADSessionEndsAfterTheRecheckIntervalWhenADWithdrawsTheAccount(t *test
 				testenv.ApplyADPSO(t, testenv.ADPSO{LockoutThreshold: 2, LockoutMinutes: 30}, name)
 			}
 			b := browse.New(t, srv.URL)
-			b.Get(entraStart(name))
+			b.Get(adEntraSignIn(name, ""))
 			if page := b.Submit(map[string]string{"password": pw}); wresultRe.FindStringSubmatch(page) == nil {
 				t.Fatalf("no token at sign-in:\n%s", page)
 			}
@@ -112,7 +97,7 @@ func TestAnADSessionEndsAfterTheRecheckIntervalWhenADWithdrawsTheAccount(t *test
 
 			c.add(interval - time.Second)
 			ops := ldapOps(t, a)
-			if page := b.Get(entraStart(name)); wresultRe.FindStringSubmatch(page) == nil {
+			if page := b.Get(adEntraSignIn(name, "")); wresultRe.FindStringSubmatch(page) == nil {
 				t.Fatalf("no token from the session within the recheck interval:\n%s", page)
 			}
 			if n := ldapOps(t, a) - ops; n != 0 {
@@ -120,7 +105,7 @@ func TestAnADSessionEndsAfterTheRecheckIntervalWhenADWithdrawsTheAccount(t *test
 			}
 
 			c.add(time.Second)
-			page := b.Get(entraStart(name))
+			page := b.Get(adEntraSignIn(name, ""))
 			if wresultRe.FindStringSubmatch(page) != nil || !strings.Contains(page, `name="password"`) {
 				t.Fatalf("a token, or no sign-in page, after the recheck interval:\n%s", page)
 			}
@@ -142,12 +127,12 @@ func TestAnADSessionLivesOnAcrossRechecksWhileTheAccountIsFine(t *testing.T) {
 	a, srv := newADAppAt(t, c, nil)
 	name := newADUser(t, pw)
 	b := browse.New(t, srv.URL)
-	b.Get(entraStart(name))
+	b.Get(adEntraSignIn(name, ""))
 	b.Submit(map[string]string{"password": pw})
 	for i := range 3 {
 		c.add(a.Config.Sessions.RecheckInterval)
 		ops := ldapOps(t, a)
-		if page := b.Get(entraStart(name)); wresultRe.FindStringSubmatch(page) == nil {
+		if page := b.Get(adEntraSignIn(name, "")); wresultRe.FindStringSubmatch(page) == nil {
 			t.Fatalf("recheck %d: no token:\n%s", i, page)
 		}
 		if ldapOps(t, a) == ops {
@@ -179,7 +164,7 @@ func TestAPasswordChangeEndsTheOtherBrowsersSessionAndRememberedBrowserButKeepsT
 
 	// Another browser: Microsoft 365 with a second factor, remembered.
 	other := browse.New(t, srv.URL)
-	other.Get(entraStart(name))
+	other.Get(adEntraSignIn(name, ""))
 	page := other.Submit(map[string]string{"password": pw})
 	if !strings.Contains(page, `name="remember"`) {
 		t.Fatalf("no second factor with the remember option:\n%s", page)
@@ -216,7 +201,7 @@ func TestAPasswordChangeEndsTheOtherBrowsersSessionAndRememberedBrowserButKeepsT
 		t.Fatalf("change failed:\n%s", page)
 	}
 
-	if page := other.Get(entraStart(name)); wresultRe.FindStringSubmatch(page) != nil || !strings.Contains(page, `name="password"`) {
+	if page := other.Get(adEntraSignIn(name, "")); wresultRe.FindStringSubmatch(page) != nil || !strings.Contains(page, `name="password"`) {
 		t.Fatalf("the other browser still gets a token after the password change:\n%s", page)
 	}
 	if devices() != 0 {
@@ -252,17 +237,17 @@ func TestAnADUserTakenOutOfAnAppsGroupGetsNoTokenAfterTheRecheckInterval(t *test
 	name := newADUser(t, pw)
 	testenv.SambaTool(t, "group", "addmembers", group, name)
 	b := browse.New(t, srv.URL)
-	b.Get(entraStart(name))
+	b.Get(adEntraSignIn(name, ""))
 	if page := b.Submit(map[string]string{"password": pw}); wresultRe.FindStringSubmatch(page) == nil {
 		t.Fatalf("no token for a member:\n%s", page)
 	}
 	testenv.SambaTool(t, "group", "removemembers", group, name)
 	c.add(a.Config.Sessions.RecheckInterval - time.Second)
-	if page := b.Get(entraStart(name)); wresultRe.FindStringSubmatch(page) == nil {
+	if page := b.Get(adEntraSignIn(name, "")); wresultRe.FindStringSubmatch(page) == nil {
 		t.Fatalf("no token within the recheck interval:\n%s", page)
 	}
 	c.add(time.Second)
-	if page := b.Get(entraStart(name)); wresultRe.FindStringSubmatch(page) != nil || !strings.Contains(page, "You are not allowed to use this application.") {
+	if page := b.Get(adEntraSignIn(name, "")); wresultRe.FindStringSubmatch(page) != nil || !strings.Contains(page, "You are not allowed to use this application.") {
 		t.Fatalf("a token, or no refusal, for a user taken out of the app's group:\n%s", page)
 	}
 }
@@ -273,21 +258,21 @@ func TestAPasswordChangeAtAnADSignInEndsTheUsersOtherSessions(t *testing.T) {
 	a, srv := newADAppAt(t, c, nil)
 	name := newADUser(t, pw)
 	other := browse.New(t, srv.URL)
-	other.Get(entraStart(name))
+	other.Get(adEntraSignIn(name, ""))
 	if page := other.Submit(map[string]string{"password": pw}); wresultRe.FindStringSubmatch(page) == nil {
 		t.Fatalf("no token:\n%s", page)
 	}
 	// The helpdesk sets a password the user must change at the next sign-in.
 	testenv.MustChangeADPassword(t, name, set)
 	b := browse.New(t, srv.URL)
-	b.Get(entraStart(name))
+	b.Get(adEntraSignIn(name, ""))
 	if page := b.Submit(map[string]string{"password": set}); !strings.Contains(page, `name="new_password"`) {
 		t.Fatalf("no change page:\n%s", page)
 	}
 	if page := b.Submit(map[string]string{"new_password": chosen, "confirm_password": chosen}); wresultRe.FindStringSubmatch(page) == nil {
 		t.Fatalf("no token after the change:\n%s", page)
 	}
-	if page := other.Get(entraStart(name)); wresultRe.FindStringSubmatch(page) != nil {
+	if page := other.Get(adEntraSignIn(name, "")); wresultRe.FindStringSubmatch(page) != nil {
 		t.Fatalf("the other browser still gets a token:\n%s", page)
 	}
 	evs, err := a.Store.QueryAudit(t.Context(), store.AuditQuery{Type: audit.PasswordChanged})
@@ -297,7 +282,7 @@ func TestAPasswordChangeAtAnADSignInEndsTheUsersOtherSessions(t *testing.T) {
 	// The browser that changed it keeps its session across rechecks.
 	for i := range 2 {
 		c.add(a.Config.Sessions.RecheckInterval)
-		if page := b.Get(entraStart(name)); wresultRe.FindStringSubmatch(page) == nil {
+		if page := b.Get(adEntraSignIn(name, "")); wresultRe.FindStringSubmatch(page) == nil {
 			t.Fatalf("recheck %d: no token for the browser that changed the password:\n%s", i, page)
 		}
 	}

@@ -1,14 +1,14 @@
 package notify_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/mail"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/notify"
@@ -18,22 +18,7 @@ import (
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // logBuf is a log the test can read.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuf = testenv.Buffer
 
 func smtpConfig(srv *smtptest.Server, security string) config.SMTP {
 	return config.SMTP{Host: srv.Host, Port: srv.Port, From: "sso@corp.example.test", Security: security}

@@ -18,12 +18,14 @@ import (
 type Handler struct {
 	Engine    *signin.Engine
 	Directory directory.Directory
-	Store     store.Store
-	Renderer  *web.Renderer
-	CSRF      *web.CSRF
-	Audit     *audit.Recorder
-	Log       *slog.Logger
-	Now       func() time.Time
+	Sessions  *signin.Sessions
+	// Throttle counts wrong current passwords.
+	Throttle store.Throttle
+	Renderer *web.Renderer
+	CSRF     *web.CSRF
+	Audit    *audit.Recorder
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // Limits on wrong current passwords when changing (per user), kept below
@@ -101,7 +103,7 @@ func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
 		return again(http.StatusUnprocessableEntity, "confirm_password", p.T("change.mismatch"))
 	}
 	key := "pwchange:" + u.ID
-	if c, err := h.Store.GetCounter(ctx, key, h.Now()); err != nil {
+	if c, err := h.Throttle.GetCounter(ctx, key, h.Now()); err != nil {
 		return err
 	} else if c.Count >= changeFailures {
 		return again(http.StatusTooManyRequests, "current_password", p.T("login.throttled"))
@@ -115,7 +117,7 @@ func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case err == nil:
 	case errors.Is(err, directory.ErrWrongPassword):
-		if _, cerr := h.Store.IncrementCounter(ctx, key, h.Now(), changeWindow); cerr != nil {
+		if _, cerr := h.Throttle.IncrementCounter(ctx, key, h.Now(), changeWindow); cerr != nil {
 			h.Log.ErrorContext(ctx, "throttle counter", "err", cerr)
 		}
 		h.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Login: u.UPN, Result: "wrong_current_password"})
@@ -126,9 +128,9 @@ func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return err
 	}
-	_ = h.Store.ResetCounter(ctx, key)
+	_ = h.Throttle.ResetCounter(ctx, key)
 	// The user's other sessions and remembered browsers end; this one goes on.
-	ended, err := h.Engine.PasswordChanged(ctx, r, u)
+	ended, err := h.Sessions.PasswordChanged(ctx, r, u)
 	if err != nil {
 		h.Log.ErrorContext(ctx, "change: ending the other sessions", "err", err)
 	}

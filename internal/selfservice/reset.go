@@ -83,13 +83,13 @@ func (rs *Reset) reset(ctx context.Context, r *http.Request, u *directory.User, 
 	}
 	rs.AfterWrite.Run(ctx, "password reset", u.ID,
 		Step{"end sessions", func(ctx context.Context) error {
-			n, err := rs.Store.DeleteUserSessions(ctx, u.ID)
+			n, err := rs.Sessions.EndAll(ctx, u.ID)
 			if err == nil {
 				revoked = n
 			}
 			return err
 		}},
-		Step{"forget remembered browsers", func(ctx context.Context) error { return rs.Engine.ForgetDevices(ctx, u.ID) }},
+		Step{"forget remembered browsers", func(ctx context.Context) error { return rs.Sessions.ForgetDevices(ctx, u.ID) }},
 		Step{"audit", func(ctx context.Context) error {
 			return rs.Audit.Persist(ctx, audit.Event{Type: audit.PasswordReset, UserID: u.ID, Login: u.UPN, Result: "ok", Detail: detail()})
 		}},

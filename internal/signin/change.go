@@ -98,8 +98,8 @@ func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f st
 	// session the user had, and every remembered browser, ends now (this
 	// browser's session is issued when the flow ends, and remembered again
 	// if the user asked at the second factor).
-	_, basis := e.basisAfterChange(ctx, st.User)
-	ended, err := e.endOthers(ctx, st.User.ID, "")
+	_, basis := e.sessions.basisAfterChange(ctx, st.User)
+	ended, err := e.sessions.endOthers(ctx, st.User.ID, "")
 	if err != nil {
 		e.log.ErrorContext(ctx, "ending the other sessions after a password change", "err", err)
 	}

@@ -32,7 +32,7 @@ type deviceData struct {
 	Methods   []string  `json:"methods"`
 }
 
-func (e *Engine) deviceCookie() string { return e.cookieName("gh_device") }
+func (ss *Sessions) deviceCookie() string { return ss.cookieName("gh_device") }
 
 func deviceKey(token string) string {
 	s := sha256.Sum256([]byte("gh-device\x00" + token))
@@ -41,33 +41,33 @@ func deviceKey(token string) string {
 
 // rememberedMFA returns when the user last passed a second factor on this
 // browser, if the browser is remembered for this user.
-func (e *Engine) rememberedMFA(ctx context.Context, r *http.Request, userID string) (deviceData, bool) {
-	if e.cfg.Sessions.RememberDevice <= 0 {
+func (ss *Sessions) rememberedMFA(ctx context.Context, r *http.Request, userID string) (deviceData, bool) {
+	if ss.cfg.RememberDevice <= 0 {
 		return deviceData{}, false
 	}
-	c, err := r.Cookie(e.deviceCookie())
+	c, err := r.Cookie(ss.deviceCookie())
 	if err != nil || len(c.Value) < 32 || len(c.Value) > 64 {
 		return deviceData{}, false
 	}
-	cred, err := e.store.GetCredentialByLookupKey(ctx, DeviceType, deviceKey(c.Value))
+	cred, err := ss.store.GetCredentialByLookupKey(ctx, DeviceType, deviceKey(c.Value))
 	if err != nil || cred.UserID != userID {
 		return deviceData{}, false
 	}
 	var d deviceData
-	if err := json.Unmarshal(cred.Data, &d); err != nil || !e.now().Before(d.ExpiresAt) {
+	if err := json.Unmarshal(cred.Data, &d); err != nil || !ss.now().Before(d.ExpiresAt) {
 		return deviceData{}, false
 	}
 	return d, true
 }
 
 // remember stores this browser as remembered for the user.
-func (e *Engine) remember(ctx context.Context, w http.ResponseWriter, userID string, mfaAt time.Time, methods []string) error {
+func (ss *Sessions) remember(ctx context.Context, w http.ResponseWriter, userID string, mfaAt time.Time, methods []string) error {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	token := base64.RawURLEncoding.EncodeToString(b)
-	now := e.now()
-	d, _ := json.Marshal(deviceData{MFAAt: mfaAt, ExpiresAt: now.Add(e.cfg.Sessions.RememberDevice), Methods: methods})
-	err := e.store.CreateCredential(ctx, store.Credential{
+	now := ss.now()
+	d, _ := json.Marshal(deviceData{MFAAt: mfaAt, ExpiresAt: now.Add(ss.cfg.RememberDevice), Methods: methods})
+	err := ss.store.CreateCredential(ctx, store.Credential{
 		ID: newID(), UserID: userID, Type: DeviceType, Name: "remembered browser", LookupKey: deviceKey(token),
 		Data: d, CreatedAt: now, LastUsedAt: now,
 	})
@@ -77,13 +77,13 @@ func (e *Engine) remember(ctx context.Context, w http.ResponseWriter, userID str
 		}
 		return err
 	}
-	e.setCookie(w, e.deviceCookie(), token, e.cfg.Sessions.RememberDevice)
+	ss.setCookie(w, ss.deviceCookie(), token, ss.cfg.RememberDevice)
 	return nil
 }
 
 // ForgetDevices removes every remembered browser of a user (after a
 // password reset or when the user asks).
-func (e *Engine) ForgetDevices(ctx context.Context, userID string) error {
-	_, err := e.store.DeleteUserCredentials(ctx, userID, DeviceType)
+func (ss *Sessions) ForgetDevices(ctx context.Context, userID string) error {
+	_, err := ss.store.DeleteUserCredentials(ctx, userID, DeviceType)
 	return err
 }

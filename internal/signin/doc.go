@@ -1,8 +1,15 @@
 // Package signin is the flow engine every protocol and self-service flow
 // reuses: a small state machine kept in the store and bound to the browser
 // by a cookie (identify → password → account state → [password change] →
-// second factor → [enrolment] → session), the browser sessions it issues,
-// and the policy that decides which factors a sign-in needs.
+// second factor → [enrolment] → session) and the browser sessions it
+// issues. It decides nothing itself: what a user must prove comes from
+// internal/policy, whether a password may reach the directory from
+// internal/abuse, whether a code is right from the Factors (FactorSet).
+//
+// Its parts take only what they use: Engine the flows (store.Flows), the
+// directory and the factors; Sessions the sessions and remembered browsers
+// (store.Sessions, store.Credentials, config.Sessions), kept in step with
+// the directory (recheck.go); FactorSet the factor methods.
 //
 // A protocol asks Authenticate for "a user for this app, with these
 // requirements" and either gets the result at once (a live session meets

@@ -3,10 +3,7 @@ package signin
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +15,6 @@ import (
 
 	"github.com/gatehouse-sso/gatehouse/internal/abuse"
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
-	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/password"
 	"github.com/gatehouse-sso/gatehouse/internal/policy"
@@ -27,17 +23,32 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
 
-// Options are the engine's collaborators.
+// Options are the engine's collaborators: each part of the configuration
+// and of the store it uses, no more.
 type Options struct {
-	Config    config.Config
+	// Issuer is the public base URL.
+	Issuer string
+	// FlowTimeout bounds one flow (sessions.flow_timeout).
+	FlowTimeout time.Duration
+	// Passwordless offers "sign in with a passkey" (mfa.passwordless).
+	Passwordless bool
+	// Policy decides what each user must prove (internal/policy).
+	Policy    policy.Settings
 	Directory directory.Directory
-	Store     store.Store
-	Secrets   *secrets.Box
-	Renderer  *web.Renderer
-	CSRF      *web.CSRF
-	Audit     *audit.Recorder
-	Logger    *slog.Logger
-	Now       func() time.Time
+	Flows     store.Flows
+	// Throttle keeps the counters of the limits the engine applies itself
+	// (strength checks, recovery starts).
+	Throttle store.Throttle
+	// Sessions issues and reads the browser sessions the flows end in.
+	Sessions *Sessions
+	// Limits decides whether a password attempt may reach the directory.
+	Limits   *abuse.Passwords
+	Secrets  *secrets.Box
+	Renderer *web.Renderer
+	CSRF     *web.CSRF
+	Audit    *audit.Recorder
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// Factors provides second factors; nil means none are available.
 	Factors Factors
 	// Passwords judges new passwords beyond the directory's policy; nil
@@ -45,27 +56,32 @@ type Options struct {
 	Passwords *password.Checker
 }
 
-// Engine runs sign-in flows and issues sessions.
+// Engine runs the flows — sign-in, and reset and unlock (recover.go) — on
+// the same steps: identify, password, second factor, enrolment, new
+// password. Sessions (Sessions), factor checks (Factors), limits (abuse)
+// and the policy live in their own parts; the engine asks them.
 type Engine struct {
-	cfg     config.Config
-	dir     directory.Directory
-	store   store.Store
-	box     *secrets.Box
-	render  *web.Renderer
-	csrf    *web.CSRF
-	audit   *audit.Recorder
-	log     *slog.Logger
-	now     func() time.Time
-	factors Factors
-	secure  bool
+	issuer         string
+	flowTimeout    time.Duration
+	passwordlessOn bool
+	dir            directory.Directory
+	flows          store.Flows
+	throttle       store.Throttle
+	sessions       *Sessions
+	box            *secrets.Box
+	render         *web.Renderer
+	csrf           *web.CSRF
+	audit          *audit.Recorder
+	log            *slog.Logger
+	now            func() time.Time
+	factors        Factors
+	cookies
 	delay   *delayer
 	limits  *abuse.Passwords
 	pwcheck *password.Checker
 	pol     policy.Settings
 	// resumeTo answers an InPlace request's finished flow (SetResumeHandler).
 	resumeTo http.Handler
-	// rechecks holds the directory's latest word per user (recheck.go).
-	rechecks *recheckCache
 }
 
 // SetResumeHandler gives the engine the handler that serves the protocol
@@ -76,24 +92,21 @@ func (e *Engine) SetResumeHandler(h http.Handler) { e.resumeTo = h }
 
 // New builds the engine.
 func New(o Options) *Engine {
-	u, _ := url.Parse(o.Config.Issuer)
+	u, _ := url.Parse(o.Issuer)
 	e := &Engine{
-		cfg: o.Config, dir: o.Directory, store: o.Store, box: o.Secrets, render: o.Renderer, csrf: o.CSRF,
-		audit: o.Audit, log: o.Logger, now: o.Now, factors: o.Factors, pwcheck: o.Passwords,
-		secure: u != nil && u.Scheme == "https",
-		delay:  newDelayer(),
-		pol:    policy.FromConfig(o.Config),
+		issuer: o.Issuer, flowTimeout: o.FlowTimeout, passwordlessOn: o.Passwordless, pol: o.Policy,
+		dir: o.Directory, flows: o.Flows, throttle: o.Throttle, sessions: o.Sessions, limits: o.Limits,
+		box: o.Secrets, render: o.Renderer, csrf: o.CSRF, audit: o.Audit, log: o.Logger, now: o.Now, factors: o.Factors,
+		pwcheck: o.Passwords, cookies: cookies{secure: u != nil && u.Scheme == "https"}, delay: newDelayer(),
 	}
-	e.rechecks = newRecheckCache(recheckCacheSize, recheckCacheBytes)
 	if e.now == nil {
 		e.now = time.Now
 	}
-	e.limits = abuse.NewPasswords(o.Store, abuse.DefaultLimits(), e.now, e.log)
 	return e
 }
 
 // Issuer is the configured public URL.
-func (e *Engine) Issuer() string { return e.cfg.Issuer }
+func (e *Engine) Issuer() string { return e.issuer }
 
 // Mount registers the sign-in pages.
 func (e *Engine) Mount(mux *http.ServeMux) {
@@ -106,28 +119,7 @@ func (e *Engine) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /password/strength", web.NoStore(e.csrf.Protect(http.HandlerFunc(e.postStrength))))
 }
 
-// Cookie names; the __Host- prefix pins them to this host over HTTPS.
-func (e *Engine) cookieName(base string) string {
-	if e.secure {
-		return "__Host-" + base
-	}
-	return base
-}
-
-func (e *Engine) bindCookie() string    { return e.cookieName("gh_bind") }
-func (e *Engine) sessionCookie() string { return e.cookieName("gh_session") }
-
-func (e *Engine) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
-	// Secure is false only when the issuer is plain-HTTP localhost (the
-	// demo); config refuses plain HTTP anywhere else.
-	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: e.secure, SameSite: http.SameSiteLaxMode} // #nosec G124 -- see above.
-	if maxAge < 0 {
-		c.MaxAge = -1
-	} else if maxAge > 0 {
-		c.MaxAge = int(maxAge.Seconds())
-	}
-	http.SetCookie(w, c)
-}
+func (e *Engine) bindCookie() string { return e.cookieName("gh_bind") }
 
 // ensureBinding returns the browser's binding cookie value, setting one.
 func (e *Engine) ensureBinding(w http.ResponseWriter, r *http.Request) string {
@@ -139,59 +131,6 @@ func (e *Engine) ensureBinding(w http.ResponseWriter, r *http.Request) string {
 	v := base64.RawURLEncoding.EncodeToString(b)
 	e.setCookie(w, e.bindCookie(), v, 0)
 	return v
-}
-
-// currentSession returns the browser's live session, touching its idle
-// expiry. The touch is a write, so it is skipped while the last one is
-// recent (touchEvery): an SSO sign-in then costs a read, not a write, and
-// the idle expiry errs early by at most that much. A session the directory
-// no longer backs is ended here (followsDirectory), for every user of it.
-func (e *Engine) currentSession(ctx context.Context, r *http.Request) (*store.Session, *sessionData) {
-	c, err := r.Cookie(e.sessionCookie())
-	if err != nil || c.Value == "" || len(c.Value) > 64 {
-		return nil, nil
-	}
-	now := e.now()
-	key := sessionKey(c.Value)
-	s, err := e.store.GetSession(ctx, key, now)
-	if err == nil && now.Sub(s.LastSeenAt) >= e.touchEvery() {
-		s, err = e.store.UpdateSession(ctx, key, func(s store.Session) (store.Session, error) {
-			if !now.Before(s.ExpiresAt) || !now.Before(s.IdleExpiry) {
-				return s, store.ErrNotFound
-			}
-			s.LastSeenAt = now
-			s.IdleExpiry = minTime(now.Add(e.cfg.Sessions.IdleTimeout), s.ExpiresAt)
-			return s, nil
-		})
-	}
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			e.log.ErrorContext(ctx, "reading session", "err", err)
-		}
-		return nil, nil
-	}
-	var sd sessionData
-	if err := json.Unmarshal(s.Data, &sd); err != nil {
-		e.log.ErrorContext(ctx, "session data unreadable", "err", err)
-		return nil, nil
-	}
-	if !e.followsDirectory(ctx, &s, &sd) {
-		return nil, nil
-	}
-	return &s, &sd
-}
-
-// touchEvery is how stale a session's last-seen time may get before a
-// request writes it again.
-func (e *Engine) touchEvery() time.Duration {
-	return min(time.Minute, e.cfg.Sessions.IdleTimeout/10)
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
 
 // decide asks the policy what u must still prove for req, given proof.
@@ -290,7 +229,7 @@ func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Reques
 		// A stale or foreign flow id, or one that does not meet this
 		// request: start again.
 	}
-	s, sd := e.currentSession(ctx, r)
+	s, sd := e.sessions.currentSession(ctx, r)
 	var d policy.Decision
 	if s != nil {
 		res := sessionResult(s, sd)
@@ -369,13 +308,13 @@ func (e *Engine) resume(ctx context.Context, r *http.Request, id string, req Req
 		// to this request, and is not used up by it.
 		return nil, errFlowGone
 	}
-	if err := e.store.DeleteFlow(ctx, id); err != nil { // single use: a second resume fails
+	if err := e.flows.DeleteFlow(ctx, id); err != nil { // single use: a second resume fails
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, errFlowGone
 		}
 		return nil, err
 	}
-	s, err := e.store.GetSession(ctx, st.SessionID, e.now())
+	s, err := e.sessions.get(ctx, st.SessionID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, errFlowGone
@@ -392,21 +331,14 @@ func (e *Engine) resume(ctx context.Context, r *http.Request, id string, req Req
 // request answers in place, otherwise when the browser comes back with it
 // (resume).
 func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
-	now := e.now()
-	data, err := json.Marshal(sessionData{User: *st.User, App: st.Req.App, Factors: st.Factors, Remembered: st.Remembered,
-		PwdLastSet: st.User.State.PasswordLastSet})
-	if err != nil {
-		return err
-	}
 	methods := slices.Clone(st.Methods)
 	if !st.MFAAt.IsZero() && !slices.Contains(methods, "mfa") {
 		methods = append(methods, "mfa")
 	}
-	token := newID() // the cookie holds the token; the store only its hash
-	s := store.Session{
-		ID: sessionKey(token), UserID: st.User.ID, Login: st.Login, Methods: methods,
-		AuthTime: st.PasswordAt, MFATime: st.MFAAt, CreatedAt: now, LastSeenAt: now,
-		IdleExpiry: now.Add(e.cfg.Sessions.IdleTimeout), ExpiresAt: now.Add(e.cfg.Sessions.AbsoluteTimeout), Data: data,
+	s, token, err := e.sessions.newSession(st.User, st.Login, methods, st.PasswordAt, st.MFAAt,
+		sessionData{App: st.Req.App, Factors: st.Factors, Remembered: st.Remembered})
+	if err != nil {
+		return err
 	}
 	// The flow is claimed before the session exists, so concurrent
 	// submits of the last step issue one session: in place by using the
@@ -415,7 +347,7 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	inPlace := st.Req.InPlace && e.resumeTo != nil
 	st.SessionID, st.SealedOld, st.Pending = s.ID, nil, nil
 	if inPlace {
-		if err := e.store.DeleteFlow(ctx, f.ID); err != nil {
+		if err := e.flows.DeleteFlow(ctx, f.ID); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return e.expired(w, r)
 			}
@@ -424,26 +356,11 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	} else if err := e.saveFlow(ctx, f.ID, f.Step, StepDone, st); err != nil {
 		return e.staleOr(w, r, f, err)
 	}
-	if err := e.store.CreateSession(ctx, s); err != nil {
-		return err
-	}
-	prior := st.PriorSessID
-	if c, err := r.Cookie(e.sessionCookie()); err == nil && c.Value != "" {
-		prior = sessionKey(c.Value)
-	}
-	if prior != "" && prior != s.ID {
-		if err := e.store.DeleteSession(ctx, prior); err != nil && !errors.Is(err, store.ErrNotFound) {
-			e.log.WarnContext(ctx, "ending the replaced session", "err", err)
-		}
-	}
 	// Only the request that ended the flow gets here: a double submit
 	// remembers the browser once.
-	if st.Remember {
-		if err := e.remember(ctx, w, st.User.ID, st.MFAAt, st.Methods); err != nil {
-			e.log.ErrorContext(ctx, "remembering the device", "err", err)
-		}
+	if err := e.sessions.start(ctx, w, r, s, token, st.PriorSessID, st.Remember); err != nil {
+		return err
 	}
-	e.setCookie(w, e.sessionCookie(), token, 0)
 	e.audit.Record(ctx, audit.Event{Type: audit.SignInSuccess, UserID: st.User.ID, Login: st.Login, App: st.Req.App, Result: "ok",
 		Detail: map[string]string{"amr": strings.Join(methods, " ")}})
 	target := st.Req.ResumeURL
@@ -487,42 +404,6 @@ func isLocalPath(p string) bool {
 	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "/\\") && !strings.ContainsAny(p, "\r\n")
 }
 
-// SignOut ends the browser's session, if any, and clears the cookie. It
-// returns the ended session's user ID.
-func (e *Engine) SignOut(w http.ResponseWriter, r *http.Request) string {
-	ctx := r.Context()
-	c, err := r.Cookie(e.sessionCookie())
-	if err != nil || c.Value == "" {
-		return ""
-	}
-	var userID string
-	key := sessionKey(c.Value)
-	if s, err := e.store.GetSession(ctx, key, e.now()); err == nil {
-		userID = s.UserID
-		e.audit.Record(ctx, audit.Event{Type: audit.SignOut, UserID: s.UserID, Login: s.Login, Result: "ok"})
-	}
-	if err := e.store.DeleteSession(ctx, key); err != nil && !errors.Is(err, store.ErrNotFound) {
-		e.log.ErrorContext(ctx, "ending session", "err", err)
-	}
-	e.setCookie(w, e.sessionCookie(), "", -1)
-	return userID
-}
-
-// CurrentUser returns the signed-in user of the request, or nil.
-func (e *Engine) CurrentUser(r *http.Request) (*Result, bool) {
-	s, sd := e.currentSession(r.Context(), r)
-	if s == nil {
-		return nil, false
-	}
-	return sessionResult(s, sd), true
-}
-
-// sessionResult is a session as a Result.
-func sessionResult(s *store.Session, sd *sessionData) *Result {
-	return &Result{SessionID: s.ID, User: sd.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods,
-		factors: sd.Factors, remembered: sd.Remembered}
-}
-
 func firstNonEmpty(vs ...string) string {
 	for _, v := range vs {
 		if v != "" {
@@ -537,11 +418,4 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
-}
-
-// sessionKey is what the store keeps for a session cookie: its SHA-256, so
-// a copy of the database holds no usable session.
-func sessionKey(token string) string {
-	sum := sha256.Sum256([]byte("gh-session\x00" + token))
-	return hex.EncodeToString(sum[:])
 }

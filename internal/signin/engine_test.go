@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/directory/file"
+	"github.com/gatehouse-sso/gatehouse/internal/policy"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/store/sqlite"
@@ -145,8 +146,12 @@ func newEnvWith(t *testing.T, mfa string, mod func(*config.Config), users ...fil
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	ev.engine = New(Options{Config: cfg, Directory: d, Store: s, Secrets: box, Renderer: r, CSRF: web.NewCSRF(box.DeriveKey("csrf"), false),
-		Audit: audit.New(s, log, ev.clock), Logger: log, Now: ev.clock, Factors: ev.factors})
+	rec := audit.New(s, log, ev.clock)
+	sessions := NewSessions(SessionOptions{Config: cfg.Sessions, Store: s, Directory: d, Audit: rec, Logger: log, Now: ev.clock})
+	ev.engine = New(Options{Issuer: cfg.Issuer, FlowTimeout: cfg.Sessions.FlowTimeout, Passwordless: cfg.MFA.Passwordless,
+		Policy: policy.FromConfig(cfg), Directory: d, Flows: s, Throttle: s, Sessions: sessions,
+		Limits: abuse.NewPasswords(s, abuse.DefaultLimits(), ev.clock, log), Secrets: box, Renderer: r,
+		CSRF: web.NewCSRF(box.DeriveKey("csrf"), false), Audit: rec, Logger: log, Now: ev.clock, Factors: ev.factors})
 	ev.engine.delay = &delayer{} // no padding in unit tests
 	mux := http.NewServeMux()
 	ev.engine.Mount(mux)
@@ -719,7 +724,7 @@ func TestARememberedBrowserSkipsTheSecondFactorButNotAnExplicitDemand(t *testing
 	if page := other.Submit(map[string]string{"password": alicePW}); !strings.Contains(page, "Verify it") {
 		t.Fatalf("another browser skipped MFA")
 	}
-	if err := e.engine.ForgetDevices(context.Background(), id); err != nil {
+	if err := e.engine.sessions.ForgetDevices(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
 	b.Get("/logout")
@@ -767,7 +772,7 @@ func (fullFlows) CreateFlow(context.Context, store.Flow) error { return store.Er
 
 func TestAStoreFullOfFlowsAsksTheUserToComeBack(t *testing.T) {
 	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
-	e.engine.store = fullFlows{e.store}
+	e.engine.flows = fullFlows{e.store}
 	res, err := e.engine.Authenticate(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/proto", nil), Request{App: "Wiki"})
 	var he web.HTTPError
 	if res != nil || !errors.As(err, &he) || he.Code != http.StatusServiceUnavailable || !strings.Contains(he.Msg, "Too many sign-ins are in progress") {

@@ -64,7 +64,7 @@ func (e *Engine) renderFactorStep(w http.ResponseWriter, r *http.Request, f stor
 	pf := e.pending(st)
 	method := chooseMethod(r.URL.Query().Get("method"), offered, pf.Method)
 	d.Methods, d.Method = offered, method
-	d.Remember = f.Step == StepMFA && e.cfg.Sessions.RememberDevice > 0
+	d.Remember = f.Step == StepMFA && e.sessions.RemembersBrowsers()
 	var prev []byte
 	if method == pf.Method {
 		prev = pf.Data
@@ -144,7 +144,7 @@ func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow
 	if amr != "" && !slices.Contains(st.Methods, amr) {
 		st.Methods = append(st.Methods, amr)
 	}
-	if f.Step == StepMFA && r.PostFormValue("remember") == "1" && e.cfg.Sessions.RememberDevice > 0 {
+	if f.Step == StepMFA && r.PostFormValue("remember") == "1" && e.sessions.RemembersBrowsers() {
 		st.Remember = true
 	}
 	st.Pending = nil

@@ -127,7 +127,7 @@ func (e *Engine) postStrength(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	w.Header().Set("Content-Type", "application/json")
 	key := "pwstrength:ip:" + observe.ClientIP(ctx)
-	c, err := e.store.IncrementCounter(ctx, key, e.now(), strengthWindow)
+	c, err := e.throttle.IncrementCounter(ctx, key, e.now(), strengthWindow)
 	switch {
 	case err != nil:
 		e.log.ErrorContext(ctx, "strength throttle", "err", err)

@@ -146,10 +146,10 @@ func (c *recheckCache) forget(userID string) {
 // directorySaid keeps what the directory answered for u at now (at a
 // password check, say), so the sessions that follow need not ask again
 // before the interval. The cache gets its own copy: the caller's may change.
-func (e *Engine) directorySaid(u *directory.User, now time.Time) {
+func (ss *Sessions) directorySaid(u *directory.User, now time.Time) {
 	c := *u
 	c.Groups = slices.Clone(u.Groups)
-	e.rechecks.put(recheckEntry{userID: c.ID, checkedAt: now, user: &c})
+	ss.rechecks.put(recheckEntry{userID: c.ID, checkedAt: now, user: &c})
 }
 
 // len returns how many users and bytes the cache holds.
@@ -163,13 +163,13 @@ func (c *recheckCache) len() (users, bytes int) {
 // request by the directory's word on the account. A session the directory
 // no longer backs is ended and audited; one it backs may get its copy of
 // the user refreshed (groups, names, password expiry), in sd too.
-func (e *Engine) followsDirectory(ctx context.Context, s *store.Session, sd *sessionData) bool {
-	ids, ok := e.dir.(directory.IDLookup)
+func (ss *Sessions) followsDirectory(ctx context.Context, s *store.Session, sd *sessionData) bool {
+	ids, ok := ss.dir.(directory.IDLookup)
 	if !ok {
 		return true // both of Gatehouse's directories have it; one without cannot be asked
 	}
-	now := e.now()
-	ent, known := e.accountNow(ctx, ids, s.UserID, now)
+	now := ss.now()
+	ent, known := ss.accountNow(ctx, ids, s.UserID, now)
 	if !known {
 		return true
 	}
@@ -182,37 +182,37 @@ func (e *Engine) followsDirectory(ctx context.Context, s *store.Session, sd *ses
 	}
 	if reason != "" {
 		if reason != "password_changed" { // the account itself: no session of it may use this answer
-			e.rechecks.forget(s.UserID)
+			ss.rechecks.forget(s.UserID)
 		}
-		e.revoke(ctx, s, reason)
+		ss.revoke(ctx, s, reason)
 		return false
 	}
-	e.refreshUser(ctx, s, sd, ent)
+	ss.refreshUser(ctx, s, sd, ent)
 	return true
 }
 
 // accountNow returns the directory's answer for the user, asking it when
 // the cached one is stale. known is false when the directory could not be
 // asked; a user it does not find is known with a nil user.
-func (e *Engine) accountNow(ctx context.Context, ids directory.IDLookup, userID string, now time.Time) (_ recheckEntry, known bool) {
-	if ent, ok := e.rechecks.get(userID, now, e.cfg.Sessions.RecheckInterval); ok {
+func (ss *Sessions) accountNow(ctx context.Context, ids directory.IDLookup, userID string, now time.Time) (_ recheckEntry, known bool) {
+	if ent, ok := ss.rechecks.get(userID, now, ss.cfg.RecheckInterval); ok {
 		return ent, ent.user != nil
 	}
 	u, err := ids.LookupUserByID(ctx, userID)
 	switch {
 	case errors.Is(err, directory.ErrUserNotFound):
-		e.rechecks.forget(userID)
+		ss.rechecks.forget(userID)
 		return recheckEntry{userID: userID, checkedAt: now}, true
 	case err != nil:
-		e.log.WarnContext(ctx, "cannot re-check a session's account in the directory; the session goes on",
+		ss.log.WarnContext(ctx, "cannot re-check a session's account in the directory; the session goes on",
 			"event", "session_recheck", "user", userID, "err", err)
 		if ctx.Err() == nil { // the client left: that says nothing about the directory
-			e.rechecks.put(recheckEntry{userID: userID, checkedAt: now})
+			ss.rechecks.put(recheckEntry{userID: userID, checkedAt: now})
 		}
 		return recheckEntry{}, false
 	}
 	ent := recheckEntry{userID: userID, checkedAt: now, user: u}
-	e.rechecks.put(ent)
+	ss.rechecks.put(ent)
 	return ent, true
 }
 
@@ -258,7 +258,7 @@ func (sd *sessionData) setUser(u directory.User, basis time.Time) {
 // session when it differs from the session's (a group left, a name
 // changed), so tokens follow the directory too. A failure only leaves the
 // old copy.
-func (e *Engine) refreshUser(ctx context.Context, s *store.Session, sd *sessionData, ent recheckEntry) {
+func (ss *Sessions) refreshUser(ctx context.Context, s *store.Session, sd *sessionData, ent recheckEntry) {
 	want := *sd
 	want.setUser(*ent.user, sd.passwordBasis())
 	// Compared as stored: a copy read back from the store is equal to the
@@ -266,7 +266,7 @@ func (e *Engine) refreshUser(ctx context.Context, s *store.Session, sd *sessionD
 	if string(mustJSON(sd.User)) == string(mustJSON(want.User)) {
 		return
 	}
-	updated, err := e.store.UpdateSession(ctx, s.ID, func(old store.Session) (store.Session, error) {
+	updated, err := ss.store.UpdateSession(ctx, s.ID, func(old store.Session) (store.Session, error) {
 		var d sessionData
 		if err := json.Unmarshal(old.Data, &d); err != nil {
 			return old, err
@@ -281,7 +281,7 @@ func (e *Engine) refreshUser(ctx context.Context, s *store.Session, sd *sessionD
 	})
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
-			e.log.WarnContext(ctx, "refreshing a session's copy of the user", "err", err)
+			ss.log.WarnContext(ctx, "refreshing a session's copy of the user", "err", err)
 		}
 		return
 	}
@@ -297,16 +297,16 @@ func mustJSON(v any) []byte {
 }
 
 // revoke ends a session the directory no longer backs and audits why.
-func (e *Engine) revoke(ctx context.Context, s *store.Session, reason string) {
-	err := e.store.DeleteSession(ctx, s.ID)
+func (ss *Sessions) revoke(ctx context.Context, s *store.Session, reason string) {
+	err := ss.store.DeleteSession(ctx, s.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return // a concurrent request ended it, and audited that
 	case err != nil:
 		// Not served either way; the next use checks again.
-		e.log.ErrorContext(ctx, "ending a session the directory no longer backs", "err", err)
+		ss.log.ErrorContext(ctx, "ending a session the directory no longer backs", "err", err)
 	}
-	e.audit.Record(ctx, audit.Event{Type: audit.SessionRevoked, UserID: s.UserID, Login: s.Login, Result: reason})
+	ss.audit.Record(ctx, audit.Event{Type: audit.SessionRevoked, UserID: s.UserID, Login: s.Login, Result: reason})
 }
 
 // basisAfterChange is the pwdLastSet a session should be based on after
@@ -317,25 +317,25 @@ func (e *Engine) revoke(ctx context.Context, s *store.Session, reason string) {
 // the basis is now plus the clock skew a DC may have, so the recheck does
 // not take this very change for one made elsewhere; a change elsewhere in
 // those minutes then goes unnoticed by this session.
-func (e *Engine) basisAfterChange(ctx context.Context, u *directory.User) (*directory.User, time.Time) {
-	if ids, ok := e.dir.(directory.IDLookup); ok {
+func (ss *Sessions) basisAfterChange(ctx context.Context, u *directory.User) (*directory.User, time.Time) {
+	if ids, ok := ss.dir.(directory.IDLookup); ok {
 		fresh, err := ids.LookupUserByID(ctx, u.ID)
 		if err == nil && fresh.State.PasswordLastSet.After(u.State.PasswordLastSet) {
-			e.directorySaid(fresh, e.now())
+			ss.directorySaid(fresh, ss.now())
 			return fresh, fresh.State.PasswordLastSet
 		}
-		e.log.WarnContext(ctx, "the directory does not show the changed password yet; basing the session on the clock",
+		ss.log.WarnContext(ctx, "the directory does not show the changed password yet; basing the session on the clock",
 			"event", "session_recheck", "user", u.ID, "err", err)
 	}
-	return nil, e.now().Add(maxClockSkew)
+	return nil, ss.now().Add(maxClockSkew)
 }
 
 // endOthers ends every session of the user but keep ("" ends them all)
 // and forgets every remembered browser of theirs. It returns how many
 // sessions it ended.
-func (e *Engine) endOthers(ctx context.Context, userID, keep string) (int64, error) {
-	n, err := e.store.DeleteUserSessionsExcept(ctx, userID, keep)
-	if ferr := e.ForgetDevices(ctx, userID); ferr != nil {
+func (ss *Sessions) endOthers(ctx context.Context, userID, keep string) (int64, error) {
+	n, err := ss.store.DeleteUserSessionsExcept(ctx, userID, keep)
+	if ferr := ss.ForgetDevices(ctx, userID); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
 	return n, err
@@ -350,13 +350,13 @@ var errNotTheUsers = errors.New("signin: the session is another user's")
 // how many sessions it ended; an error says some of it was not done (the
 // recheck still ends the other sessions, which are based on the old
 // password).
-func (e *Engine) PasswordChanged(ctx context.Context, r *http.Request, u *directory.User) (int64, error) {
-	fresh, basis := e.basisAfterChange(ctx, u)
+func (ss *Sessions) PasswordChanged(ctx context.Context, r *http.Request, u *directory.User) (int64, error) {
+	fresh, basis := ss.basisAfterChange(ctx, u)
 	var errs []error
 	keep := ""
-	if c, err := r.Cookie(e.sessionCookie()); err == nil && c.Value != "" && len(c.Value) <= 64 {
+	if c, err := r.Cookie(ss.sessionCookie()); err == nil && c.Value != "" && len(c.Value) <= 64 {
 		key := sessionKey(c.Value)
-		_, err := e.store.UpdateSession(ctx, key, func(s store.Session) (store.Session, error) {
+		_, err := ss.store.UpdateSession(ctx, key, func(s store.Session) (store.Session, error) {
 			if s.UserID != u.ID {
 				return s, errNotTheUsers
 			}
@@ -383,6 +383,6 @@ func (e *Engine) PasswordChanged(ctx context.Context, r *http.Request, u *direct
 			errs = append(errs, err)
 		}
 	}
-	n, err := e.endOthers(ctx, u.ID, keep)
+	n, err := ss.endOthers(ctx, u.ID, keep)
 	return n, errors.Join(append(errs, err)...)
 }

@@ -68,7 +68,7 @@ func recheckEnv(t *testing.T, mod func(*config.Config)) (*env, *recheckDir, *bro
 	t.Helper()
 	e := newEnvWith(t, "none", mod, user(t, "alice", alicePW, nil))
 	d := &recheckDir{Directory: e.engine.dir.(*file.Directory)}
-	e.engine.dir = d
+	e.engine.dir, e.engine.sessions.dir = d, d
 	return e, d, signInAlice(t, e)
 }
 
@@ -137,7 +137,7 @@ func TestASessionEndsAtItsFirstUseAfterTheRecheckIntervalOnceTheDirectoryWithdra
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e, d, b := recheckEnv(t, nil)
-			interval := e.engine.cfg.Sessions.RecheckInterval
+			interval := e.engine.sessions.cfg.RecheckInterval
 			d.set(nil, tc.edit)
 			e.advance(interval - time.Second)
 			if !signedIn(t, b) {
@@ -170,7 +170,7 @@ func TestALockoutThatHasRunOutEndsNoSession(t *testing.T) {
 		u.State.Locked, u.State.LockedUntil = true, e.clock().Add(time.Minute)
 		return nil
 	})
-	e.advance(e.engine.cfg.Sessions.RecheckInterval)
+	e.advance(e.engine.sessions.cfg.RecheckInterval)
 	if signedIn(t, b) {
 		t.Fatal("a locked account kept its session")
 	}
@@ -179,7 +179,7 @@ func TestALockoutThatHasRunOutEndsNoSession(t *testing.T) {
 		u.State.Locked, u.State.LockedUntil = true, e.clock().Add(-time.Second)
 		return nil
 	})
-	e.advance(e.engine.cfg.Sessions.RecheckInterval)
+	e.advance(e.engine.sessions.cfg.RecheckInterval)
 	if !signedIn(t, b2) {
 		t.Fatal("a lockout that had run out ended the session")
 	}
@@ -188,7 +188,7 @@ func TestALockoutThatHasRunOutEndsNoSession(t *testing.T) {
 func TestTheSessionsOfAUserShareOneLookupPerInterval(t *testing.T) {
 	e, d, b := recheckEnv(t, nil)
 	b2 := signInAlice(t, e)
-	interval := e.engine.cfg.Sessions.RecheckInterval
+	interval := e.engine.sessions.cfg.RecheckInterval
 	for i := range 3 {
 		e.advance(interval)
 		for _, br := range []*browse.Browser{b, b2, b} {
@@ -205,7 +205,7 @@ func TestTheSessionsOfAUserShareOneLookupPerInterval(t *testing.T) {
 func TestADirectoryThatCannotBeAskedEndsNoSessionAndIsNotAskedOnEveryRequest(t *testing.T) {
 	e, d, b := recheckEnv(t, nil)
 	d.set(fmt.Errorf("ad: search user: %w", directory.ErrUnavailable), nil)
-	e.advance(e.engine.cfg.Sessions.RecheckInterval)
+	e.advance(e.engine.sessions.cfg.RecheckInterval)
 	for range 3 {
 		if !signedIn(t, b) {
 			t.Fatal("a directory outage ended the session")
@@ -235,7 +235,7 @@ func TestTheSessionsCopyOfTheUserFollowsTheDirectory(t *testing.T) {
 		u.Groups, u.DisplayName = []string{"CN=Finance,OU=Groups,DC=corp,DC=example,DC=test"}, "Alice Renamed"
 		return nil
 	})
-	e.advance(e.engine.cfg.Sessions.RecheckInterval)
+	e.advance(e.engine.sessions.cfg.RecheckInterval)
 	if !signedIn(t, b) {
 		t.Fatal("signed out")
 	}
@@ -332,7 +332,7 @@ func TestAPasswordChangeAtSignInEndsTheOtherSessionsAndRememberedBrowsersButNotI
 		if !signedIn(t, b) {
 			t.Fatal("the session of the browser that changed the password ended")
 		}
-		e.advance(e.engine.cfg.Sessions.RecheckInterval)
+		e.advance(e.engine.sessions.cfg.RecheckInterval)
 	}
 	if len(revocations(t, e)) != 0 {
 		t.Fatalf("revocations %+v", revocations(t, e))

@@ -263,7 +263,7 @@ func (h *recoveryFlow) identify(w http.ResponseWriter, r *http.Request) error {
 	if login == "" || len(login) > maxLoginLen {
 		return h.identifyPage(w, r, http.StatusUnprocessableEntity, "login", "login.required")
 	}
-	c, err := h.e.store.IncrementCounter(ctx, h.Kind+":ip:"+observe.ClientIP(ctx), h.e.now(), recoveryWindow)
+	c, err := h.e.throttle.IncrementCounter(ctx, h.Kind+":ip:"+observe.ClientIP(ctx), h.e.now(), recoveryWindow)
 	if err != nil {
 		return err
 	}
@@ -409,7 +409,7 @@ func (h *recoveryFlow) verify(w http.ResponseWriter, r *http.Request, f store.Fl
 		// The code proved the mailbox, but this user has nothing else to
 		// verify with and email alone is not allowed here.
 		h.e.audit.Record(ctx, audit.Event{Type: h.Event, UserID: rs.Account.ID, Login: st.Login, Result: "no_factor"})
-		if err := h.e.store.DeleteFlow(ctx, f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := h.e.flows.DeleteFlow(ctx, f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		support := h.Support
@@ -520,7 +520,7 @@ func (h *recoveryFlow) end(w http.ResponseWriter, r *http.Request, f store.Flow,
 	case err == nil && u.ID == st.User.ID && recoverable(u, h.e.now()):
 	case err == nil || errors.Is(err, directory.ErrUserNotFound):
 		h.e.audit.Record(ctx, audit.Event{Type: h.Event, UserID: st.User.ID, Login: st.Login, Result: "account_state"})
-		if err := h.e.store.DeleteFlow(ctx, f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := h.e.flows.DeleteFlow(ctx, f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			h.e.log.WarnContext(ctx, "ending the flow", "event", h.Kind, "err", err)
 		}
 		return web.Errorf(http.StatusForbidden, "This account cannot be changed here. Contact your helpdesk.", err)
@@ -541,7 +541,7 @@ func (h *recoveryFlow) end(w http.ResponseWriter, r *http.Request, f store.Flow,
 	}
 	// The directory has the change: the flow is over whatever the store
 	// says (it stays claimed, so it cannot be replayed).
-	if err := h.e.store.DeleteFlow(ctx, f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := h.e.flows.DeleteFlow(ctx, f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		h.e.log.WarnContext(ctx, "ending the flow", "event", h.Kind, "err", err)
 	}
 	return h.page(w, r, http.StatusOK, &recoveryData{Done: true}, nil, nil, notice)

@@ -153,7 +153,7 @@ func (e *Engine) loadFlowOf(ctx context.Context, r *http.Request, id, kind strin
 	if id == "" || len(id) > 64 {
 		return store.Flow{}, st, errFlowGone
 	}
-	f, err := e.store.GetFlow(ctx, id, e.now())
+	f, err := e.flows.GetFlow(ctx, id, e.now())
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return f, st, errFlowGone
@@ -190,11 +190,11 @@ func (e *Engine) newFlow(ctx context.Context, kind, step string, st flowState) (
 			fmt.Errorf("signin: a new flow of %d bytes", len(data)))
 	}
 	now := e.now()
-	f := store.Flow{ID: newID(), Kind: kind, Step: step, Data: data, CreatedAt: now, ExpiresAt: now.Add(e.cfg.Sessions.FlowTimeout)}
+	f := store.Flow{ID: newID(), Kind: kind, Step: step, Data: data, CreatedAt: now, ExpiresAt: now.Add(e.flowTimeout)}
 	if st.User != nil {
 		f.UserID = st.User.ID
 	}
-	return f, CreateFlowError(e.store.CreateFlow(ctx, f))
+	return f, CreateFlowError(e.flows.CreateFlow(ctx, f))
 }
 
 // saveFlow writes the new step and state with compare-and-swap on step:
@@ -204,7 +204,7 @@ func (e *Engine) saveFlow(ctx context.Context, id, fromStep, toStep string, st f
 	if err != nil {
 		return err
 	}
-	_, err = e.store.UpdateFlow(ctx, id, func(f store.Flow) (store.Flow, error) {
+	_, err = e.flows.UpdateFlow(ctx, id, func(f store.Flow) (store.Flow, error) {
 		if f.Step != fromStep {
 			return f, errStaleStep
 		}

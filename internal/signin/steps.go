@@ -79,7 +79,7 @@ type staticChallenger interface {
 
 func (e *Engine) home(w http.ResponseWriter, r *http.Request) error {
 	var data struct{ Name string }
-	if res, ok := e.CurrentUser(r); ok {
+	if res, ok := e.sessions.CurrentUser(r); ok {
 		data.Name = firstNonEmpty(res.User.DisplayName, res.User.UPN, res.User.SAMAccountName)
 	}
 	return e.render.Render(w, "home", http.StatusOK, e.render.NewPage(r, "home.title", data))
@@ -273,16 +273,16 @@ func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Fl
 	}
 	st.User, st.PasswordAt = u, e.now()
 	st.Methods = []string{"pwd"}
-	e.directorySaid(u, st.PasswordAt)
+	e.sessions.directorySaid(u, st.PasswordAt)
 	// A remembered browser may stand in for a second factor the
 	// configuration requires; the policy never lets it answer one the
 	// request demands, and it adds no MFA claim.
-	_, st.Remembered = e.rememberedMFA(ctx, r, u.ID)
+	_, st.Remembered = e.sessions.rememberedMFA(ctx, r, u.ID)
 	return e.advance(ctx, w, r, f, st)
 }
 
 func (e *Engine) postLogout(w http.ResponseWriter, r *http.Request) error {
-	e.SignOut(w, r)
+	e.sessions.SignOut(w, r)
 	p := e.render.NewPage(r, "logout.title", nil)
 	p.Notice = p.T("logout.done")
 	return e.render.Render(w, "logout", http.StatusOK, p)
@@ -379,7 +379,7 @@ func (e *Engine) advance(ctx context.Context, w http.ResponseWriter, r *http.Req
 // passwordless returns the capability when passwordless sign-in is on.
 func (e *Engine) passwordless() (Passwordless, bool) {
 	pl, ok := e.factors.(Passwordless)
-	if !ok || !e.cfg.MFA.Passwordless {
+	if !ok || !e.passwordlessOn {
 		return nil, false
 	}
 	_, ok = e.dir.(directory.IDLookup)

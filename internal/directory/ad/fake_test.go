@@ -1,7 +1,6 @@
 package ad
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -139,22 +140,7 @@ func testConfig() config.ActiveDirectory {
 }
 
 // logBuffer collects log output so tests can check what was (not) logged.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer = testenv.Buffer
 
 // newFakeDirectory opens a Directory over the fake DCs, in order.
 func newFakeDirectory(t *testing.T, cfg config.ActiveDirectory, dcs ...*fakeDC) (*Directory, *logBuffer) {

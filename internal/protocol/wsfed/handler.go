@@ -21,6 +21,7 @@ import (
 // the FederationMetadata document.
 type Handler struct {
 	Engine   *signin.Engine
+	Sessions *signin.Sessions
 	Registry *Registry
 	Builder  *assertion.Builder
 	Policy   assertion.ClaimsPolicy
@@ -123,7 +124,7 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, q url.Values) 
 	if err != nil {
 		return requestError(err)
 	}
-	h.Engine.SignOut(w, r)
+	h.Sessions.SignOut(w, r)
 	if req.Reply != "" {
 		http.Redirect(w, r, req.Reply, http.StatusFound) // #nosec G710 -- Reply is a registered reply URL of a known RP (ParseSignOut).
 		return nil

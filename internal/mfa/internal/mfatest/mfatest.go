@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-sso/gatehouse/internal/testenv"
+
 	"github.com/gatehouse-sso/gatehouse/internal/mfa"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
@@ -68,24 +70,7 @@ func (c *Clock) Advance(d time.Duration) {
 }
 
 // Log is a logger writing to a buffer the test can search.
-type Log struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write implements io.Writer for the handler.
-func (l *Log) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// String returns everything logged so far.
-func (l *Log) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type Log struct{ testenv.Buffer }
 
 // Logger returns a debug-level logger writing to l.
 func (l *Log) Logger() *slog.Logger {
