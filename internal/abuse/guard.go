@@ -70,7 +70,16 @@ func (t *Throttled) Is(target error) bool { return target == ErrThrottled }
 // time.
 func RetryAfter(err error) (int, bool) {
 	var t *Throttled
-	if !errors.As(err, &t) || t.RetryAfter <= 0 {
+	if !errors.As(err, &t) {
+		return 0, false
+	}
+	return t.RetryAfterSeconds()
+}
+
+// RetryAfterSeconds is RetryAfter of t: a protocol package can ask any
+// error for it (errors.As with an interface) without importing abuse.
+func (t *Throttled) RetryAfterSeconds() (int, bool) {
+	if t.RetryAfter <= 0 {
 		return 0, false
 	}
 	return max(1, int(math.Ceil(t.RetryAfter.Seconds()))), true

@@ -151,6 +151,12 @@ func (g *Guard) Authenticate(ctx context.Context, a Attempt, password string) (*
 	var acctKey, flightKey string
 	before := func(ctx context.Context, u *directory.User) error {
 		res.User = u
+		if u.State.Locked {
+			// AD answers a locked account "locked" whatever the password
+			// and counts nothing: there is nothing to guess or to guard.
+			res.Sent = true
+			return nil
+		}
 		wk, remember := g.wrongKey(u, password)
 		if remember {
 			repeat, err := g.seen(ctx, wk, now)

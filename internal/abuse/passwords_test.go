@@ -494,3 +494,21 @@ func TestTwoInstancesOnOnePostgreSQLShareTheirCounters(t *testing.T) {
 		t.Errorf("the instances see %+v and %+v", st1, st2)
 	}
 }
+
+func TestAnAccountADHasLockedGetsADsAnswerAndCountsNothing(t *testing.T) {
+	clk := newClock()
+	ad := newFakeAD(clk.Now, directory.LockoutPolicy{})
+	alice := ad.add("alice", "Right-Horse-1", &directory.LockoutPolicy{Threshold: 2, ObservationWindow: 30 * time.Minute, Duration: 30 * time.Minute})
+	for range 2 {
+		_ = ad.bind(alice, "Outlook-Old-1") // locked by another service
+	}
+	g, _ := newGuard(t, openSQLite(t), ad, clk.Now, nil)
+	for i := range 8 {
+		if _, _, err := g.Authenticate(context.Background(), Attempt{Login: alice.sam, IP: "192.0.2.1"}, fmt.Sprintf("Any-%d", i)); !errors.Is(err, directory.ErrAccountLocked) {
+			t.Fatalf("attempt %d: %v, want AD's locked", i+1, err)
+		}
+	}
+	if st, _ := g.Status(context.Background(), alice.id); st.WrongPasswords != 0 || st.PasswordsInFlight != 0 {
+		t.Errorf("counted %+v", st)
+	}
+}

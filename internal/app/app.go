@@ -65,8 +65,11 @@ type App struct {
 	SignIn    *signin.Engine
 	Sessions  *signin.Sessions
 	// Policy is what every flow asks (internal/policy), from the configuration.
-	Policy   gpolicy.Settings
-	Factors  *signin.FactorSet
+	Policy  gpolicy.Settings
+	Factors *signin.FactorSet
+	// Guard decides whether a password or a code may be checked
+	// (internal/abuse): limits and smart lockout.
+	Guard    *abuse.Guard
 	Notifier *notify.Notifier
 	Handler  http.Handler
 	Now      func() time.Time
@@ -284,14 +287,19 @@ func (a *App) buildWeb() error {
 		return err
 	}
 	a.Policy = gpolicy.FromConfig(a.Config)
+	a.Guard, err = abuse.New(abuse.Options{Limits: abuse.FromConfig(a.Config.Abuse), Store: a.Store, Directory: a.Directory,
+		Key: a.Secrets.DeriveKey("abuse"), Audit: a.Audit, Logger: a.Log.With("component", "abuse"), Now: a.Now})
+	if err != nil {
+		return err
+	}
+	a.Factors.Guard = a.Guard
 	log := a.Log.With("component", "signin")
 	a.Sessions = signin.NewSessions(signin.SessionOptions{Config: a.Config.Sessions, Store: a.Store, Directory: a.Directory,
 		Secure: isHTTPS(a.Config.Issuer), Audit: a.Audit, Logger: log, Now: a.Now})
 	a.SignIn = signin.New(signin.Options{
 		Issuer: a.Config.Issuer, FlowTimeout: a.Config.Sessions.FlowTimeout, Passwordless: a.Config.MFA.Passwordless, Policy: a.Policy,
 		Directory: a.Directory, Flows: a.Store, Throttle: a.Store, Sessions: a.Sessions,
-		Limits:  abuse.NewPasswords(a.Store, abuse.DefaultLimits(), a.Now, log),
-		Factors: a.Factors, Passwords: pw, Secrets: a.Secrets, Renderer: r, CSRF: a.CSRF, Audit: a.Audit, Logger: log, Now: a.Now,
+		Guard: a.Guard, Factors: a.Factors, Passwords: pw, Secrets: a.Secrets, Renderer: r, CSRF: a.CSRF, Audit: a.Audit, Logger: log, Now: a.Now,
 	})
 	return nil
 }

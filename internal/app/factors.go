@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse-sso/gatehouse/internal/mfa"
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/emailcode"
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/recovery"
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/totp"
@@ -19,11 +20,16 @@ func (a *App) buildFactors() (*signin.FactorSet, error) {
 	fs := &signin.FactorSet{Methods: a.Config.MFA.Methods, Box: a.Secrets, Now: a.Now, Credentials: a.Store, Log: a.Log.With("component", "mfa")}
 	log := a.Log.With("component", "mfa")
 	var err error
-	fs.TOTP, err = totp.New(totp.Options{Store: a.Store, Box: a.Secrets, Issuer: a.Config.UI.Name, Logger: log, Now: a.Now})
+	// Code checks are budgeted per user across methods by the abuse guard
+	// (FactorSet.Guard): the methods keep no per-user limits of their own,
+	// which anonymous reset and unlock attempts would use up.
+	fs.TOTP, err = totp.New(totp.Options{Store: a.Store, Box: a.Secrets, Issuer: a.Config.UI.Name, Logger: log, Now: a.Now,
+		Limit: mfa.NoLimit()})
 	if err != nil {
 		return nil, fmt.Errorf("totp: %w", err)
 	}
-	fs.Recovery, err = recovery.New(recovery.Options{Store: a.Store, Key: a.Secrets.DeriveKey("recovery codes"), Logger: log, Now: a.Now})
+	fs.Recovery, err = recovery.New(recovery.Options{Store: a.Store, Key: a.Secrets.DeriveKey("recovery codes"), Logger: log, Now: a.Now,
+		Limit: mfa.NoLimit()})
 	if err != nil {
 		return nil, fmt.Errorf("recovery codes: %w", err)
 	}

@@ -117,6 +117,11 @@ type Limit struct {
 	Window time.Duration
 }
 
+// NoLimit is a Limit that never refuses and counts nothing: for a factor
+// whose checks another layer budgets (internal/abuse, one budget per user
+// across methods).
+func NoLimit() Limit { return Limit{Max: -1} }
+
 // Limiter counts attempts in store.Throttle counters. Attempt counts
 // before the check it guards, so concurrent attempts cannot overrun the
 // limit: the counter is incremented atomically and only the first Max in a
@@ -129,6 +134,9 @@ type Limiter struct {
 // Attempt records one attempt under key and returns ErrThrottled when it
 // is beyond the limit.
 func (l Limiter) Attempt(ctx context.Context, key string, now time.Time) error {
+	if l.Limit.Max < 0 {
+		return nil
+	}
 	c, err := l.Throttle.IncrementCounter(ctx, key, now, l.Limit.Window)
 	if err != nil {
 		return fmt.Errorf("mfa: throttle: %w", err)
@@ -141,6 +149,9 @@ func (l Limiter) Attempt(ctx context.Context, key string, now time.Time) error {
 
 // Reset clears key's counter, after a success.
 func (l Limiter) Reset(ctx context.Context, key string) error {
+	if l.Limit.Max < 0 {
+		return nil
+	}
 	if err := l.Throttle.ResetCounter(ctx, key); err != nil {
 		return fmt.Errorf("mfa: throttle: %w", err)
 	}

@@ -156,6 +156,23 @@ func TestTheLimiterLetsExactlyMaxAttemptsThroughEvenConcurrently(t *testing.T) {
 	}
 }
 
+func TestNoLimitNeverRefusesAndCountsNothing(t *testing.T) {
+	s := mfatest.Store(t)
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	l := mfa.Limiter{Throttle: s, Limit: mfa.NoLimit()}
+	for i := range 50 {
+		if err := l.Attempt(t.Context(), "k", now); err != nil {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	if c, _ := s.GetCounter(t.Context(), "k", now); c.Count != 0 {
+		t.Errorf("NoLimit counted %d", c.Count)
+	}
+	if err := l.Reset(t.Context(), "k"); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestListFactorsShowsEnrolledFactorsButNotForeignTypes(t *testing.T) {
 	s := mfatest.Store(t)
 	ctx := t.Context()

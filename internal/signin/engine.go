@@ -41,8 +41,9 @@ type Options struct {
 	Throttle store.Throttle
 	// Sessions issues and reads the browser sessions the flows end in.
 	Sessions *Sessions
-	// Limits decides whether a password attempt may reach the directory.
-	Limits   *abuse.Passwords
+	// Guard decides whether a password attempt may reach the directory
+	// (and checks it there).
+	Guard    *abuse.Guard
 	Secrets  *secrets.Box
 	Renderer *web.Renderer
 	CSRF     *web.CSRF
@@ -77,7 +78,7 @@ type Engine struct {
 	factors        Factors
 	cookies
 	delay   *delayer
-	limits  *abuse.Passwords
+	guard   *abuse.Guard
 	pwcheck *password.Checker
 	pol     policy.Settings
 	// resumeTo answers an InPlace request's finished flow (SetResumeHandler).
@@ -95,7 +96,7 @@ func New(o Options) *Engine {
 	u, _ := url.Parse(o.Issuer)
 	e := &Engine{
 		issuer: o.Issuer, flowTimeout: o.FlowTimeout, passwordlessOn: o.Passwordless, pol: o.Policy,
-		dir: o.Directory, flows: o.Flows, throttle: o.Throttle, sessions: o.Sessions, limits: o.Limits,
+		dir: o.Directory, flows: o.Flows, throttle: o.Throttle, sessions: o.Sessions, guard: o.Guard,
 		box: o.Secrets, render: o.Renderer, csrf: o.CSRF, audit: o.Audit, log: o.Logger, now: o.Now, factors: o.Factors,
 		pwcheck: o.Passwords, cookies: cookies{secure: u != nil && u.Scheme == "https"}, delay: newDelayer(),
 	}
@@ -361,6 +362,7 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err := e.sessions.start(ctx, w, r, s, token, st.PriorSessID, st.Remember); err != nil {
 		return err
 	}
+	e.keepFamiliar(ctx, w, r, st.User.ID)
 	e.audit.Record(ctx, audit.Event{Type: audit.SignInSuccess, UserID: st.User.ID, Login: st.Login, App: st.Req.App, Result: "ok",
 		Detail: map[string]string{"amr": strings.Join(methods, " ")}})
 	target := st.Req.ResumeURL

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse-sso/gatehouse/internal/abuse"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/mfa"
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/emailcode"
@@ -19,6 +20,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/totp"
 	"github.com/gatehouse-sso/gatehouse/internal/mfa/webauthn"
 	"github.com/gatehouse-sso/gatehouse/internal/notify"
+	"github.com/gatehouse-sso/gatehouse/internal/observe"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
@@ -39,6 +41,10 @@ type FactorSet struct {
 	Credentials interface {
 		ListCredentials(ctx context.Context, userID string) ([]store.Credential, error)
 	}
+	// Guard budgets code checks (one budget per user across methods;
+	// reset and unlock on budgets of their own); nil: only each method's
+	// own limits apply.
+	Guard *abuse.Guard
 }
 
 var _ Factors = (*FactorSet)(nil)
@@ -157,7 +163,8 @@ func (fs *FactorSet) Challenge(ctx context.Context, _ *http.Request, u *director
 	data, show, err := fs.challenge(ctx, u, method, prev, p.Lang, signIn)
 	switch {
 	case errors.Is(err, mfa.ErrThrottled):
-		p.Errors["code"] = p.T("mfa.throttled")
+		// Too many codes sent, not too many wrong ones: say which.
+		p.Errors["code"] = p.T("mfa.send_throttled")
 		return prev, nil
 	case err != nil && method == mfa.MethodEmail:
 		// The mail server is down or refused: the user is told and
@@ -220,6 +227,37 @@ func (fs *FactorSet) Verify(ctx context.Context, r *http.Request, u *directory.U
 // verify checks the answer posted in r to the challenge pending: the amr
 // value to record, or a UserError.
 func (fs *FactorSet) verify(ctx context.Context, r *http.Request, u *directory.User, method string, pending []byte, a ask) (string, error) {
+	if fs.Guard == nil || method == mfa.MethodWebAuthn {
+		// A passkey's answer cannot be guessed: nothing to budget.
+		amr, err := fs.check(ctx, r, u, method, pending, a)
+		if err != nil {
+			return "", userError(err)
+		}
+		return amr, nil
+	}
+	c, err := fs.Guard.BeginCode(ctx, abuse.CodeAttempt{UserID: u.ID, IP: observe.ClientIP(ctx), SelfService: a.recovery, Method: method})
+	if err != nil {
+		return "", userError(err)
+	}
+	amr, err := fs.check(ctx, r, u, method, pending, a)
+	switch {
+	case err == nil:
+		c.Right(ctx)
+	case errors.Is(err, mfa.ErrInvalidCode), errors.Is(err, mfa.ErrNotEnrolled):
+		// A method the account lacks fails like a wrong code, so an
+		// unknown account's recovery counts alike.
+		c.Wrong(ctx)
+	default:
+		c.Void(ctx)
+	}
+	if err != nil {
+		return "", userError(err)
+	}
+	return amr, nil
+}
+
+// check verifies the answer in r to the challenge pending, unbudgeted.
+func (fs *FactorSet) check(ctx context.Context, r *http.Request, u *directory.User, method string, pending []byte, a ask) (string, error) {
 	code := r.PostFormValue("code")
 	var err error
 	switch method {
@@ -251,7 +289,7 @@ func (fs *FactorSet) verify(ctx context.Context, r *http.Request, u *directory.U
 		return "", fmt.Errorf("signin: method %q cannot be verified", method)
 	}
 	if err != nil {
-		return "", userError(err)
+		return "", err
 	}
 	return mfa.AMR(method), nil
 }
@@ -278,7 +316,12 @@ func (fs *FactorSet) RecoveryVerify(ctx context.Context, r *http.Request, u *dir
 }
 
 func userError(err error) error {
+	var th *abuse.Throttled
 	switch {
+	case errors.As(err, &th) && th.Scope == abuse.ScopeSelfServiceAccount:
+		return UserError{Reason: "throttled_" + th.Scope, MessageKey: "mfa.self_service_closed", Status: http.StatusTooManyRequests}
+	case errors.As(err, &th):
+		return UserError{Reason: "throttled_" + th.Scope, MessageKey: "mfa.throttled", Status: http.StatusTooManyRequests}
 	case errors.Is(err, mfa.ErrThrottled):
 		return UserError{Reason: "throttled", MessageKey: "mfa.throttled", Status: http.StatusTooManyRequests}
 	case errors.Is(err, mfa.ErrInvalidCode), errors.Is(err, mfa.ErrNotEnrolled):

@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gatehouse-sso/gatehouse/internal/abuse"
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/observe"
@@ -246,7 +248,7 @@ func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Fl
 	if password == "" || len(password) > maxPasswordLen {
 		return fail(http.StatusUnprocessableEntity, "login.password_required")
 	}
-	u, err := e.checkPassword(ctx, st.Req.App, st.Login, password)
+	u, err := e.checkPassword(ctx, abuse.Attempt{Login: st.Login, App: st.Req.App, Device: e.familiarToken(r)}, password)
 	switch {
 	case err == nil:
 	case directory.PasswordAccepted(err):
@@ -255,7 +257,10 @@ func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Fl
 			st.MustChange = "expired"
 		}
 		st.SealedOld = e.box.Seal([]byte(password), []byte("oldpw:"+f.ID))
-	case errors.Is(err, ErrThrottled):
+	case errors.Is(err, abuse.ErrThrottled):
+		if secs, ok := abuse.RetryAfter(err); ok {
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+		}
 		return fail(http.StatusTooManyRequests, "login.throttled")
 	case errors.Is(err, directory.ErrInvalidCredentials):
 		return fail(http.StatusUnauthorized, "login.invalid")
@@ -294,19 +299,17 @@ func (e *Engine) getLogout(w http.ResponseWriter, r *http.Request) error {
 	return e.render.Render(w, "logout_confirm", http.StatusOK, e.render.NewPage(r, "logout.title", nil))
 }
 
-// ErrThrottled is returned by CheckPassword when the login or client
-// address has failed too often lately.
-var ErrThrottled = errors.New("signin: too many failed attempts")
-
 // CheckPassword is the password check for flows without pages (WS-Trust):
-// the same throttles per login and client address, the same uniform
+// the same limits and smart lockout (a refusal matches abuse.ErrThrottled
+// and abuse.RetryAfter tells how long to wait) — an address the user signed in from
+// counts as familiar, rich clients holding no cookie — the same uniform
 // failure timing and the same audit as the sign-in page. app names the
 // relying party for the audit.
 func (e *Engine) CheckPassword(ctx context.Context, app, login, password string) (*directory.User, error) {
 	if login == "" || password == "" || len(login) > maxLoginLen || len(password) > maxPasswordLen {
 		return nil, directory.ErrInvalidCredentials
 	}
-	u, err := e.checkPassword(ctx, app, login, password)
+	u, err := e.checkPassword(ctx, abuse.Attempt{Login: login, App: app, ByAddress: true}, password)
 	switch {
 	case err == nil:
 		e.audit.Record(ctx, audit.Event{Type: audit.SignInSuccess, UserID: u.ID, Login: login, App: app, Result: "ok",
@@ -314,35 +317,41 @@ func (e *Engine) CheckPassword(ctx context.Context, app, login, password string)
 		return u, nil
 	case directory.PasswordAccepted(err):
 		// No page to change it on here: a refusal like the others.
-		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: login, App: app, Result: failureReason(err)})
+		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, UserID: u.ID, Login: login, App: app, Result: failureReason(err)})
 	}
 	return nil, err
 }
 
-// checkPassword is every password check: the throttles per login and
-// client address, the directory bind, and uniform failure timing. It
-// counts and audits failures; a right password that must change
-// (directory.PasswordAccepted) is returned with the user and left to the
-// caller.
-func (e *Engine) checkPassword(ctx context.Context, app, login, password string) (*directory.User, error) {
-	ip := observe.ClientIP(ctx)
-	if ok, err := e.limits.Allowed(ctx, login, ip); err != nil {
-		return nil, err
-	} else if !ok {
-		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: login, App: app, Result: "throttled"})
-		return nil, ErrThrottled
-	}
+// checkPassword is every password check: the guard's limits and smart
+// lockout around the directory bind, and uniform failure timing. It audits
+// failures; a right password that must change (directory.PasswordAccepted)
+// is returned with the user and left to the caller.
+func (e *Engine) checkPassword(ctx context.Context, a abuse.Attempt, password string) (*directory.User, error) {
+	a.IP = observe.ClientIP(ctx)
 	start := time.Now()
-	u, err := e.dir.Authenticate(ctx, login, password)
+	u, res, err := e.guard.Authenticate(ctx, a, password)
 	if err == nil || directory.PasswordAccepted(err) {
 		e.delay.success(time.Since(start))
 		return u, err
 	}
-	if errors.Is(err, directory.ErrInvalidCredentials) {
-		e.limits.Failed(ctx, login, ip)
+	// A refusal, a repeated wrong password and an unknown name take as
+	// long as a wrong password: none may tell whether the account exists.
+	if errors.Is(err, directory.ErrInvalidCredentials) || errors.Is(err, abuse.ErrThrottled) {
 		e.delay.pad(ctx, start)
 	}
-	e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, Login: login, App: app, Result: failureReason(err)})
+	ev := audit.Event{Type: audit.SignInFailure, Login: a.Login, App: a.App, Result: failureReason(err),
+		Detail: map[string]string{"familiar": strconv.FormatBool(res.Familiar)}}
+	if res.User != nil {
+		ev.UserID = res.User.ID
+	}
+	var th *abuse.Throttled
+	if errors.As(err, &th) {
+		ev.Detail["scope"] = th.Scope
+	}
+	if res.Repeat {
+		ev.Detail["repeat"] = "true"
+	}
+	e.audit.Record(ctx, ev)
 	return nil, err
 }
 
@@ -354,7 +363,7 @@ func failureReason(err error) string {
 		{directory.ErrInvalidCredentials, "invalid_credentials"}, {directory.ErrPasswordExpired, "password_expired"},
 		{directory.ErrMustChangePassword, "must_change"}, {directory.ErrAccountLocked, "locked"},
 		{directory.ErrAccountDisabled, "disabled"}, {directory.ErrAccountExpired, "account_expired"},
-		{directory.ErrNotPermitted, "not_permitted"},
+		{directory.ErrNotPermitted, "not_permitted"}, {abuse.ErrThrottled, "throttled"},
 	} {
 		if errors.Is(err, c.err) {
 			return c.reason

@@ -175,7 +175,7 @@ func (c *Codes) Send(ctx context.Context, r Recipient, purpose string) (Challeng
 	}
 	log := c.log.With("user", r.UserID, "method", mfa.MethodEmail)
 	now := c.now()
-	if err := c.sends.Attempt(ctx, sendKey(r.UserID), now); err != nil {
+	if err := c.sends.Attempt(ctx, sendKey(r.UserID, purpose), now); err != nil {
 		log.InfoContext(ctx, "email code not sent", "event", "mfa.challenge", "result", "fail", "reason", mfa.Reason(err))
 		return Challenge{}, err
 	}
@@ -274,5 +274,7 @@ func (c *Codes) ticketID(challengeID, userID, code string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func sendKey(userID string) string       { return "mfa.email.send:" + userID }
-func attemptKey(challenge string) string { return "mfa.email.attempt:" + challenge }
+// sendKey counts sends per purpose: codes anyone can ask for (reset,
+// unlock) never use up the user's sign-in codes.
+func sendKey(userID, purpose string) string { return "mfa.email.send:" + purpose + ":" + userID }
+func attemptKey(challenge string) string    { return "mfa.email.attempt:" + challenge }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
@@ -122,6 +123,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = errors.New("authenticator returned neither a user nor an error")
 	}
 	if err != nil {
+		// A refusal by a rate limit says how long to wait; the client
+		// should not retry sooner.
+		var wait interface{ RetryAfterSeconds() (int, bool) }
+		if errors.As(err, &wait) {
+			if secs, ok := wait.RetryAfterSeconds(); ok {
+				w.Header().Set("Retry-After", strconv.Itoa(secs))
+			}
+		}
 		kind := authFault(err)
 		if kind == FaultFailedAuthentication {
 			log.InfoContext(ctx, "authentication failed", slog.String("reason", err.Error()))

@@ -168,3 +168,26 @@ func TestOtherFailuresGetTheirOwnFault(t *testing.T) {
 		t.Error("a handler without authenticator and issuer was built")
 	}
 }
+
+// waitError is a refusal that names a wait, as abuse.Throttled does.
+type waitError struct{ secs int }
+
+func (w waitError) Error() string                  { return "too many attempts" }
+func (w waitError) RetryAfterSeconds() (int, bool) { return w.secs, w.secs > 0 }
+
+func TestARateLimitedRequestSaysWhenToRetry(t *testing.T) {
+	f := newFixture(t, validators.FixedKey(t, "current"), t0)
+	rec := post(newTestHandler(t, Trust13, &fakeDirectory{err: fmt.Errorf("guard: %w", waitError{secs: 900})}, f.issue, io.Discard),
+		msalNET13().xml(), "application/soap+xml")
+	if rec.Code != http.StatusInternalServerError || rec.Header().Get("Retry-After") != "900" || !strings.Contains(rec.Body.String(), "a:RequestFailed") {
+		t.Errorf("status %d, Retry-After %q:\n%s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+	rec = post(newTestHandler(t, Trust13, &fakeDirectory{}, f.issue, io.Discard), func() []byte {
+		r := msalNET13()
+		r.password = "wrong"
+		return r.xml()
+	}(), "application/soap+xml")
+	if rec.Header().Get("Retry-After") != "" {
+		t.Errorf("a wrong password says when to retry: %q", rec.Header().Get("Retry-After"))
+	}
+}
