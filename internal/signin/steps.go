@@ -334,6 +334,12 @@ func (e *Engine) checkPassword(ctx context.Context, app, login, password string)
 	}
 	start := time.Now()
 	u, err := e.dir.Authenticate(ctx, login, password)
+	if err == nil {
+		// A DC may accept the bind of a password that must change or has
+		// expired (Samba does for some pwdLastSet=0 accounts): the
+		// account's own state decides, for every caller alike.
+		err = passwordState(u, e.now())
+	}
 	if err == nil || directory.PasswordAccepted(err) {
 		e.delay.success(time.Since(start))
 		return u, err
@@ -456,4 +462,16 @@ func (e *Engine) postPasskey(w http.ResponseWriter, r *http.Request, f store.Flo
 	st.PasswordAt, st.MFAAt = now, now
 	st.Methods, st.Factors = []string{amr}, []string{policy.MethodWebAuthn}
 	return e.advance(ctx, w, r, f, st)
+}
+
+// passwordState is the error a successful bind should have given for u's
+// password at now: must change, expired, or nil.
+func passwordState(u *directory.User, now time.Time) error {
+	switch st := u.State; {
+	case st.MustChange:
+		return directory.ErrMustChangePassword
+	case !st.PasswordExpires.IsZero() && !now.Before(st.PasswordExpires):
+		return directory.ErrPasswordExpired
+	}
+	return nil
 }
