@@ -375,7 +375,9 @@ type MFAResetResult struct {
 
 // storedMethods are the second factors kept in the store, which a reset
 // can remove (an email code goes to the user's mail address).
-func storedMethods() []string { return []string{mfa.MethodTOTP, mfa.MethodWebAuthn, mfa.MethodRecovery} }
+func storedMethods() []string {
+	return []string{mfa.MethodTOTP, mfa.MethodWebAuthn, mfa.MethodRecovery}
+}
 
 // AdminMFAReset removes the user's second factors — all of them, or those
 // of method — and ends their sessions and remembered browsers, so the

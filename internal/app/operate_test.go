@@ -36,7 +36,9 @@ func runDemo(t *testing.T, dir string, mod func(*config.Config)) *App {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *App, 1)
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, Options{Logger: slog.New(slog.DiscardHandler)}, func(a *App) { ready <- a }) }()
+	go func() {
+		done <- Run(ctx, cfg, Options{Logger: slog.New(slog.DiscardHandler)}, func(a *App) { ready <- a })
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -41,9 +41,9 @@ const (
 
 // Problem is where the chain breaks and how.
 type Problem struct {
-	ID   int64 // the event at which it was found
-	Kind string
-	Msg  string
+	ID   int64  `json:"id"` // the event at which it was found
+	Kind string `json:"kind"`
+	Msg  string `json:"message"`
 }
 
 func (p *Problem) Error() string { return p.Msg }
