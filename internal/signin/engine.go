@@ -502,7 +502,7 @@ func resumeRequest(r *http.Request, target string, res *Result) *http.Request {
 // isLocalPath accepts only a path on this site: no scheme, no host, no
 // protocol-relative or backslash tricks.
 func isLocalPath(p string) bool {
-	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "/\\") && !strings.ContainsAny(p, "\r\n")
+	return web.IsLocalPath(p)
 }
 
 // SignOut ends the browser's session, if any, and clears the cookie. It
