@@ -291,11 +291,11 @@ func (st UserStatus) write(w io.Writer) error {
 	default:
 		p("  Locked out\tYES, until %s", when(d.LockedUntil))
 	}
-	pw := "last set " + when(d.PasswordLastSet) + ", expires " + when(d.PasswordExpires)
+	dates := "last set " + when(d.PasswordLastSet) + ", expires " + when(d.PasswordExpires)
 	if d.MustChange {
-		pw += ", MUST CHANGE at next sign-in"
+		dates += ", MUST CHANGE at next sign-in"
 	}
-	p("  Password\t%s", pw)
+	p("  Password\t%s", dates)
 	p("  Account expires\t%s", when(d.AccountExpires))
 	if pol := d.Policy; pol != nil {
 		if pol.Threshold == 0 {

@@ -456,7 +456,9 @@ func (a *App) Serve(ctx context.Context) error {
 			_ = msrv.Shutdown(sctx)
 		}
 		for servers--; servers > 0; servers-- {
-			<-errc
+			if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+				a.Log.Error("http server", "err", serr)
+			}
 		}
 		stopBackground()
 		<-gcDone

@@ -21,9 +21,9 @@ func TestASecondFactorUsedAtSignInIsAuditedWithItsMethodAndApp(t *testing.T) {
 
 	b := browse.New(t, srv.URL)
 	b.Get("/login?login_hint=" + bob.Username)
-	page := chooseTOTP(t, b, b.Submit(map[string]string{"password": bob.Password}))
+	chooseTOTP(t, b, b.Submit(map[string]string{"password": bob.Password}))
 	code, _ := totp.GenerateCode(secret, c.now())
-	if page = b.Submit(map[string]string{"code": code}); !strings.Contains(page, "signed in as") {
+	if page := b.Submit(map[string]string{"code": code}); !strings.Contains(page, "signed in as") {
 		t.Fatalf("not signed in:\n%s", page)
 	}
 	evs, err := a.Store.QueryAudit(t.Context(), store.AuditQuery{Type: audit.MFAUsed})

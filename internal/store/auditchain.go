@@ -59,7 +59,7 @@ func AuditHash(prev []byte, e AuditEvent) []byte {
 	}
 	h.Write([]byte(auditHashVersion))
 	field(prev)
-	binary.BigEndian.PutUint64(n[:], uint64(e.Time.UnixMicro())) //nolint:gosec // two's complement is the encoding
+	binary.BigEndian.PutUint64(n[:], uint64(e.Time.UnixMicro())) // two's complement is the encoding
 	h.Write(n[:])
 	for _, s := range []string{e.Type, e.UserID, e.Login, e.IP, e.RequestID, e.App, e.Result, e.Reason, e.Familiar, e.Actor} {
 		field([]byte(s))
