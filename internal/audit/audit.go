@@ -131,12 +131,12 @@ func New(s store.Audit, log *slog.Logger, now func() time.Time) *Recorder {
 
 // Record appends e with the request id and client IP from ctx, and
 // mirrors it to the log as one line with stable keys: msg "audit",
-// event, user, user_id, rp, result, reason, familiar, actor (each only
-// when set), detail (a group), and request_id and client_ip from the
+// event, user, user_id and result, then rp, reason, familiar and actor
+// when set, detail (a group), and request_id and client_ip from the
 // context; with log.format json, one JSON object per line. Detail keys
-// that name a secret (a password, code, token, cookie …) are redacted in
-// both. A failure to store is logged, never returned: auditing must not
-// break sign-in.
+// that name a secret (a password, code, token, cookie …; see redact) are
+// redacted in both. A failure to store is logged, never returned:
+// auditing must not break sign-in.
 func (r *Recorder) Record(ctx context.Context, e Event) {
 	e.Detail = redact(e.Detail)
 	var detail []byte
@@ -177,19 +177,22 @@ func logAttrs(e Event) []slog.Attr {
 // secretWords are the words that make a detail key name a secret.
 var secretWords = []string{"password", "passwd", "secret", "token", "code", "otp", "cookie", "key"}
 
-// redact returns d with the value of every key that names a secret (one
-// of secretWords, as the whole key or one of its _-separated parts)
-// replaced: a mistaken caller must not put a secret in the audit.
+// redact returns d with the value of every key that names a secret — one
+// of secretWords as the whole key or its last _-separated part
+// ("password", "email_code", but not "password_version") — replaced: a
+// mistaken caller must not put a secret in the audit.
 func redact(d map[string]string) map[string]string {
 	var out map[string]string
 	for k := range d {
-		for part := range strings.SplitSeq(strings.ToLower(k), "_") {
-			if slices.Contains(secretWords, part) {
-				if out == nil {
-					out = maps.Clone(d)
-				}
-				out[k] = "[redacted]"
+		lk := strings.ToLower(k)
+		if i := strings.LastIndexByte(lk, '_'); i >= 0 {
+			lk = lk[i+1:]
+		}
+		if slices.Contains(secretWords, lk) {
+			if out == nil {
+				out = maps.Clone(d)
 			}
+			out[k] = "[redacted]"
 		}
 	}
 	if out == nil {

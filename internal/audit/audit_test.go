@@ -196,7 +196,7 @@ func TestAnEventIsStoredAndLoggedWithStableKeysAndNoSecret(t *testing.T) {
 	ctx := observe.WithClientIP(observe.WithRequestID(t.Context(), "req-1"), "2001:db8::1")
 	r.Record(ctx, Event{Type: AbuseSmartLockout, UserID: "guid-1", Login: "alice", App: "Microsoft 365", Result: "held",
 		Reason: "below_ad_threshold", Familiar: Unfamiliar, Actor: "",
-		Detail: map[string]string{"flow": "wstrust", "password": "hunter2", "email_code": "123456", "bad_pwd_count": "3"}})
+		Detail: map[string]string{"flow": "wstrust", "password": "hunter2", "email_code": "123456", "bad_pwd_count": "3", "password_version": "v1"}})
 
 	var line map[string]any
 	if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
@@ -204,7 +204,7 @@ func TestAnEventIsStoredAndLoggedWithStableKeysAndNoSecret(t *testing.T) {
 	}
 	want := map[string]any{"msg": "audit", "event": "abuse.smart_lockout", "user": "alice", "user_id": "guid-1", "rp": "Microsoft 365",
 		"result": "held", "reason": "below_ad_threshold", "familiar": "unfamiliar", "request_id": "req-1", "client_ip": "2001:db8::1",
-		"detail": map[string]any{"flow": "wstrust", "password": "[redacted]", "email_code": "[redacted]", "bad_pwd_count": "3"}}
+		"detail": map[string]any{"flow": "wstrust", "password": "[redacted]", "email_code": "[redacted]", "bad_pwd_count": "3", "password_version": "v1"}}
 	for k, v := range want {
 		if !reflect.DeepEqual(line[k], v) {
 			t.Errorf("log key %q = %v, want %v", k, line[k], v)
