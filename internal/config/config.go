@@ -28,7 +28,16 @@ type Config struct {
 	SelfService    SelfService `yaml:"self_service"`
 	Passwords      Passwords   `yaml:"passwords"`
 	Reminders      Reminders   `yaml:"reminders"`
+	Audit          Audit       `yaml:"audit"`
 	Apps           []App       `yaml:"apps"`
+}
+
+// Audit configures the audit trail kept in the store.
+type Audit struct {
+	// Retention is how long events are kept; older ones are deleted once
+	// a day, and the chain stays verifiable. Default 365 days (8760h); 0s
+	// keeps every event.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // SelfService configures forgotten-password reset and unlock.
@@ -125,6 +134,10 @@ type HTTP struct {
 	// default: the directory's time would tell an outsider whether a
 	// sign-in name exists, which the uniform failure delay hides.
 	ServerTiming bool `yaml:"server_timing"`
+	// MetricsListen, when set, is a second address (host:port) that serves
+	// /metrics and /readyz with every check's detail; the main listener
+	// then serves no /metrics and a /readyz with the status alone.
+	MetricsListen string `yaml:"metrics_listen"`
 }
 
 // Storage selects and configures the store backend.

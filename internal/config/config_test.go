@@ -284,6 +284,9 @@ func TestValidationRules(t *testing.T) {
 		{"one log format", "log: {format: xml}", "log.format", "text, json"},
 		{"a session recheck interval of zero is refused", "sessions: {recheck_interval: 0s}", "sessions.recheck_interval", "greater than zero"},
 		{"a concurrency limit is not negative", "http: {max_concurrent_requests: -1}", "http.max_concurrent_requests", "64 per CPU"},
+		{"a metrics address needs a port", "http: {metrics_listen: localhost}", "http.metrics_listen", "host:port"},
+		{"a metrics address is not the main one", "listen: 127.0.0.1:8080\nhttp: {metrics_listen: 127.0.0.1:8080}", "http.metrics_listen", "differ"},
+		{"an audit retention is not negative", "audit: {retention: -1h}", "audit.retention", "0s keeps"},
 		{"a type error names its line", "http: {max_body_bytes: lots}", "", "line 1"},
 		{"a list where a section belongs is refused", "- a\n- b", "", "mapping"},
 	} {

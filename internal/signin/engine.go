@@ -401,7 +401,7 @@ func resumeRequest(r *http.Request, target string, res *Result) *http.Request {
 // isLocalPath accepts only a path on this site: no scheme, no host, no
 // protocol-relative or backslash tricks.
 func isLocalPath(p string) bool {
-	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "/\\") && !strings.ContainsAny(p, "\r\n")
+	return web.IsLocalPath(p)
 }
 
 func firstNonEmpty(vs ...string) string {
