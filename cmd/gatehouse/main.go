@@ -40,6 +40,10 @@ Usage:
                                         show exactly what Entra would receive for one user
   gatehouse notify expiring --config FILE [--dry-run]
                                         mail password-expiry reminders (run it daily from cron)
+  gatehouse admin user status|mfa reset|unlock|sessions revoke USER --config FILE
+                                        look at and act on one account (audited)
+  gatehouse admin audit --config FILE [--user U] [--since T] [--type T] [--json] [--verify]
+                                        query the audit trail, or verify its hash chain
   gatehouse version                     print the version
 
 Run "gatehouse COMMAND --help" for a command's options.
@@ -72,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdEntra(ctx, args[1:], stdout, stderr)
 	case "notify":
 		return cmdNotify(ctx, args[1:], stdout, stderr)
+	case "admin":
+		return cmdAdmin(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "gatehouse %s (commit %s)\n", version.Version, version.Commit())
 		return 0

@@ -58,8 +58,8 @@ func (g *Guard) BeginCode(ctx context.Context, a CodeAttempt) (*CodeCheck, error
 	settle := context.WithoutCancel(ctx)
 	refuse := func(th *Throttled, subject string) (*CodeCheck, error) {
 		l.giveBack(settle, nil)
-		g.record(settle, EventThrottled, th.Scope, subject, max(th.RetryAfter, g.lim.CodeWindow),
-			audit.Event{UserID: a.UserID, App: a.App, Detail: map[string]string{"scope": th.Scope, "method": a.Method}})
+		g.record(settle, subject, max(th.RetryAfter, g.lim.CodeWindow), audit.Event{Type: audit.AbuseThrottled, Result: "refused",
+			Reason: th.Scope, UserID: a.UserID, App: a.App, Detail: map[string]string{"method": a.Method}})
 		return nil, th
 	}
 	if !a.SelfService {

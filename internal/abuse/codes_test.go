@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 )
 
@@ -157,8 +158,8 @@ func TestSelfServiceStopsForAnAccountAfterAHundredFailuresInARowUntilItsUserSign
 			if st, _ := g.Status(context.Background(), alice.id); !st.SelfServiceClosed || st.SelfServiceFailures != 100 {
 				t.Errorf("status %+v", st)
 			}
-			if rec.count(EventThrottled, ScopeSelfServiceAccount) != 1 {
-				t.Errorf("%d events", rec.count(EventThrottled, ScopeSelfServiceAccount))
+			if rec.count(audit.AbuseThrottled, ScopeSelfServiceAccount) != 1 {
+				t.Errorf("%d events", rec.count(audit.AbuseThrottled, ScopeSelfServiceAccount))
 			}
 			// The user's own sign-in is not blocked by it…
 			if err := check(t, g, CodeAttempt{UserID: alice.id, Method: "totp"}, true); err != nil {

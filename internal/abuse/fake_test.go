@@ -234,12 +234,13 @@ func (m *memAudit) Record(_ context.Context, e audit.Event) {
 	m.events = append(m.events, e)
 }
 
-func (m *memAudit) count(typ, result string) int {
+// count counts the events of typ whose Result or Reason is what.
+func (m *memAudit) count(typ, what string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
 	for _, e := range m.events {
-		if e.Type == typ && e.Result == result {
+		if e.Type == typ && (e.Result == what || e.Reason == what) {
 			n++
 		}
 	}

@@ -15,18 +15,6 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 )
 
-// Audit event types of the guard's decisions. (The audit package may
-// define its own names for these; the strings are the contract.)
-const (
-	// EventThrottled: a budget ran out; Result is its scope. Recorded once
-	// per subject and scope while it stays out.
-	EventThrottled = "abuse.throttled"
-	// EventSmartLockout: a password was kept from AD because AD's count is
-	// near its lockout threshold (Result "held_back"), or answered from
-	// memory because it was a repeat (Result "repeat").
-	EventSmartLockout = "abuse.smart_lockout"
-)
-
 // Scopes: which limit refused an attempt.
 const (
 	ScopeAddress  = "address"         // too many wrong passwords from the client's address
@@ -268,15 +256,16 @@ func until(c store.Counter, now time.Time) time.Duration {
 	return max(c.ExpiresAt.Sub(now), time.Second)
 }
 
-// record audits a decision once per subject while the reason lasts.
-func (g *Guard) record(ctx context.Context, typ, result, subject string, lasts time.Duration, e audit.Event) {
+// record audits a decision (e's Type, Result and Reason) once per subject
+// while the reason lasts: an attack makes one event per account or client,
+// not one per attempt.
+func (g *Guard) record(ctx context.Context, subject string, lasts time.Duration, e audit.Event) {
 	if g.audit == nil {
 		return
 	}
-	c, err := g.store.IncrementCounter(ctx, keyEventDedupe+typ+":"+result+":"+subject, g.now(), max(lasts, time.Second))
+	c, err := g.store.IncrementCounter(ctx, keyEventDedupe+e.Type+":"+e.Result+":"+e.Reason+":"+subject, g.now(), max(lasts, time.Second))
 	if err != nil || c.Count != 1 {
 		return
 	}
-	e.Type, e.Result = typ, result
 	g.audit.Record(ctx, e)
 }

@@ -41,8 +41,13 @@ func CanonicalLogin(login string) string {
 	return strings.ToLower(strings.TrimSpace(login))
 }
 
+// loginKey is the counter of a name before the directory has said which
+// account it is. The name is kept as typed (canonical): the audit keeps it
+// too, and an administrator's status and unlock find it without a key.
+func loginKey(login string) string { return keyLogin + CanonicalLogin(login) }
+
 // mac is a keyed hash of parts, hex, 128 bits: what the store keeps
-// instead of a typed login or a wrong password.
+// instead of a wrong password.
 func mac(key []byte, purpose string, parts ...string) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(purpose))
@@ -53,12 +58,12 @@ func mac(key []byte, purpose string, parts ...string) string {
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
-// Counter keys. Account IDs and client addresses are kept readable (an
-// administrator's status and reset name them); typed logins and passwords
-// only as keyed hashes.
+// Counter keys. Account IDs, client addresses and typed logins are kept
+// readable (an administrator's status and reset name them); wrong
+// passwords only as keyed hashes.
 const (
 	keyAddress        = "pw:ip:"     // + client
-	keyLogin          = "pw:login:"  // + mac(canonical login)
+	keyLogin          = "pw:login:"  // + canonical login
 	keyAccount        = "pw:acct:"   // + user ID: unfamiliar clients
 	keyDevice         = "pw:dev:"    // + device hash: one familiar browser
 	keyFamiliarAddr   = "pw:fama:"   // + user ID + ":" + client: one familiar address

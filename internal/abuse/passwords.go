@@ -76,15 +76,17 @@ func (g *Guard) Authenticate(ctx context.Context, a Attempt, password string) (*
 
 	refuse := func(th *Throttled, subject string) (*directory.User, Result, error) {
 		l.giveBack(settle, keepAddr)
-		ev := audit.Event{Login: a.Login, App: a.App, Detail: map[string]string{"scope": th.Scope}}
+		ev := audit.Event{Type: audit.AbuseThrottled, Result: "refused", Reason: th.Scope, Login: a.Login, App: a.App,
+			Detail: map[string]string{"retry_after": th.RetryAfter.Round(time.Second).String()}}
 		if res.User != nil {
-			ev.UserID = res.User.ID
+			ev.UserID, ev.Familiar = res.User.ID, familiarity(res.Familiar)
 		}
-		typ, result := EventThrottled, th.Scope
 		if th.Scope == ScopeDirectory {
-			typ, result = EventSmartLockout, "held_back"
+			// AD's own count, with the passwords on their way, is as high
+			// as this client may take it.
+			ev.Type, ev.Result, ev.Reason = audit.AbuseSmartLockout, "held_back", "directory_count"
 		}
-		g.record(settle, typ, result, subject, th.RetryAfter, ev)
+		g.record(settle, subject, th.RetryAfter, ev)
 		g.log.InfoContext(ctx, "password attempt refused", "event", "abuse", "scope", th.Scope, "client", client,
 			"retry_after", th.RetryAfter.Round(time.Second))
 		return nil, res, th
@@ -110,10 +112,10 @@ func (g *Guard) Authenticate(ctx context.Context, a Attempt, password string) (*
 			return nil, res, err
 		}
 	}
-	loginKey := keyLogin + mac(g.key, "login", CanonicalLogin(a.Login))
+	nameKey := loginKey(a.Login)
 	// takeLogin returns a *Throttled or a store error.
 	takeLogin := func(ctx context.Context) error {
-		c, ok, err := l.take(ctx, loginKey, g.loginBudget(ctx), g.lim.Window, false)
+		c, ok, err := l.take(ctx, nameKey, g.loginBudget(ctx), g.lim.Window, false)
 		switch {
 		case err != nil:
 			return err
@@ -141,7 +143,7 @@ func (g *Guard) Authenticate(ctx context.Context, a Attempt, password string) (*
 	default:
 		var th *Throttled
 		if err := takeLogin(ctx); errors.As(err, &th) {
-			return refuse(th, loginKey)
+			return refuse(th, nameKey)
 		} else if err != nil {
 			l.giveBack(settle, nil)
 			return nil, res, err
@@ -190,7 +192,7 @@ func (g *Guard) Authenticate(ctx context.Context, a Attempt, password string) (*
 		}
 		lp := u.State.Lockout
 		if !res.Familiar {
-			if !l.has(loginKey) {
+			if !l.has(nameKey) {
 				if err := takeLogin(ctx); err != nil {
 					return err
 				}
@@ -232,8 +234,8 @@ func (g *Guard) Authenticate(ctx context.Context, a Attempt, password string) (*
 		// No new guess, and nothing for AD to count: only the address
 		// keeps the attempt.
 		l.giveBack(settle, keepAddr)
-		g.record(settle, EventSmartLockout, "repeat", res.User.ID, g.lim.Window,
-			audit.Event{UserID: res.User.ID, Login: a.Login, App: a.App})
+		g.record(settle, res.User.ID, g.lim.Window, audit.Event{Type: audit.AbuseSmartLockout, Result: "repeat",
+			Reason: "known_wrong_password", UserID: res.User.ID, Login: a.Login, App: a.App})
 		return nil, res, fmt.Errorf("abuse: repeated wrong password: %w", directory.ErrInvalidCredentials)
 	case errors.As(err, &th):
 		subject := client
@@ -242,7 +244,7 @@ func (g *Guard) Authenticate(ctx context.Context, a Attempt, password string) (*
 		}
 		return refuse(th, subject)
 	case err == nil || directory.PasswordAccepted(err):
-		g.succeeded(settle, l, u, client, flightKey, acctKey, famKey, loginKey)
+		g.succeeded(settle, l, u, client, flightKey, acctKey, famKey, nameKey)
 		return u, res, err
 	case errors.Is(err, directory.ErrInvalidCredentials):
 		// A wrong password (or an unknown name) keeps its budgets; only
@@ -388,4 +390,12 @@ func (g *Guard) loginBudget(ctx context.Context) int {
 	}
 	g.domainBudget, g.domainExpires = budget, now.Add(domainPolicyTTL)
 	return budget
+}
+
+// familiarity is the audit's word for a client the guard judged.
+func familiarity(familiar bool) audit.Familiarity {
+	if familiar {
+		return audit.Familiar
+	}
+	return audit.Unfamiliar
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 )
 
@@ -133,8 +134,8 @@ func TestParallelWrongPasswordsInEveryLoginFormStayBelowTheLockoutThreshold(t *t
 			if _, locked := ad.state(alice); locked || ad.binds.Load() != 3 {
 				t.Errorf("after more attempts: locked %v, %d binds", locked, ad.binds.Load())
 			}
-			if rec.count(EventThrottled, ScopeAccount) != 1 {
-				t.Errorf("%d abuse.throttled events for the account, want one while it lasts", rec.count(EventThrottled, ScopeAccount))
+			if rec.count(audit.AbuseThrottled, ScopeAccount) != 1 {
+				t.Errorf("%d abuse.throttled events for the account, want one while it lasts", rec.count(audit.AbuseThrottled, ScopeAccount))
 			}
 		})
 	}
@@ -221,8 +222,8 @@ func TestAFamiliarBrowserNeverSendsThePasswordThatWouldLock(t *testing.T) {
 	if bad, locked := ad.state(alice); bad != 4 || locked {
 		t.Errorf("AD counted %d, locked %v; want 4 of 5, not locked", bad, locked)
 	}
-	if rec.count(EventSmartLockout, "held_back") != 1 {
-		t.Errorf("%d smart-lockout events, want one", rec.count(EventSmartLockout, "held_back"))
+	if rec.count(audit.AbuseSmartLockout, "held_back") != 1 {
+		t.Errorf("%d smart-lockout events, want one", rec.count(audit.AbuseSmartLockout, "held_back"))
 	}
 	_, _, err = g.Authenticate(ctx, a, alice.password)
 	var th *Throttled
@@ -286,8 +287,8 @@ func TestTwentyRepeatsOfOneWrongPasswordReachADOnce(t *testing.T) {
 		t.Errorf("%d binds, AD count %d; want the old password sent once", ad.binds.Load(), bad)
 	}
 	// Twenty minutes of repeats: one event per 15-minute window.
-	if rec.count(EventSmartLockout, "repeat") != 2 {
-		t.Errorf("%d repeat events, want one per window (2)", rec.count(EventSmartLockout, "repeat"))
+	if rec.count(audit.AbuseSmartLockout, "repeat") != 2 {
+		t.Errorf("%d repeat events, want one per window (2)", rec.count(audit.AbuseSmartLockout, "repeat"))
 	}
 	// The user at a new browser still has the account's budget: the
 	// phone's repeats took none of it.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
@@ -161,8 +162,12 @@ func (h *Handler) remove(w http.ResponseWriter, r *http.Request) error {
 	if err := h.Store.DeleteCredential(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	ended, err := h.Sessions.FactorRemoved(ctx, r, res.User.ID)
+	if err != nil {
+		h.Log.ErrorContext(ctx, "ending the sessions a removed factor backed", "err", err)
+	}
 	h.Audit.Record(ctx, audit.Event{Type: audit.FactorRemoved, UserID: res.User.ID, Login: res.User.UPN, Result: "ok",
-		Detail: map[string]string{"method": c.Type}})
+		Detail: map[string]string{"method": c.Type, "sessions_revoked": strconv.FormatInt(ended, 10)}})
 	return h.render(w, r, res, "account.removed", nil)
 }
 

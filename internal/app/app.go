@@ -72,11 +72,16 @@ type App struct {
 	Guard    *abuse.Guard
 	Notifier *notify.Notifier
 	Handler  http.Handler
-	Now      func() time.Time
+	// MetricsHandler serves /metrics and the detail of /readyz on
+	// http.metrics_listen; nil when that is not set (the main Handler
+	// serves both).
+	MetricsHandler http.Handler
+	Now            func() time.Time
 
-	mux      *http.ServeMux
-	listener net.Listener
-	closers  []func() error
+	mux             *http.ServeMux
+	listener        net.Listener
+	metricsListener net.Listener
+	closers         []func() error
 
 	// relyingParties are the WS-Fed relying parties (Entra's domains
 	// among them) the protocols serve, for the entra commands.
@@ -307,8 +312,20 @@ func (a *App) buildWeb() error {
 func (a *App) routes() error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", observe.LiveHandler())
-	mux.Handle("GET /readyz", web.NoStore(a.Health.ReadyHandler()))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}))
+	metrics := promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})
+	if a.Config.HTTP.MetricsListen == "" {
+		mux.Handle("GET /readyz", web.NoStore(a.Health.ReadyHandler()))
+		mux.Handle("GET /metrics", metrics)
+	} else {
+		// The detail goes to the monitoring address only: the public side
+		// learns whether Gatehouse is ready, not which DC fails or why.
+		mux.Handle("GET /readyz", web.NoStore(a.Health.StatusHandler()))
+		mm := http.NewServeMux()
+		mm.Handle("GET /healthz", observe.LiveHandler())
+		mm.Handle("GET /readyz", web.NoStore(a.Health.ReadyHandler()))
+		mm.Handle("GET /metrics", metrics)
+		a.MetricsHandler = web.Chain(mm, web.Recover(a.Log))
+	}
 	mux.Handle("GET /static/", a.Renderer.StaticHandler())
 	mux.HandleFunc("GET /lang", a.Renderer.SetLanguage)
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
@@ -357,19 +374,36 @@ func isHTTPS(issuer string) bool {
 	return err == nil && u.Scheme == "https"
 }
 
-// Listen binds the configured address. Call it before Serve; Addr then
-// reports the bound address (useful with port 0).
+// Listen binds the configured address, and http.metrics_listen when set.
+// Call it before Serve; Addr and MetricsAddr then report the bound
+// addresses (useful with port 0).
 func (a *App) Listen() error {
 	l, err := net.Listen("tcp", a.Config.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.Config.Listen, err)
 	}
 	a.listener = l
+	if m := a.Config.HTTP.MetricsListen; m != "" {
+		if a.metricsListener, err = net.Listen("tcp", m); err != nil {
+			_ = l.Close()
+			a.listener = nil
+			return fmt.Errorf("listen on %s (http.metrics_listen): %w", m, err)
+		}
+	}
 	return nil
 }
 
 // Addr is the bound address, after Listen.
 func (a *App) Addr() net.Addr { return a.listener.Addr() }
+
+// MetricsAddr is the bound http.metrics_listen address after Listen, nil
+// when it is not set.
+func (a *App) MetricsAddr() net.Addr {
+	if a.metricsListener == nil {
+		return nil
+	}
+	return a.metricsListener.Addr()
+}
 
 // Serve serves HTTP(S) on the bound listener until ctx is cancelled, then
 // shuts down gracefully within the configured shutdown timeout. It also runs
@@ -391,13 +425,21 @@ func (a *App) Serve(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	// The background work stops with ctx, or when a server fails.
+	bg, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
 	gcDone := make(chan struct{})
 	go func() {
 		defer close(gcDone)
-		a.collectGarbage(ctx, 5*time.Minute)
+		a.collectGarbage(bg, 5*time.Minute)
+	}()
+	pruneDone := make(chan struct{})
+	go func() {
+		defer close(pruneDone)
+		a.pruneAudit(bg, 24*time.Hour)
 	}()
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() {
 		var err error
 		if a.Config.TLS.Enabled() {
@@ -407,15 +449,43 @@ func (a *App) Serve(ctx context.Context) error {
 		}
 		errc <- err
 	}()
+	var msrv *http.Server
+	if a.metricsListener != nil {
+		// Plain HTTP: a scraper on the monitoring network, as Prometheus
+		// expects.
+		msrv = &http.Server{Handler: a.MetricsHandler, ReadHeaderTimeout: h.ReadHeaderTimeout, ReadTimeout: h.ReadTimeout,
+			WriteTimeout: h.WriteTimeout, IdleTimeout: h.IdleTimeout, MaxHeaderBytes: 64 << 10,
+			ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+		go func() { errc <- msrv.Serve(a.metricsListener) }()
+		a.Log.Info("serving /metrics and /readyz", "listen", a.metricsListener.Addr().String())
+	}
 	scheme := "http"
 	if a.Config.TLS.Enabled() {
 		scheme = "https"
 	}
 	a.Log.Info("gatehouse serving", "listen", a.listener.Addr().String(), "scheme", scheme, "issuer", a.Config.Issuer, "version", version.Version)
 
+	servers := 1
+	if msrv != nil {
+		servers = 2
+	}
 	select {
 	case err := <-errc:
+		// One server failed: stop the other and everything else too.
+		sctx, cancel := context.WithTimeout(context.Background(), h.ShutdownTimeout)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		if msrv != nil {
+			_ = msrv.Shutdown(sctx)
+		}
+		for servers--; servers > 0; servers-- {
+			if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+				a.Log.Error("http server", "err", serr)
+			}
+		}
+		stopBackground()
 		<-gcDone
+		<-pruneDone
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
@@ -423,10 +493,16 @@ func (a *App) Serve(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), h.ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
-	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		a.Log.Error("http server", "err", serr)
+	if msrv != nil {
+		err = errors.Join(err, msrv.Shutdown(sctx))
+	}
+	for ; servers > 0; servers-- {
+		if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+			a.Log.Error("http server", "err", serr)
+		}
 	}
 	<-gcDone
+	<-pruneDone
 	if err != nil {
 		return fmt.Errorf("graceful shutdown: %w", err)
 	}
@@ -453,6 +529,38 @@ func (a *App) collectGarbage(ctx context.Context, every time.Duration) {
 	}
 }
 
+// pruneAudit deletes the audit events older than audit.retention now and
+// then every interval, until ctx ends. Every instance does it; the store
+// serializes the prunes, and one that finds nothing records nothing.
+func (a *App) pruneAudit(ctx context.Context, every time.Duration) {
+	if a.Config.Audit.Retention <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := a.pruneAuditOnce(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Error("pruning the audit trail failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pruneAuditOnce deletes the audit events older than audit.retention.
+func (a *App) pruneAuditOnce(ctx context.Context) (int64, error) {
+	keep := a.Config.Audit.Retention
+	now := a.Now()
+	n, err := a.Store.PruneAudit(ctx, now.Add(-keep), now)
+	if n > 0 {
+		a.Log.Info("pruned the audit trail", "deleted", n, "retention", keep)
+	}
+	return n, err
+}
+
 // Close releases everything New opened, in reverse order.
 func (a *App) Close() error {
 	var errs []error
@@ -462,6 +570,9 @@ func (a *App) Close() error {
 	a.closers = nil
 	if a.listener != nil {
 		_ = a.listener.Close()
+	}
+	if a.metricsListener != nil {
+		_ = a.metricsListener.Close()
 	}
 	return errors.Join(errs...)
 }

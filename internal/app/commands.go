@@ -2,18 +2,24 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/entra"
 	"github.com/gatehouse-sso/gatehouse/internal/observe"
 	"github.com/gatehouse-sso/gatehouse/internal/reminders"
+	"github.com/gatehouse-sso/gatehouse/internal/version"
 )
 
 // What the subcommands of cmd/gatehouse run: each builds on App, so the
@@ -52,6 +58,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*App))
 	if err := a.Listen(); err != nil {
 		return fmt.Errorf("%w: %w", ErrNotStarted, err)
 	}
+	a.recordConfigLoaded(ctx)
 	if ready != nil {
 		ready(a)
 	}
@@ -61,6 +68,23 @@ func Run(ctx context.Context, cfg config.Config, opts Options, ready func(*App))
 	}
 	a.Log.Info("gatehouse stopped")
 	return nil
+}
+
+// recordConfigLoaded audits the configuration Gatehouse starts serving
+// with: what it runs on, and a fingerprint that changes with any setting
+// (secrets are redacted before hashing, so it reveals none).
+func (a *App) recordConfigLoaded(ctx context.Context) {
+	b, err := json.Marshal(a.Config) // config.Secret marshals as [redacted]
+	fingerprint := "unavailable"
+	if err == nil {
+		sum := sha256.Sum256(b)
+		fingerprint = hex.EncodeToString(sum[:])
+	}
+	a.Audit.Record(ctx, audit.Event{Type: audit.ConfigLoaded, Result: "ok", Actor: osUser(), Detail: map[string]string{
+		"version": version.Version, "commit": version.Commit(), "fingerprint": fingerprint,
+		"storage": a.Config.Storage.Type, "directory": a.Config.Directory.Type, "apps": strconv.Itoa(len(a.Config.Apps)),
+		"issuer": a.Config.Issuer, "listen": a.Addr().String(),
+	}})
 }
 
 // WriteFederation writes the Microsoft Graph PowerShell that federates

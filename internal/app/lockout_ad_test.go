@@ -18,7 +18,9 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
+	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv/browse"
 )
@@ -218,5 +220,21 @@ func TestASprayOverTheSignInPageAndWSTrustLocksNoADAccount(t *testing.T) {
 	}
 	if _, err := a.Directory.Authenticate(context.Background(), victim, pw); err != nil {
 		t.Errorf("after the attack the victim's password still works at AD: %v", err)
+	}
+
+	// The audit tells the victim's familiar sign-ins from the attack's
+	// refusals, and records each limit running out once, not per attempt.
+	u := lookup(t, a, victim)
+	evs, err := a.Store.QueryAudit(context.Background(), store.AuditQuery{UserID: u.ID, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, e := range evs {
+		count[e.Type+" "+e.Result+" "+e.Reason+" "+e.Familiar]++
+	}
+	if count["signin.success ok  familiar"] < 2 || count["signin.failure throttled account unfamiliar"] == 0 ||
+		count["abuse.throttled refused account "+string(audit.Unfamiliar)] != 1 {
+		t.Errorf("the victim's audit: %v", count)
 	}
 }

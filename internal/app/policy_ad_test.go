@@ -284,3 +284,77 @@ func TestWSTrustTokensAreAuditedWithTheRelyingParty(t *testing.T) {
 	}
 	t.Fatalf("no token_issued event for Microsoft 365: %+v", evs)
 }
+
+func TestWSTrustRefusesAPasswordThatMustChangeOrHasExpired(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		prepare func(tb testing.TB, name, pw string)
+	}{
+		{"must change at next logon (pwdLastSet 0)", testenv.MustChangeADPassword},
+		{"expired (a PSO with a 2-day maximum age)", testenv.ExpireADPassword},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, srv := newADAppWith(t, func(c *config.Config) {
+				c.Apps = []config.App{{Name: "Microsoft 365", Type: "entra", Domains: []string{testenv.ADDNSDomain}}}
+			})
+			const pw = "Outlook!Passw0rd-8"
+			name := newADUser(t, "Initial!Passw0rd-8")
+			tc.prepare(t, name, pw)
+			endpoint := a.Config.Issuer + "/wstrust/13/usernamemixed"
+			resp, err := http.Post(srv.URL+"/wstrust/13/usernamemixed", "application/soap+xml; charset=utf-8",
+				strings.NewReader(msalRST(endpoint, name+"@"+testenv.ADDNSDomain, pw, time.Now())))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK || strings.Contains(string(body), "RequestSecurityTokenResponse") {
+				t.Fatalf("a password that must change got a WS-Trust token (status %d)", resp.StatusCode)
+			}
+		})
+	}
+}
+
+func TestRemovingAFactorEndsTheSessionsItMayHaveSignedIn(t *testing.T) {
+	a, srv := newADAppWith(t, entraOnAD("required"))
+	const pw = "Factor!Passw0rd-9"
+	name := newADUser(t, pw)
+	u := lookup(t, a, name)
+	secret := enrolTOTP(t, a, u)
+	codes, err := a.Factors.Recovery.Generate(context.Background(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Browser A signs in to the Entra app with the authenticator app.
+	other := browse.New(t, srv.URL)
+	other.Get(adEntraSignIn(name, ""))
+	other.Submit(map[string]string{"password": pw})
+	code, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+	if page := other.Submit(map[string]string{"code": code}); !strings.Contains(page, `name="wresult"`) {
+		t.Fatalf("no token:\n%s", page)
+	}
+	// Browser B removes the factor, with a step-up.
+	b := browse.New(t, srv.URL)
+	signInPasswordOnly(t, b, name, pw)
+	page := b.Get("/account")
+	page = b.Submit(map[string]string{"id": factorIDRe.FindStringSubmatch(page)[1]})
+	flow := regexp.MustCompile(`/login\?flow=([A-Za-z0-9_-]+)`).FindStringSubmatch(page)
+	if flow == nil {
+		t.Fatalf("no step-up:\n%s", page)
+	}
+	b.Get("/login?flow=" + flow[1] + "&method=recovery") // the step-up, with a recovery code
+	b.Submit(map[string]string{"code": codes[0]})
+	page = b.Get("/account")
+	b.Submit(map[string]string{"id": factorIDRe.FindStringSubmatch(page)[1]})
+	if !strings.Contains(b.Last, "The sign-in method was removed.") {
+		t.Fatalf("not removed (status %d):\n%s", b.Status, b.Last)
+	}
+	// A's session, perhaps signed in with that factor, is over.
+	if page := other.Get(adEntraSignIn(name, "")); strings.Contains(page, `name="wresult"`) {
+		t.Fatal("a session outlived the factor that was removed")
+	}
+	// B's goes on.
+	if page := b.Get("/account"); !strings.Contains(page, "Sign-in methods") {
+		t.Fatalf("the session that removed the factor ended:\n%s", page)
+	}
+}

@@ -3,14 +3,17 @@ package audit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-sso/gatehouse/internal/observe"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/store/sqlite"
 )
@@ -159,5 +162,68 @@ func TestEveryConcurrentEventIsStoredInSQLite(t *testing.T) {
 	}
 	if len(got) != 200 {
 		t.Fatalf("%d of 200 events stored", len(got))
+	}
+}
+
+func TestConcurrentEventsFormAChainThatVerifies(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	r := New(s, slog.New(slog.DiscardHandler), time.Now)
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			r.Record(t.Context(), Event{Type: SignInFailure, Login: "alice", Result: "invalid_credentials"})
+		})
+	}
+	wg.Wait()
+	rep, err := Verify(t.Context(), s)
+	if err != nil || rep.Problem != nil || rep.Chained != 100 {
+		t.Fatalf("Verify = %+v, %v; want 100 events in an intact chain", rep, err)
+	}
+}
+
+func TestAnEventIsStoredAndLoggedWithStableKeysAndNoSecret(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	var logs bytes.Buffer
+	r := New(s, observe.NewLogger(&logs, "json", slog.LevelInfo), func() time.Time { return time.Date(2026, 5, 4, 3, 2, 1, 0, time.UTC) })
+	ctx := observe.WithClientIP(observe.WithRequestID(t.Context(), "req-1"), "2001:db8::1")
+	r.Record(ctx, Event{Type: AbuseSmartLockout, UserID: "guid-1", Login: "alice", App: "Microsoft 365", Result: "held",
+		Reason: "below_ad_threshold", Familiar: Unfamiliar, Actor: "",
+		Detail: map[string]string{"flow": "wstrust", "password": "hunter2", "email_code": "123456", "bad_pwd_count": "3", "password_version": "v1"}})
+
+	var line map[string]any
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+		t.Fatalf("the audit line is not one JSON object: %v\n%s", err, logs.String())
+	}
+	want := map[string]any{"msg": "audit", "event": "abuse.smart_lockout", "user": "alice", "user_id": "guid-1", "rp": "Microsoft 365",
+		"result": "held", "reason": "below_ad_threshold", "familiar": "unfamiliar", "request_id": "req-1", "client_ip": "2001:db8::1",
+		"detail": map[string]any{"flow": "wstrust", "password": "[redacted]", "email_code": "[redacted]", "bad_pwd_count": "3", "password_version": "v1"}}
+	for k, v := range want {
+		if !reflect.DeepEqual(line[k], v) {
+			t.Errorf("log key %q = %v, want %v", k, line[k], v)
+		}
+	}
+	if _, ok := line["actor"]; ok {
+		t.Error("an empty actor was logged")
+	}
+	if strings.Contains(logs.String(), "hunter2") || strings.Contains(logs.String(), "123456") {
+		t.Errorf("a secret reached the log:\n%s", logs.String())
+	}
+
+	got, err := s.QueryAudit(t.Context(), store.AuditQuery{UserID: "guid-1"})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("QueryAudit = %+v, %v", got, err)
+	}
+	e := got[0]
+	if e.Type != AbuseSmartLockout || e.Reason != "below_ad_threshold" || e.Familiar != "unfamiliar" || e.IP != "2001:db8::1" ||
+		e.RequestID != "req-1" || e.App != "Microsoft 365" || strings.Contains(string(e.Detail), "hunter2") || strings.Contains(string(e.Detail), "123456") {
+		t.Fatalf("stored %+v (detail %s)", e, e.Detail)
 	}
 }

@@ -29,6 +29,7 @@ type Config struct {
 	Passwords      Passwords   `yaml:"passwords"`
 	Reminders      Reminders   `yaml:"reminders"`
 	Abuse          Abuse       `yaml:"abuse"`
+	Audit          Audit       `yaml:"audit"`
 	Apps           []App       `yaml:"apps"`
 }
 
@@ -97,6 +98,14 @@ type CodeLimits struct {
 	// then they stop for it until the user signs in or an administrator
 	// resets the count.
 	SelfServiceMaxFailures int `yaml:"self_service_max_failures"`
+}
+
+// Audit configures the audit trail kept in the store.
+type Audit struct {
+	// Retention is how long events are kept; older ones are deleted once
+	// a day, and the chain stays verifiable. Default 365 days (8760h); 0s
+	// keeps every event.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // SelfService configures forgotten-password reset and unlock.
@@ -193,6 +202,10 @@ type HTTP struct {
 	// default: the directory's time would tell an outsider whether a
 	// sign-in name exists, which the uniform failure delay hides.
 	ServerTiming bool `yaml:"server_timing"`
+	// MetricsListen, when set, is a second address (host:port) that serves
+	// /metrics and /readyz with every check's detail; the main listener
+	// then serves no /metrics and a /readyz with the status alone.
+	MetricsListen string `yaml:"metrics_listen"`
 }
 
 // Storage selects and configures the store backend.

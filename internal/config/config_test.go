@@ -290,6 +290,9 @@ func TestValidationRules(t *testing.T) {
 		{"the directory margin is not negative", "abuse: {passwords: {directory_margin: -1}}", "abuse.passwords.directory_margin", "between 0 and 10"},
 		{"remembering wrong passwords for a negative time is refused", "abuse: {passwords: {remember_wrong: -1s}}", "abuse.passwords.remember_wrong", "0s turns it off"},
 		{"self-service stops after at most 100 failures", "abuse: {codes: {self_service_max_failures: 101}}", "abuse.codes.self_service_max_failures", "NIST"},
+		{"a metrics address needs a port", "http: {metrics_listen: localhost}", "http.metrics_listen", "host:port"},
+		{"a metrics address is not the main one", "listen: 127.0.0.1:8080\nhttp: {metrics_listen: 127.0.0.1:8080}", "http.metrics_listen", "differ"},
+		{"an audit retention is not negative", "audit: {retention: -1h}", "audit.retention", "0s keeps"},
 		{"a type error names its line", "http: {max_body_bytes: lots}", "", "line 1"},
 		{"a list where a section belongs is refused", "- a\n- b", "", "mapping"},
 	} {

@@ -48,6 +48,7 @@ func Default() Config {
 		SelfService: SelfService{Require: "one_strong_or_two_weak", Fallback: "email"},
 		Passwords:   Passwords{MinStrength: 3, BreachedCheck: true},
 		Reminders:   Reminders{Days: []int{14, 7, 1}},
+		Audit:       Audit{Retention: 365 * 24 * time.Hour},
 		Claims:      Claims{PasswordExpiryWindow: 14 * 24 * time.Hour},
 		Abuse: Abuse{
 			IPv6Prefix: 64,

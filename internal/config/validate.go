@@ -99,6 +99,16 @@ func (c *Config) validateServer(p *Problems) {
 	if h.MaxConcurrentRequests < 0 {
 		p.add("http.max_concurrent_requests", "must not be negative (0: 64 per CPU)")
 	}
+	if h.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(h.MetricsListen); err != nil || port == "" {
+			p.add("http.metrics_listen", "must be host:port, e.g. 127.0.0.1:9090, got %q", h.MetricsListen)
+		} else if h.MetricsListen == c.Listen {
+			p.add("http.metrics_listen", "must differ from listen")
+		}
+	}
+	if c.Audit.Retention < 0 {
+		p.add("audit.retention", "must not be negative (0s keeps every event)")
+	}
 	for i, n := range c.Claims.CorporateNetworks {
 		if _, err := netip.ParsePrefix(n); err != nil {
 			p.add(fmt.Sprintf("claims.corporate_networks[%d]", i), "must be a CIDR range like 10.0.0.0/8, got %q", n)

@@ -94,3 +94,19 @@ func (h *Health) ReadyHandler() http.Handler {
 		}{ok, results})
 	})
 }
+
+// StatusHandler serves /readyz without the detail: 200 or 503 and
+// {"ready":…}, for a listener the public reaches while the detail (which
+// DC or database fails, and why) is served elsewhere.
+func (h *Health) StatusHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, ok := h.Run(r.Context())
+		w.Header().Set("Content-Type", "application/json")
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(struct {
+			Ready bool `json:"ready"`
+		}{ok})
+	})
+}

@@ -364,7 +364,8 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	e.keepFamiliar(ctx, w, r, st.User.ID)
 	e.audit.Record(ctx, audit.Event{Type: audit.SignInSuccess, UserID: st.User.ID, Login: st.Login, App: st.Req.App, Result: "ok",
-		Detail: map[string]string{"amr": strings.Join(methods, " ")}})
+		Familiar: st.Familiar,
+		Detail:   map[string]string{"amr": strings.Join(methods, " ")}})
 	target := st.Req.ResumeURL
 	if target == "" || !isLocalPath(target) {
 		target = "/"
@@ -403,7 +404,7 @@ func resumeRequest(r *http.Request, target string, res *Result) *http.Request {
 // isLocalPath accepts only a path on this site: no scheme, no host, no
 // protocol-relative or backslash tricks.
 func isLocalPath(p string) bool {
-	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "/\\") && !strings.ContainsAny(p, "\r\n")
+	return web.IsLocalPath(p)
 }
 
 func firstNonEmpty(vs ...string) string {

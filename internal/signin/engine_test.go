@@ -801,3 +801,40 @@ func TestAnOversizedRequestStartsNoFlow(t *testing.T) {
 		t.Fatalf("Authenticate = %v, %v; want a 400", res, err)
 	}
 }
+
+// bindAccepts is a directory whose DC accepts the bind of a password that
+// must change (as Samba does for some pwdLastSet=0 accounts): Authenticate
+// succeeds, the account's state says otherwise.
+type bindAccepts struct{ *file.Directory }
+
+func (d bindAccepts) Authenticate(ctx context.Context, login, password string) (*directory.User, error) {
+	u, err := d.Directory.Authenticate(ctx, login, password)
+	if directory.PasswordAccepted(err) {
+		return u, nil
+	}
+	return u, err
+}
+
+func TestAPasswordThatMustChangeIsRefusedEvenWhenTheDCAcceptsTheBind(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*file.UserFile)
+	}{
+		{"must change", func(u *file.UserFile) { u.MustChange = true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, "none", user(t, "carol", alicePW, tc.mod))
+			e.engine.dir = bindAccepts{e.engine.dir.(*file.Directory)}
+			// WS-Trust: no page to change it on, so refused.
+			if _, err := e.engine.CheckPassword(t.Context(), "ws-trust", "carol", alicePW); !directory.PasswordAccepted(err) {
+				t.Fatalf("CheckPassword = %v, want a must-change refusal", err)
+			}
+			// The browser: the change step, not a session.
+			b := e.browser()
+			b.Get("/proto?hint=carol")
+			if page := b.Submit(map[string]string{"password": alicePW}); !strings.Contains(page, `name="new_password"`) {
+				t.Fatalf("no change step:\n%s", page)
+			}
+		})
+	}
+}

@@ -136,6 +136,9 @@ func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow
 	if f.Step == StepEnrol {
 		e.audit.Record(ctx, audit.Event{Type: audit.FactorEnrolled, UserID: st.User.ID, Login: st.Login, Result: "ok",
 			Detail: map[string]string{"method": pf.Method}})
+	} else {
+		e.audit.Record(ctx, audit.Event{Type: audit.MFAUsed, UserID: st.User.ID, Login: st.Login, App: st.Req.App, Result: "ok",
+			Detail: map[string]string{"method": pf.Method}})
 	}
 	st.MFAAt = e.now()
 	if !slices.Contains(st.Factors, pf.Method) {

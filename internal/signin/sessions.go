@@ -240,3 +240,15 @@ func (ss *Sessions) start(ctx context.Context, w http.ResponseWriter, r *http.Re
 func (ss *Sessions) EndAll(ctx context.Context, userID string) (int64, error) {
 	return ss.store.DeleteUserSessions(ctx, userID)
 }
+
+// FactorRemoved ends what a removed factor backed: every other session of
+// the user (one may have been signed in with that factor) and every
+// remembered browser. The session of r, where the user just proved a
+// second factor to remove it, goes on. It returns how many sessions ended.
+func (ss *Sessions) FactorRemoved(ctx context.Context, r *http.Request, userID string) (int64, error) {
+	keep := ""
+	if c, err := r.Cookie(ss.sessionCookie()); err == nil && c.Value != "" && len(c.Value) <= 64 {
+		keep = sessionKey(c.Value)
+	}
+	return ss.endOthers(ctx, userID, keep)
+}

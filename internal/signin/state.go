@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/policy"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
@@ -110,7 +111,10 @@ type flowState struct {
 	// one, never the MFA claim).
 	Factors    []string `json:"factors,omitempty"`
 	Remembered bool     `json:"remembered,omitempty"`
-	MustChange string   `json:"must_change,omitempty"` // "expired" or "must_change"
+	// Familiar is what the abuse guard judged the client that gave the
+	// password, for the sign-in's audit event.
+	Familiar   audit.Familiarity `json:"familiar,omitempty"`
+	MustChange string            `json:"must_change,omitempty"` // "expired" or "must_change"
 	// Remember: the user ticked "remember this browser" with the second
 	// factor; done when the flow ends, by the request that ends it.
 	Remember    bool            `json:"remember,omitempty"`

@@ -248,7 +248,8 @@ func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Fl
 	if password == "" || len(password) > maxPasswordLen {
 		return fail(http.StatusUnprocessableEntity, "login.password_required")
 	}
-	u, err := e.checkPassword(ctx, abuse.Attempt{Login: st.Login, App: st.Req.App, Device: e.familiarToken(r)}, password)
+	u, familiar, err := e.checkPassword(ctx, abuse.Attempt{Login: st.Login, App: st.Req.App, Device: e.familiarToken(r)}, password)
+	st.Familiar = familiar
 	switch {
 	case err == nil:
 	case directory.PasswordAccepted(err):
@@ -309,15 +310,16 @@ func (e *Engine) CheckPassword(ctx context.Context, app, login, password string)
 	if login == "" || password == "" || len(login) > maxLoginLen || len(password) > maxPasswordLen {
 		return nil, directory.ErrInvalidCredentials
 	}
-	u, err := e.checkPassword(ctx, abuse.Attempt{Login: login, App: app, ByAddress: true}, password)
+	u, familiar, err := e.checkPassword(ctx, abuse.Attempt{Login: login, App: app, ByAddress: true}, password)
 	switch {
 	case err == nil:
 		e.audit.Record(ctx, audit.Event{Type: audit.SignInSuccess, UserID: u.ID, Login: login, App: app, Result: "ok",
-			Detail: map[string]string{"amr": "pwd", "via": "ws-trust"}})
+			Familiar: familiar, Detail: map[string]string{"amr": "pwd", "via": "ws-trust"}})
 		return u, nil
 	case directory.PasswordAccepted(err):
 		// No page to change it on here: a refusal like the others.
-		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, UserID: u.ID, Login: login, App: app, Result: failureReason(err)})
+		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, UserID: u.ID, Login: login, App: app, Result: failureReason(err),
+			Familiar: familiar})
 	}
 	return nil, err
 }
@@ -325,34 +327,48 @@ func (e *Engine) CheckPassword(ctx context.Context, app, login, password string)
 // checkPassword is every password check: the guard's limits and smart
 // lockout around the directory bind, and uniform failure timing. It audits
 // failures; a right password that must change (directory.PasswordAccepted)
-// is returned with the user and left to the caller.
-func (e *Engine) checkPassword(ctx context.Context, a abuse.Attempt, password string) (*directory.User, error) {
+// is returned with the user and left to the caller. It also returns
+// whether the guard found the client familiar to the account (unknown
+// when no account was found).
+func (e *Engine) checkPassword(ctx context.Context, a abuse.Attempt, password string) (*directory.User, audit.Familiarity, error) {
 	a.IP = observe.ClientIP(ctx)
 	start := time.Now()
 	u, res, err := e.guard.Authenticate(ctx, a, password)
+	familiar := audit.FamiliarityUnknown
+	if res.User != nil {
+		familiar = audit.Unfamiliar
+		if res.Familiar {
+			familiar = audit.Familiar
+		}
+	}
+	if err == nil {
+		// A DC may accept the bind of a password that must change or has
+		// expired (Samba does for some pwdLastSet=0 accounts): the
+		// account's own state decides, for every caller alike.
+		err = passwordState(u, e.now())
+	}
 	if err == nil || directory.PasswordAccepted(err) {
 		e.delay.success(time.Since(start))
-		return u, err
+		return u, familiar, err
 	}
 	// A refusal, a repeated wrong password and an unknown name take as
 	// long as a wrong password: none may tell whether the account exists.
 	if errors.Is(err, directory.ErrInvalidCredentials) || errors.Is(err, abuse.ErrThrottled) {
 		e.delay.pad(ctx, start)
 	}
-	ev := audit.Event{Type: audit.SignInFailure, Login: a.Login, App: a.App, Result: failureReason(err),
-		Detail: map[string]string{"familiar": strconv.FormatBool(res.Familiar)}}
+	ev := audit.Event{Type: audit.SignInFailure, Login: a.Login, App: a.App, Result: failureReason(err), Familiar: familiar}
 	if res.User != nil {
 		ev.UserID = res.User.ID
 	}
 	var th *abuse.Throttled
-	if errors.As(err, &th) {
-		ev.Detail["scope"] = th.Scope
-	}
-	if res.Repeat {
-		ev.Detail["repeat"] = "true"
+	switch {
+	case errors.As(err, &th):
+		ev.Reason = th.Scope
+	case res.Repeat:
+		ev.Reason = "known_wrong_password" // answered without asking AD
 	}
 	e.audit.Record(ctx, ev)
-	return nil, err
+	return nil, familiar, err
 }
 
 func failureReason(err error) string {
@@ -465,4 +481,16 @@ func (e *Engine) postPasskey(w http.ResponseWriter, r *http.Request, f store.Flo
 	st.PasswordAt, st.MFAAt = now, now
 	st.Methods, st.Factors = []string{amr}, []string{policy.MethodWebAuthn}
 	return e.advance(ctx, w, r, f, st)
+}
+
+// passwordState is the error a successful bind should have given for u's
+// password at now: must change, expired, or nil.
+func passwordState(u *directory.User, now time.Time) error {
+	switch st := u.State; {
+	case st.MustChange:
+		return directory.ErrMustChangePassword
+	case !st.PasswordExpires.IsZero() && !now.Before(st.PasswordExpires):
+		return directory.ErrPasswordExpired
+	}
+	return nil
 }

@@ -61,7 +61,9 @@ type Credential struct {
 	LastUsedAt time.Time
 }
 
-// AuditEvent is one append-only audit record.
+// AuditEvent is one append-only audit record. The store chains every
+// event it appends to the one before (see AuditHash): PrevHash and Hash
+// are set by the store, whatever the caller passes.
 type AuditEvent struct {
 	ID        int64 // assigned by the store, increasing
 	Time      time.Time
@@ -71,18 +73,40 @@ type AuditEvent struct {
 	IP        string
 	RequestID string
 	App       string
-	Result    string // "ok", "fail", …
+	Result    string // "ok", or a short failure code
+	Reason    string // why a decision went as it did, when Result alone does not say
+	Familiar  string // "familiar", "unfamiliar", or "" when not assessed
+	Actor     string // who acted, when not the user: the OS user running gatehouse admin
 	Detail    []byte // JSON object, opaque to the store; never a secret
+	PrevHash  []byte // the Hash of the event before this one in the chain
+	Hash      []byte // AuditHash(PrevHash, this event)
 }
 
 // AuditQuery selects audit events; zero fields do not filter. Events come
 // newest first.
 type AuditQuery struct {
+	// UserID and Logins select the events about one account: those whose
+	// user ID is UserID or whose login is one of Logins (ASCII
+	// case-insensitively; a failed sign-in knows only the login typed).
 	UserID string
+	Logins []string
 	Type   string
 	Since  time.Time // inclusive
 	Until  time.Time // exclusive
 	Limit  int       // 0 means 100
+}
+
+// AuditChain is the state of the audit hash chain. Events with an ID up to
+// LegacyUntil were appended before the chain existed (before the migration
+// that added it) and carry no hash. The chain runs from the first event
+// after AnchorID, whose PrevHash is AnchorHash, to HeadID, whose Hash is
+// HeadHash; pruning moves the anchor to the last event it deleted.
+type AuditChain struct {
+	LegacyUntil int64
+	AnchorID    int64
+	AnchorHash  []byte
+	HeadID      int64
+	HeadHash    []byte
 }
 
 // Counter is a throttle counter in a fixed window.
@@ -150,13 +174,29 @@ type Credentials interface {
 	DeleteUserCredentials(ctx context.Context, userID, typ string) (int64, error) // typ "" = all
 }
 
-// Audit stores audit events, append-only.
+// Audit stores audit events, append-only and hash-chained: each append
+// reads the chain's head, chains the event to it and moves the head, all
+// in one transaction that concurrent appends — from other processes too —
+// wait for.
 type Audit interface {
+	// AppendAudit chains and stores the event and returns the ID the store
+	// assigned; e.ID, e.PrevHash and e.Hash are ignored.
 	AppendAudit(ctx context.Context, e AuditEvent) (int64, error)
 	// AppendAudits appends es in order in one transaction: all or none.
 	AppendAudits(ctx context.Context, es []AuditEvent) error
 	QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
-	PruneAudit(ctx context.Context, before time.Time) (int64, error)
+	// PruneAudit deletes the oldest events: the start of the chain up to
+	// the first event at or after before (an event from a clock running
+	// late after it stays). When it deletes any, it moves the chain's
+	// anchor to the last one deleted and appends an AuditPruned event,
+	// stamped now, that names the anchor, so the rest still verifies. It
+	// returns how many it deleted.
+	PruneAudit(ctx context.Context, before, now time.Time) (int64, error)
+	// WalkAudit calls fn with the chain's state and each stored event in
+	// chain order (by ID), legacy events included, all read in one
+	// consistent snapshot while appends go on, and returns the state. An
+	// error from fn stops the walk and is returned.
+	WalkAudit(ctx context.Context, fn func(AuditChain, AuditEvent) error) (AuditChain, error)
 }
 
 // Throttle keeps fixed-window counters for rate limits and smart lockout.

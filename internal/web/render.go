@@ -190,7 +190,7 @@ func (r *Renderer) SetLanguage(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	back := req.URL.Query().Get("back")
-	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.HasPrefix(back, "/\\") {
+	if !IsLocalPath(back) {
 		back = "/"
 	}
 	http.Redirect(w, req, back, http.StatusSeeOther) // #nosec G710 -- back is a local path, checked above.

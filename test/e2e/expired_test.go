@@ -30,7 +30,13 @@ func dialAD(t *testing.T) *ldap.Conn {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
-	c, err := ldap.DialURL(v[0], ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}))
+	u, err := url.Parse(v[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The DC's address as the test environment gives it (127.0.0.1, or
+	// another loopback address beside a second checkout's DC).
+	c, err := ldap.DialURL(v[0], ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}))
 	if err != nil {
 		t.Fatalf("dial %s: %v", v[0], err)
 	}

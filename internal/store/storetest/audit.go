@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"bytes"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,8 +20,27 @@ func newEvent(userID, typ string, at time.Time) store.AuditEvent {
 		RequestID: uid("req"),
 		App:       "portal",
 		Result:    "ok",
+		Reason:    "per_login",
+		Familiar:  "familiar",
+		Actor:     "root",
 		Detail:    []byte(`{"reason":"none"}`),
 	}
+}
+
+// unchained checks that every event's hash is the hash of its content and
+// PrevHash, and returns the events without them, to compare with what was
+// appended.
+func unchained(t *testing.T, es []store.AuditEvent) []store.AuditEvent {
+	t.Helper()
+	var out []store.AuditEvent
+	for _, e := range es {
+		if len(e.PrevHash) != store.AuditHashSize || !bytes.Equal(e.Hash, store.AuditHash(e.PrevHash, e)) {
+			t.Fatalf("event %d reads back with prev hash %x and hash %x, which is not the hash of its content", e.ID, e.PrevHash, e.Hash)
+		}
+		e.PrevHash, e.Hash = nil, nil
+		out = append(out, e)
+	}
+	return out
 }
 
 func eventID(e store.AuditEvent) string { return strconv.FormatInt(e.ID, 10) }
@@ -52,7 +73,7 @@ var auditCases = []testCase{
 		}
 		got, err := st.QueryAudit(t.Context(), store.AuditQuery{UserID: user})
 		must(t, "QueryAudit", err)
-		same(t, "QueryAudit", got, []store.AuditEvent{es[2], es[1], es[0]})
+		same(t, "QueryAudit", unchained(t, got), []store.AuditEvent{es[2], es[1], es[0]})
 	}},
 	{"a batch is appended in order, after what was there", func(t *testing.T, st store.Store) {
 		user := uid("user")
@@ -81,7 +102,7 @@ var auditCases = []testCase{
 		}
 		got, err := st.QueryAudit(t.Context(), store.AuditQuery{UserID: user})
 		must(t, "QueryAudit", err)
-		same(t, "QueryAudit", got, es)
+		same(t, "QueryAudit", unchained(t, got), es)
 	}},
 	{"an event with empty fields and no detail reads back with nil detail", func(t *testing.T, st store.Store) {
 		for _, tc := range []struct {
@@ -94,7 +115,7 @@ var auditCases = []testCase{
 				es := appendEvents(t, st, e)
 				got, err := st.QueryAudit(t.Context(), store.AuditQuery{Type: typ})
 				must(t, "QueryAudit", err)
-				same(t, "QueryAudit", got, es)
+				same(t, "QueryAudit", unchained(t, got), es)
 			})
 		}
 	}},
@@ -109,7 +130,7 @@ var auditCases = []testCase{
 		)
 		got, err := st.QueryAudit(t.Context(), store.AuditQuery{UserID: user})
 		must(t, "QueryAudit", err)
-		same(t, "QueryAudit", got, []store.AuditEvent{es[4], es[2], es[0], es[3], es[1]})
+		same(t, "QueryAudit", unchained(t, got), []store.AuditEvent{es[4], es[2], es[0], es[3], es[1]})
 	}},
 	{"queries filter by user, type, since (inclusive) and until (exclusive)", func(t *testing.T, st store.Store) {
 		u1, u2 := uid("user"), uid("user")
@@ -141,7 +162,7 @@ var auditCases = []testCase{
 				for _, i := range tc.want {
 					want = append(want, es[i])
 				}
-				same(t, "QueryAudit", got, want)
+				same(t, "QueryAudit", unchained(t, got), want)
 			})
 		}
 		t.Run("zero user and type do not filter", func(t *testing.T) {
@@ -149,7 +170,7 @@ var auditCases = []testCase{
 			must(t, "QueryAudit", err)
 			// Other tests may share the database: look at ours only.
 			mine := only(got, eventID, ids(es, eventID)...)
-			same(t, "QueryAudit", mine, []store.AuditEvent{es[4], es[3], es[2], es[1], es[0]})
+			same(t, "QueryAudit", unchained(t, mine), []store.AuditEvent{es[4], es[3], es[2], es[1], es[0]})
 		})
 	}},
 	{"a limit caps the result at the newest events and zero means 100", func(t *testing.T, st store.Store) {
@@ -176,28 +197,18 @@ var auditCases = []testCase{
 			})
 		}
 	}},
-	{"pruning deletes the events before the cutoff and counts them", func(t *testing.T, st store.Store) {
-		// 1985 belongs to this test alone: PruneAudit reaches every user.
-		p0 := time.Date(1985, 6, 1, 12, 0, 0, 999, time.UTC)
-		user := uid("user")
-		es := appendEvents(t, st,
-			newEvent(user, "old", p0.Add(-time.Hour)),
-			newEvent(user, "old", p0.Add(-time.Microsecond)),
-			newEvent(user, "kept", p0),
-			newEvent(user, "kept", p0.Add(time.Hour)),
-		)
-		n, err := st.PruneAudit(t.Context(), p0)
-		must(t, "PruneAudit", err)
-		if n != 2 {
-			t.Errorf("PruneAudit = %d, want 2", n)
-		}
-		got, err := st.QueryAudit(t.Context(), store.AuditQuery{UserID: user})
+	{"queries by login find the account's events whatever the case, together with its user ID", func(t *testing.T, st store.Store) {
+		user, login := uid("user"), uid("Login")
+		byID := newEvent(user, "signin.success", t0)
+		byLogin := newEvent("", "signin.failure", t0.Add(time.Second))
+		byLogin.Login = strings.ToUpper(login)
+		other := newEvent(uid("user"), "signin.failure", t0.Add(2*time.Second))
+		es := appendEvents(t, st, byID, byLogin, other)
+		got, err := st.QueryAudit(t.Context(), store.AuditQuery{UserID: user, Logins: []string{strings.ToLower(login), "nobody"}})
 		must(t, "QueryAudit", err)
-		same(t, "events left after PruneAudit", got, []store.AuditEvent{es[3], es[2]})
-		n, err = st.PruneAudit(t.Context(), p0)
-		must(t, "second PruneAudit", err)
-		if n != 0 {
-			t.Errorf("second PruneAudit = %d, want 0", n)
-		}
+		same(t, "QueryAudit by user ID and login", unchained(t, got), []store.AuditEvent{es[1], es[0]})
+		got, err = st.QueryAudit(t.Context(), store.AuditQuery{Logins: []string{login}, Type: "signin.failure"})
+		must(t, "QueryAudit", err)
+		same(t, "QueryAudit by login and type", unchained(t, got), []store.AuditEvent{es[1]})
 	}},
 }

@@ -224,4 +224,46 @@ var concurrencyCases = []testCase{
 			}
 		}
 	}},
+	{"concurrent appends, alone and in batches, form one chain that verifies", func(t *testing.T, st store.Store) {
+		checkConcurrentAppends(t, st, st)
+	}},
+}
+
+// RunConcurrentAppends appends from two stores on one database at once —
+// two Gatehouse instances — and checks that every event is stored in one
+// chain that verifies.
+func RunConcurrentAppends(t *testing.T, a, b store.Store) {
+	t.Helper()
+	checkConcurrentAppends(t, a, b)
+}
+
+func checkConcurrentAppends(t *testing.T, a, b store.Store) {
+	t.Helper()
+	user := uid("user")
+	var n atomic.Int64
+	hammer(t, func() error {
+		i := n.Add(1)
+		st := a
+		if i%2 == 0 {
+			st = b
+		}
+		if i%3 == 0 {
+			return st.AppendAudits(t.Context(), []store.AuditEvent{newEvent(user, "batch", t0), newEvent(user, "batch", t0)})
+		}
+		_, err := st.AppendAudit(t.Context(), newEvent(user, "alone", t0))
+		return err
+	})
+	stored := 0
+	_, err := a.WalkAudit(t.Context(), func(_ store.AuditChain, e store.AuditEvent) error {
+		if e.UserID == user {
+			stored++
+		}
+		return nil
+	})
+	must(t, "WalkAudit", err)
+	batches := workers * perWorker / 3
+	if want := workers*perWorker + batches; stored != want {
+		t.Fatalf("%d events stored after %d concurrent appends, want %d", stored, workers*perWorker, want)
+	}
+	verify(t, a)
 }

@@ -1,8 +1,9 @@
 // Package storetest is the conformance suite every store backend runs:
 // Run checks each method of store.Store against the contract written in
-// package store, RunConcurrency checks that concurrent updates lose nothing
-// and single-use tickets are used once, and RunObserve checks that every
-// method reports to the Observer.
+// package store, RunConcurrency checks that concurrent updates lose nothing,
+// single-use tickets are used once and concurrent audit appends form one
+// chain, RunObserve checks that every method reports to the Observer, and
+// RunTamper checks that audit.Verify finds audit events changed with SQL.
 //
 // It owns the executable form of the store contract. It must not know about
 // any backend: a backend's own tests supply an open function, and anything
@@ -10,7 +11,9 @@
 //
 // Every test makes its own IDs and keeps to its own time range, so open may
 // hand out one shared database; only GarbageCollect and PruneAudit reach
-// across records, and their tests use dates (1985, 1990) no other test uses.
+// across records: the GarbageCollect test uses dates (1990) no other test
+// uses, and the PruneAudit test prunes every other test's events and runs
+// last among the audit tests.
 //
 // Where package store is silent, the suite pins these choices so that the
 // backends agree:
@@ -26,7 +29,8 @@
 //   - ListUserSessions returns live sessions only; ListCredentials
 //     returns oldest first (CreatedAt, then ID).
 //   - QueryAudit orders by Time, then ID, newest first; PruneAudit removes
-//     events whose Time is before the cutoff, the cutoff itself excluded.
+//     the events from the start of the chain up to the first whose Time is
+//     at or after the cutoff.
 //   - IncrementCounter with a window that is not positive is an error.
 //   - A ConsumeTicket that fails leaves the ticket as it was.
 package storetest

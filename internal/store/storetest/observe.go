@@ -77,7 +77,11 @@ func RunObserve(t *testing.T, open func(t *testing.T, obs store.Observer) store.
 		{"AppendAudit", func() error { _, err := st.AppendAudit(ctx, newEvent(uid("user"), "observe", t0)); return err }},
 		{"AppendAudits", func() error { return st.AppendAudits(ctx, []store.AuditEvent{newEvent(uid("user"), "observe", t0)}) }},
 		{"QueryAudit", func() error { _, err := st.QueryAudit(ctx, store.AuditQuery{UserID: uid("user")}); return err }},
-		{"PruneAudit", func() error { _, err := st.PruneAudit(ctx, old); return err }},
+		{"PruneAudit", func() error { _, err := st.PruneAudit(ctx, old, old); return err }},
+		{"WalkAudit", func() error {
+			_, err := st.WalkAudit(ctx, func(store.AuditChain, store.AuditEvent) error { return nil })
+			return err
+		}},
 
 		{"IncrementCounter", func() error { _, err := st.IncrementCounter(ctx, uid("ctr"), t0, time.Minute); return err }},
 		{"GetCounter", func() error { _, err := st.GetCounter(ctx, uid("ctr"), t0); return err }},

@@ -25,6 +25,7 @@ func Run(t *testing.T, open Opener) {
 		{"Flows", flowCases},
 		{"Credentials", credentialCases},
 		{"Audit", auditCases},
+		{"AuditChain", chainCases},
 		{"Throttle", throttleCases},
 		{"Tickets", ticketCases},
 		{"Store", storeCases},
