@@ -283,15 +283,24 @@ func (g *Guard) succeeded(ctx context.Context, l *ledger, u *directory.User, cli
 	l.giveBack(ctx, nil)
 	if g.lim.FamiliarFor > 0 {
 		for _, k := range []string{keySeenAddr + client + ":" + u.ID, keySeenAddr + client} {
+			// Written only when new or an hour stale: most sign-ins come
+			// from an address that signed in lately, and a read is
+			// cheaper than a write.
+			if c, err := g.store.GetCounter(ctx, k, l.now); err == nil && c.Count > 0 && c.ExpiresAt.After(l.now.Add(g.lim.FamiliarFor-familiarRefresh)) {
+				continue
+			}
 			if _, err := g.store.IncrementSlidingCounter(ctx, k, l.now, g.lim.FamiliarFor); err != nil {
 				g.log.ErrorContext(ctx, "remembering a familiar address", "event", "abuse", "err", err)
 			}
 		}
 	}
 	// A sign-in reopens self-service verification (NIST SP 800-63B: the
-	// consecutive failures end with a success).
-	if err := g.store.ResetCounter(ctx, keySelfAccount+u.ID); err != nil {
-		g.log.ErrorContext(ctx, "resetting self-service failures", "event", "abuse", "err", err)
+	// consecutive failures end with a success). Read first: there rarely
+	// are any, and a read is cheaper than a write.
+	if failed, err := g.seen(ctx, keySelfAccount+u.ID, l.now); err != nil || failed {
+		if err := g.store.ResetCounter(ctx, keySelfAccount+u.ID); err != nil {
+			g.log.ErrorContext(ctx, "resetting self-service failures", "event", "abuse", "err", err)
+		}
 	}
 }
 

@@ -27,8 +27,9 @@ import (
 //
 // The load generator in bench/ measures the same journey against a running
 // server; this one is for profiling. Each iteration moves the app's clock
-// on by a TOTP step, which also ages the directory's group cache: expect a
-// group search per sign-in here that a real server does not make.
+// on by a TOTP step, which also ages the directory's group and policy
+// caches: expect a group search per sign-in, and a policy read every
+// other one, here that a real server does not make.
 func BenchmarkEntraSignInWithPasswordAndTOTP(b *testing.B) {
 	cfg := adTestConfig(b)
 	cfg.MFA.RequiredFor = "all"
