@@ -335,7 +335,7 @@ func (a *App) routes() error {
 	a.SignIn.Mount(mux)
 	(&account.Handler{Engine: a.SignIn, Sessions: a.Sessions, Store: a.Store, Recovery: a.Factors.Recovery, Renderer: a.Renderer, CSRF: a.CSRF,
 		Audit: a.Audit, Log: a.Log.With("component", "account"), Now: a.Now}).Mount(mux)
-	ss := &selfservice.Handler{Engine: a.SignIn, Sessions: a.Sessions, Directory: a.Directory, Throttle: a.Store, Renderer: a.Renderer, CSRF: a.CSRF,
+	ss := &selfservice.Handler{Engine: a.SignIn, Sessions: a.Sessions, Directory: a.Directory, Renderer: a.Renderer, CSRF: a.CSRF,
 		Audit: a.Audit, Log: a.Log.With("component", "selfservice"), Now: a.Now}
 	ss.Mount(mux)
 	a.afterWrite = selfservice.NewAfterWrite(a.Log.With("component", "selfservice"))

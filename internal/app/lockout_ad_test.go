@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -236,5 +237,54 @@ func TestASprayOverTheSignInPageAndWSTrustLocksNoADAccount(t *testing.T) {
 	if count["signin.success ok  familiar"] < 2 || count["signin.failure throttled account unfamiliar"] == 0 ||
 		count["abuse.throttled refused account "+string(audit.Unfamiliar)] != 1 {
 		t.Errorf("the victim's audit: %v", count)
+	}
+}
+
+// TestParallelWrongCurrentPasswordsOnTheChangePageLockNothing: AD counts a
+// wrong current password too; fifteen submitted at once by a signed-in
+// attacker (or a stale tab) must not all reach it.
+func TestParallelWrongCurrentPasswordsOnTheChangePageLockNothing(t *testing.T) {
+	_, srv := newADApp(t)
+	const pw = "Change!Passw0rd-1"
+	name := newADUser(t, pw)
+	testenv.ApplyADPSO(t, testenv.ADPSO{LockoutThreshold: 5, LockoutMinutes: 30}, name)
+	b := browse.New(t, srv.URL)
+	b.Get("/password/change")
+	b.Submit(map[string]string{"login": name})
+	b.Submit(map[string]string{"password": pw})
+	form := b.Get("/password/change")
+	token := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(form)
+	if token == nil {
+		t.Fatalf("no change form:\n%s", form)
+	}
+	var wg sync.WaitGroup
+	statuses := make(chan int, 15)
+	for i := range 15 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v := url.Values{"csrf_token": {token[1]}, "current_password": {fmt.Sprintf("Wrong!Passw0rd-%02d", i)},
+				"new_password": {"Harbor#Quilt-Nebula-84"}, "confirm_password": {"Harbor#Quilt-Nebula-84"}}
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/password/change", strings.NewReader(v.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", srv.URL)
+			resp, err := b.C.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != http.StatusUnprocessableEntity && s != http.StatusTooManyRequests {
+			t.Errorf("a wrong current password got status %d", s)
+		}
+	}
+	if lt := adLockoutTime(t, name); lt != 0 {
+		t.Fatalf("the account was locked in AD (lockoutTime %d)", lt)
 	}
 }

@@ -7,10 +7,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse-sso/gatehouse/internal/abuse"
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/signin"
-	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
 
@@ -19,22 +19,16 @@ type Handler struct {
 	Engine    *signin.Engine
 	Directory directory.Directory
 	Sessions  *signin.Sessions
-	// Throttle counts wrong current passwords.
-	Throttle store.Throttle
-	Renderer *web.Renderer
-	CSRF     *web.CSRF
-	Audit    *audit.Recorder
-	Log      *slog.Logger
-	Now      func() time.Time
+	Renderer  *web.Renderer
+	CSRF      *web.CSRF
+	Audit     *audit.Recorder
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
-// Limits on wrong current passwords when changing (per user), kept below
-// any sensible AD lockout threshold.
-const (
-	changeFailures = 5
-	changeWindow   = 15 * time.Minute
-	maxPassword    = 1024
-)
+// maxPassword bounds a password field. Wrong current passwords are limited
+// by the sign-in guard (Engine.CheckCurrentPassword).
+const maxPassword = 1024
 
 // Mount registers the routes.
 func (h *Handler) Mount(mux *http.ServeMux) {
@@ -102,33 +96,36 @@ func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
 	case newPW != confirm:
 		return again(http.StatusUnprocessableEntity, "confirm_password", p.T("change.mismatch"))
 	}
-	key := "pwchange:" + u.ID
-	if c, err := h.Throttle.GetCounter(ctx, key, h.Now()); err != nil {
-		return err
-	} else if c.Count >= changeFailures {
-		return again(http.StatusTooManyRequests, "current_password", p.T("login.throttled"))
-	}
 	pol := h.Engine.PolicyFor(ctx, u)
 	if v := h.Engine.CheckNewPassword(pol, newPW, u); len(v) > 0 {
 		return again(http.StatusUnprocessableEntity, "new_password", signin.PolicyMessage(&p, pol, v))
+	}
+	// The current password goes through the sign-in guard first: AD
+	// counts a wrong one, so it must never reach AD past the limits.
+	wrong := func() error {
+		h.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Login: u.UPN, Result: "wrong_current_password"})
+		return again(http.StatusUnprocessableEntity, "current_password", p.T("change.current_wrong"))
+	}
+	switch err := h.Engine.CheckCurrentPassword(r, u, current); {
+	case errors.Is(err, signin.ErrWrongCurrentPassword):
+		return wrong()
+	case errors.Is(err, abuse.ErrThrottled):
+		return again(http.StatusTooManyRequests, "current_password", p.T("login.throttled"))
+	case err != nil:
+		return err
 	}
 	err = pc.ChangePassword(ctx, u, current, newPW)
 	var pe *directory.PolicyError
 	switch {
 	case err == nil:
 	case errors.Is(err, directory.ErrWrongPassword):
-		if _, cerr := h.Throttle.IncrementCounter(ctx, key, h.Now(), changeWindow); cerr != nil {
-			h.Log.ErrorContext(ctx, "throttle counter", "err", cerr)
-		}
-		h.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Login: u.UPN, Result: "wrong_current_password"})
-		return again(http.StatusUnprocessableEntity, "current_password", p.T("change.current_wrong"))
+		return wrong() // changed elsewhere between the check and the change
 	case errors.As(err, &pe):
 		h.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Login: u.UPN, Result: "policy"})
 		return again(http.StatusUnprocessableEntity, "new_password", signin.PolicyMessage(&p, pol, pe.Violations))
 	default:
 		return err
 	}
-	_ = h.Throttle.ResetCounter(ctx, key)
 	// The user's other sessions and remembered browsers end; this one goes on.
 	ended, err := h.Sessions.PasswordChanged(ctx, r, u)
 	if err != nil {

@@ -494,3 +494,30 @@ func passwordState(u *directory.User, now time.Time) error {
 	}
 	return nil
 }
+
+// ErrWrongCurrentPassword is CheckCurrentPassword's answer to a wrong
+// password.
+var ErrWrongCurrentPassword = errors.New("signin: the current password is wrong")
+
+// CheckCurrentPassword checks the password a signed-in user typed as their
+// current one (before a change as the user, which AD counts as a bind):
+// through the same guard as every sign-in — budgets taken before AD is
+// asked, smart lockout, repeats answered without AD, this browser's
+// familiarity — so parallel wrong attempts cannot lock the account. It
+// returns nil for the right password (also one that has expired or must
+// change), ErrWrongCurrentPassword, an error matching abuse.ErrThrottled,
+// or the directory's error.
+func (e *Engine) CheckCurrentPassword(r *http.Request, u *directory.User, password string) error {
+	login := firstNonEmpty(u.UPN, u.SAMAccountName)
+	got, _, err := e.checkPassword(r.Context(), abuse.Attempt{Login: login, App: "password-change", Device: e.familiarToken(r)}, password)
+	switch {
+	case err == nil, directory.PasswordAccepted(err):
+		if got == nil || got.ID != u.ID {
+			return ErrWrongCurrentPassword // the name now names another account
+		}
+		return nil
+	case errors.Is(err, directory.ErrInvalidCredentials):
+		return ErrWrongCurrentPassword
+	}
+	return err
+}
