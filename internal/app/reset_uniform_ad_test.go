@@ -1,0 +1,123 @@
+package app
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/testenv"
+	"github.com/gatehouse-sso/gatehouse/internal/testenv/browse"
+)
+
+// unmasked is page without what differs between any two flows — the flow
+// id and the CSRF token — and nothing else: unlike normalise, the masked
+// address stays.
+func unmasked(page string) string {
+	return tokenRe.ReplaceAllString(flowIDRe.ReplaceAllString(page, "flow=X"), "csrf")
+}
+
+// resetWalk starts a flow at path for login and asks for an email code; it
+// returns the browser, on the answer.
+func resetWalk(t *testing.T, base, path, login string) *browse.Browser {
+	t.Helper()
+	b := browse.New(t, base)
+	b.Get(path)
+	b.Submit(map[string]string{"login": login})
+	b.Submit(map[string]string{"method": "email", "send": "1"})
+	return b
+}
+
+// sameAnswer fails unless the real and the unknown account's browsers got
+// the same status and, but for flow ids and CSRF tokens, the same page.
+func sameAnswer(t *testing.T, what string, real, unknown *browse.Browser) {
+	t.Helper()
+	if real.Status != unknown.Status || unmasked(real.Last) != unmasked(unknown.Last) {
+		t.Fatalf("%s: a real account got %d, an unknown one %d; pages equal: %v\n%s\n----\n%s", what, real.Status, unknown.Status,
+			unmasked(real.Last) == unmasked(unknown.Last), unmasked(real.Last), unmasked(unknown.Last))
+	}
+}
+
+// unknownLike is a login no account has, starting with name's first
+// letter, as an attacker guessing names of one shape would type.
+func unknownLike(name string) string { return name[:1] + "-nobody-" + name[1:] }
+
+func TestAnUnknownLoginIsShownTheAddressARealAccountOfThatLoginWouldShow(t *testing.T) {
+	_, srv, mail := newADAppWithMail(t, nil)
+	name := newADUser(t, "Some!Passw0rd-u1")
+	for _, path := range []string{"/password/reset", "/account/unlock"} {
+		for _, tc := range []struct{ what, real, unknown string }{
+			{"a user name", name, unknownLike(name)},
+			{"a user principal name", name + "@" + testenv.ADDNSDomain, unknownLike(name) + "@" + testenv.ADDNSDomain},
+		} {
+			t.Run(tc.what+" at "+path, func(t *testing.T) {
+				real := resetWalk(t, srv.URL, path, tc.real)
+				if want := "we sent a code to " + name[:1] + "•••@c•••.test"; !strings.Contains(real.Last, want) {
+					t.Fatalf("the real account's page does not say %q:\n%s", want, real.Last)
+				}
+				sameAnswer(t, "the email step", real, resetWalk(t, srv.URL, path, tc.unknown))
+			})
+		}
+	}
+	if n := len(mail.Messages()); n != 4 {
+		t.Errorf("%d mails sent, want 4, all to the real account", n)
+	}
+}
+
+func TestAtTheEmailSendCapARealAndAnUnknownAccountAnswerAlike(t *testing.T) {
+	_, srv, mail := newADAppWithMail(t, nil)
+	name := newADUser(t, "Some!Passw0rd-u2")
+	for i := 1; i <= 7; i++ {
+		real := resetWalk(t, srv.URL, "/password/reset", name)
+		unknown := resetWalk(t, srv.URL, "/password/reset", unknownLike(name))
+		sameAnswer(t, "send "+string(rune('0'+i)), real, unknown)
+		capped := real.Status == 429 && strings.Contains(real.Last, "Too many codes were asked for")
+		if capped != (i > 5) {
+			t.Fatalf("send %d: status %d, capped %v; want the cap after 5 sends", i, real.Status, capped)
+		}
+	}
+	if n := len(mail.Messages()); n != 5 {
+		t.Errorf("%d mails sent, want 5", n)
+	}
+}
+
+func TestWrongCodesAreLimitedForAnUnknownAccountAtTheSameCountAsForARealOne(t *testing.T) {
+	a, srv, _ := newADAppWithMail(t, nil)
+	for _, tc := range []struct {
+		method string
+		send   bool // the code is an email's: ask for one first
+	}{{"totp", false}, {"email", true}} {
+		t.Run("a wrong "+tc.method+" code", func(t *testing.T) {
+			name := newADUser(t, "Some!Passw0rd-u3")
+			userWithTOTP(t, a, name, time.Now())
+			start := func(login string) *browse.Browser {
+				b := browse.New(t, srv.URL)
+				b.Get("/password/reset")
+				b.Submit(map[string]string{"login": login})
+				if tc.send {
+					b.Submit(map[string]string{"method": "email", "send": "1"})
+				}
+				return b
+			}
+			real, unknown := start(name), start(unknownLike(name))
+			for i := 1; i <= 7; i++ {
+				submitMethod(t, real, tc.method, "000000")
+				submitMethod(t, unknown, tc.method, "000000")
+				sameAnswer(t, "attempt "+string(rune('0'+i)), real, unknown)
+				if throttled := real.Status == 429; throttled != (i > 5) {
+					t.Fatalf("attempt %d: status %d; want 401 for five, then 429", i, real.Status)
+				}
+			}
+		})
+	}
+}
+
+func TestWhileTheMailServerIsDownARealAndAnUnknownAccountAreToldTheSame(t *testing.T) {
+	_, srv, mail := newADAppWithMail(t, nil)
+	name := newADUser(t, "Some!Passw0rd-u4")
+	mail.Stop()
+	real := resetWalk(t, srv.URL, "/password/reset", name)
+	if real.Status != 503 || !strings.Contains(real.Last, "couldn&#39;t send the code") {
+		t.Fatalf("a real account while the mail server is down: status %d\n%s", real.Status, real.Last)
+	}
+	sameAnswer(t, "the email step", real, resetWalk(t, srv.URL, "/password/reset", unknownLike(name)))
+}
