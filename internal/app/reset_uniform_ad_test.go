@@ -1,10 +1,13 @@
 package app
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv/browse"
 )
@@ -120,4 +123,33 @@ func TestWhileTheMailServerIsDownARealAndAnUnknownAccountAreToldTheSame(t *testi
 		t.Fatalf("a real account while the mail server is down: status %d\n%s", real.Status, real.Last)
 	}
 	sameAnswer(t, "the email step", real, resetWalk(t, srv.URL, "/password/reset", unknownLike(name)))
+}
+
+func TestASignInToALockedADAccountIsAnsweredLikeAWrongPasswordWhateverThePassword(t *testing.T) {
+	a, srv, _ := newADAppWithMail(t, nil)
+	const pw = "Locked!Passw0rd-u5"
+	name := newADUser(t, pw)
+	testenv.ApplyADPSO(t, testenv.ADPSO{LockoutThreshold: 2, LockoutMinutes: 30}, name)
+	for range 2 {
+		_, _ = a.Directory.Authenticate(context.Background(), name, "Wrong!Passw0rd-9")
+	}
+	if _, err := a.Directory.Authenticate(context.Background(), name, pw); !errors.Is(err, directory.ErrAccountLocked) {
+		t.Fatalf("the user is not locked out (data 775): %v", err)
+	}
+	signIn := func(login, password string) *browse.Browser {
+		b := browse.New(t, srv.URL)
+		b.Get("/login?login_hint=" + login)
+		b.Submit(map[string]string{"password": password})
+		b.Last = strings.ReplaceAll(b.Last, login, "LOGIN") // the page names the login typed
+		return b
+	}
+	unknown := signIn(unknownLike(name), "Wrong!Passw0rd-9")
+	if unknown.Status != 401 || !strings.Contains(unknown.Last, `href="/account/unlock"`) {
+		t.Fatalf("an unknown user: status %d, want 401 with the unlock link\n%s", unknown.Status, unknown.Last)
+	}
+	for _, tc := range []struct{ name, password string }{{"the right password", pw}, {"a wrong password", "Wrong!Passw0rd-9"}} {
+		t.Run("with "+tc.name, func(t *testing.T) {
+			sameAnswer(t, "the password step", signIn(name, tc.password), unknown)
+		})
+	}
 }

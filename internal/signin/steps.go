@@ -257,10 +257,12 @@ func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Fl
 		st.SealedOld = e.box.Seal([]byte(password), []byte("oldpw:"+f.ID))
 	case errors.Is(err, ErrThrottled):
 		return fail(http.StatusTooManyRequests, "login.throttled")
-	case errors.Is(err, directory.ErrInvalidCredentials):
+	case errors.Is(err, directory.ErrInvalidCredentials), errors.Is(err, directory.ErrAccountLocked):
+		// A locked account answers any password alike (AD's 775), so
+		// "locked" would tell whoever typed a name that the account
+		// exists — whatever the password. It gets a wrong password's
+		// answer; the page offers everyone the unlock link.
 		return fail(http.StatusUnauthorized, "login.invalid")
-	case errors.Is(err, directory.ErrAccountLocked):
-		return fail(http.StatusForbidden, "login.locked")
 	case errors.Is(err, directory.ErrAccountDisabled):
 		return fail(http.StatusForbidden, "login.disabled")
 	case errors.Is(err, directory.ErrAccountExpired):
@@ -344,7 +346,9 @@ func (e *Engine) checkPassword(ctx context.Context, app, login, password string)
 		e.delay.success(time.Since(start))
 		return u, err
 	}
-	if errors.Is(err, directory.ErrInvalidCredentials) {
+	if errors.Is(err, directory.ErrInvalidCredentials) || errors.Is(err, directory.ErrAccountLocked) {
+		// Locked is answered as a wrong password (postPassword): counted
+		// and timed like one too.
 		e.limits.Failed(ctx, login, ip)
 		e.delay.pad(ctx, start)
 	}
