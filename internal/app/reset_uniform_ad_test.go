@@ -30,13 +30,13 @@ func resetWalk(t *testing.T, base, path, login string) *browse.Browser {
 	return b
 }
 
-// sameAnswer fails unless the real and the unknown account's browsers got
+// sameAnswer fails unless the known and the unknown account's browsers got
 // the same status and, but for flow ids and CSRF tokens, the same page.
-func sameAnswer(t *testing.T, what string, real, unknown *browse.Browser) {
+func sameAnswer(t *testing.T, what string, known, unknown *browse.Browser) {
 	t.Helper()
-	if real.Status != unknown.Status || unmasked(real.Last) != unmasked(unknown.Last) {
-		t.Fatalf("%s: a real account got %d, an unknown one %d; pages equal: %v\n%s\n----\n%s", what, real.Status, unknown.Status,
-			unmasked(real.Last) == unmasked(unknown.Last), unmasked(real.Last), unmasked(unknown.Last))
+	if known.Status != unknown.Status || unmasked(known.Last) != unmasked(unknown.Last) {
+		t.Fatalf("%s: a known account got %d, an unknown one %d; pages equal: %v\n%s\n----\n%s", what, known.Status, unknown.Status,
+			unmasked(known.Last) == unmasked(unknown.Last), unmasked(known.Last), unmasked(unknown.Last))
 	}
 }
 
@@ -48,21 +48,21 @@ func TestAnUnknownLoginIsShownTheAddressARealAccountOfThatLoginWouldShow(t *test
 	_, srv, mail := newADAppWithMail(t, nil)
 	name := newADUser(t, "Some!Passw0rd-u1")
 	for _, path := range []string{"/password/reset", "/account/unlock"} {
-		for _, tc := range []struct{ what, real, unknown string }{
+		for _, tc := range []struct{ what, known, unknown string }{
 			{"a user name", name, unknownLike(name)},
 			{"a user principal name", name + "@" + testenv.ADDNSDomain, unknownLike(name) + "@" + testenv.ADDNSDomain},
 		} {
 			t.Run(tc.what+" at "+path, func(t *testing.T) {
-				real := resetWalk(t, srv.URL, path, tc.real)
-				if want := "we sent a code to " + name[:1] + "•••@c•••.test"; !strings.Contains(real.Last, want) {
-					t.Fatalf("the real account's page does not say %q:\n%s", want, real.Last)
+				known := resetWalk(t, srv.URL, path, tc.known)
+				if want := "we sent a code to " + name[:1] + "•••@c•••.test"; !strings.Contains(known.Last, want) {
+					t.Fatalf("the known account's page does not say %q:\n%s", want, known.Last)
 				}
-				sameAnswer(t, "the email step", real, resetWalk(t, srv.URL, path, tc.unknown))
+				sameAnswer(t, "the email step", known, resetWalk(t, srv.URL, path, tc.unknown))
 			})
 		}
 	}
 	if n := len(mail.Messages()); n != 4 {
-		t.Errorf("%d mails sent, want 4, all to the real account", n)
+		t.Errorf("%d mails sent, want 4, all to the known account", n)
 	}
 }
 
@@ -70,12 +70,12 @@ func TestAtTheEmailSendCapARealAndAnUnknownAccountAnswerAlike(t *testing.T) {
 	_, srv, mail := newADAppWithMail(t, nil)
 	name := newADUser(t, "Some!Passw0rd-u2")
 	for i := 1; i <= 7; i++ {
-		real := resetWalk(t, srv.URL, "/password/reset", name)
+		known := resetWalk(t, srv.URL, "/password/reset", name)
 		unknown := resetWalk(t, srv.URL, "/password/reset", unknownLike(name))
-		sameAnswer(t, "send "+string(rune('0'+i)), real, unknown)
-		capped := real.Status == 429 && strings.Contains(real.Last, "Too many codes were asked for")
+		sameAnswer(t, "send "+string(rune('0'+i)), known, unknown)
+		capped := known.Status == 429 && strings.Contains(known.Last, "Too many codes were asked for")
 		if capped != (i > 5) {
-			t.Fatalf("send %d: status %d, capped %v; want the cap after 5 sends", i, real.Status, capped)
+			t.Fatalf("send %d: status %d, capped %v; want the cap after 5 sends", i, known.Status, capped)
 		}
 	}
 	if n := len(mail.Messages()); n != 5 {
@@ -101,13 +101,13 @@ func TestWrongCodesAreLimitedForAnUnknownAccountAtTheSameCountAsForARealOne(t *t
 				}
 				return b
 			}
-			real, unknown := start(name), start(unknownLike(name))
+			known, unknown := start(name), start(unknownLike(name))
 			for i := 1; i <= 7; i++ {
-				submitMethod(t, real, tc.method, "000000")
+				submitMethod(t, known, tc.method, "000000")
 				submitMethod(t, unknown, tc.method, "000000")
-				sameAnswer(t, "attempt "+string(rune('0'+i)), real, unknown)
-				if throttled := real.Status == 429; throttled != (i > 5) {
-					t.Fatalf("attempt %d: status %d; want 401 for five, then 429", i, real.Status)
+				sameAnswer(t, "attempt "+string(rune('0'+i)), known, unknown)
+				if throttled := known.Status == 429; throttled != (i > 5) {
+					t.Fatalf("attempt %d: status %d; want 401 for five, then 429", i, known.Status)
 				}
 			}
 		})
@@ -118,11 +118,11 @@ func TestWhileTheMailServerIsDownARealAndAnUnknownAccountAreToldTheSame(t *testi
 	_, srv, mail := newADAppWithMail(t, nil)
 	name := newADUser(t, "Some!Passw0rd-u4")
 	mail.Stop()
-	real := resetWalk(t, srv.URL, "/password/reset", name)
-	if real.Status != 503 || !strings.Contains(real.Last, "couldn&#39;t send the code") {
-		t.Fatalf("a real account while the mail server is down: status %d\n%s", real.Status, real.Last)
+	known := resetWalk(t, srv.URL, "/password/reset", name)
+	if known.Status != 503 || !strings.Contains(known.Last, "couldn&#39;t send the code") {
+		t.Fatalf("a known account while the mail server is down: status %d\n%s", known.Status, known.Last)
 	}
-	sameAnswer(t, "the email step", real, resetWalk(t, srv.URL, "/password/reset", unknownLike(name)))
+	sameAnswer(t, "the email step", known, resetWalk(t, srv.URL, "/password/reset", unknownLike(name)))
 }
 
 func TestASignInToALockedADAccountIsAnsweredLikeAWrongPasswordWhateverThePassword(t *testing.T) {

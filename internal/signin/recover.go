@@ -497,7 +497,7 @@ func (h *recoveryFlow) sendCode(w http.ResponseWriter, r *http.Request, f store.
 		h.send.success(took)
 	}
 	var errs map[string]string
-	status := http.StatusOK
+	var status int
 	switch {
 	case err == nil:
 		setPending(rs, mfa.MethodEmail, pending)
