@@ -341,7 +341,7 @@ func (a *App) routes() error {
 	a.afterWrite = selfservice.NewAfterWrite(a.Log.With("component", "selfservice"))
 	a.closers = append(a.closers, a.afterWrite.Close) // before the store closes
 	for _, unlock := range []bool{false, true} {
-		(&selfservice.Reset{Handler: ss, Notifier: a.Notifier, Key: a.Secrets.DeriveKey("reset decoy"), Policy: a.Policy,
+		(&selfservice.Reset{Handler: ss, Notifier: a.Notifier, Key: a.Secrets.DeriveKey("reset decoy"), MailDomain: decoyMailDomain(a.Config), Policy: a.Policy,
 			Support: a.Config.UI.Support, Unlock: unlock, AfterWrite: a.afterWrite}).Mount(mux)
 	}
 	if err := a.mountProtocols(mux); err != nil {

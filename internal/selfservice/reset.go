@@ -28,6 +28,9 @@ type Reset struct {
 	Notifier *notify.Notifier
 	// Key derives the decoy addresses; from the encryption key.
 	Key []byte
+	// MailDomain is the organisation's mail domain, for the decoy address
+	// of a typed user name (signin.Recovery.MailDomain).
+	MailDomain string
 	// Policy decides what must be verified (its Recovery rule, from
 	// self_service.require and self_service.fallback).
 	Policy policy.Settings
@@ -49,7 +52,7 @@ func (rs *Reset) Mount(mux *http.ServeMux) {
 		rc = signin.Recovery{Kind: "unlock", Path: "/account/unlock", Title: "unlock.title", Intro: "unlock.intro",
 			Event: audit.AccountUnlocked, Purpose: notify.PurposeUnlock}
 	}
-	rc.Policy, rc.DecoyKey, rc.Support, rc.Ending = rs.Policy, rs.Key, rs.Support, rs
+	rc.Policy, rc.DecoyKey, rc.MailDomain, rc.Support, rc.Ending = rs.Policy, rs.Key, rs.MailDomain, rs.Support, rs
 	rs.Engine.MountRecovery(mux, rc)
 }
 

@@ -83,6 +83,9 @@ type Engine struct {
 	pol     policy.Settings
 	// resumeTo answers an InPlace request's finished flow (SetResumeHandler).
 	resumeTo http.Handler
+	// padWait, when set before MountRecovery, waits out the recovery
+	// steps' padding instead of sleeping: tests see the targets.
+	padWait func(ctx context.Context, start time.Time, target time.Duration)
 }
 
 // SetResumeHandler gives the engine the handler that serves the protocol

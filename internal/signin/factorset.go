@@ -310,6 +310,18 @@ func (fs *FactorSet) RecoveryChallenge(ctx context.Context, u *directory.User, m
 	return fs.challenge(ctx, u, method, nil, lang, ask{purpose: purpose, recovery: true})
 }
 
+// RecoveryDecoy implements recoveryFactors.
+func (fs *FactorSet) RecoveryDecoy(ctx context.Context, u *directory.User, method, purpose string) ([]byte, error) {
+	if method != mfa.MethodEmail || !fs.enabled(method) {
+		return nil, fmt.Errorf("signin: method %q has no decoy", method)
+	}
+	ch, err := fs.Email.Decoy(ctx, u.ID, purpose)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(emailPending{Challenge: ch})
+}
+
 // RecoveryVerify implements recoveryFactors.
 func (fs *FactorSet) RecoveryVerify(ctx context.Context, r *http.Request, u *directory.User, method string, pending []byte) (string, error) {
 	return fs.verify(ctx, r, u, method, pending, ask{recovery: true})

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
@@ -41,9 +42,11 @@ const (
 // bound to the browser by the sign-in's binding cookie, and names no user
 // (store.Flow.UserID) until the account is proved. An unknown account — or
 // one that may not be recovered, disabled or expired — walks through the
-// very same pages: the email step shows a decoy masked address and takes
-// about as long as a real send, a passkey request names no credential, and
-// every answer fails like a wrong one.
+// very same pages: the email step shows a decoy masked address, counts
+// against the same send limit and says the same when the mail server is
+// failing; every email step and every identify step is padded to the same
+// time whatever the account; a passkey request names no credential; and
+// every answer fails like a wrong one, throttled at the same count.
 type Recovery struct {
 	// Kind names the flow in the store and its counters: "reset", "unlock".
 	Kind string
@@ -61,8 +64,12 @@ type Recovery struct {
 	// Policy decides what must be verified (its Recovery rule).
 	Policy policy.Settings
 	// DecoyKey derives the masked address an unknown account's email step
-	// shows.
+	// shows when no MailDomain is known.
 	DecoyKey []byte
+	// MailDomain is the organisation's mail domain: the decoy address of
+	// a typed user name (not an address) is in it, as a real account's
+	// mail is.
+	MailDomain string
 	// Support is whom a user with nothing to verify with should contact
 	// (config ui.support); "" is the generic wording.
 	Support string
@@ -102,6 +109,13 @@ type recoveryFactors interface {
 	// RecoveryVerify checks the answer in r for u: a passkey must be one
 	// of u's. Refusals are UserErrors.
 	RecoveryVerify(ctx context.Context, r *http.Request, u *directory.User, method string, pending []byte) (amr string, err error)
+	// RecoveryDecoy stands in for RecoveryChallenge's email code when u —
+	// an account without an address, or unknownUser's stand-in — gets
+	// none: it counts against u's send limit as a send does
+	// (mfa.ErrThrottled at the same count) and returns a pending
+	// challenge that no code opens, whose checks are limited like a real
+	// one's.
+	RecoveryDecoy(ctx context.Context, u *directory.User, method, purpose string) (pending []byte, err error)
 }
 
 var _ recoveryFactors = (*FactorSet)(nil)
@@ -132,12 +146,35 @@ type recoveryFlow struct {
 	Recovery
 	e       *Engine
 	factors recoveryFactors // nil: no method is available
-	send    *delayer        // how long a real email send takes
+	send    *delayer        // pads every email step to the same time
+	ident   *delayer        // pads every identify step to the same time
+	mail    mailHealth
+}
+
+// mailHealth is what the last real send said of the mail server. The
+// email step of an account that gets no code answers as a real send would
+// now: "sent" while the last real send went out, "could not send" once it
+// failed, until a real send goes out again.
+type mailHealth struct {
+	mu      sync.Mutex
+	failing bool
+}
+
+func (m *mailHealth) set(failing bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failing = failing
+}
+
+func (m *mailHealth) isFailing() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.failing
 }
 
 // MountRecovery registers rc's pages.
 func (e *Engine) MountRecovery(mux *http.ServeMux, rc Recovery) {
-	h := &recoveryFlow{Recovery: rc, e: e, send: newSendDelayer()}
+	h := &recoveryFlow{Recovery: rc, e: e, send: newSendDelayer(e.padWait), ident: newIdentifyDelayer(e.padWait)}
 	h.factors, _ = e.factors.(recoveryFactors)
 	page := func(f web.ReturnHandler) http.Handler { return web.NoStore(e.csrf.Protect(web.Handle(e.log, f))) }
 	mux.Handle("GET "+rc.Path, page(h.get))
@@ -272,7 +309,18 @@ func (h *recoveryFlow) identify(w http.ResponseWriter, r *http.Request) error {
 	}
 	rs := &recoveryState{}
 	ev := audit.Event{Type: h.Event, Login: login, Result: "started"}
+	// Every lookup, found or not, is padded to the same time: finding an
+	// account (and reading its attributes) takes the directory longer. A
+	// found one moves the target only after it was padded to it.
+	start := time.Now()
 	u, err := h.e.dir.LookupUser(ctx, login)
+	took := time.Since(start)
+	if err == nil || errors.Is(err, directory.ErrUserNotFound) {
+		h.ident.pad(ctx, start)
+	}
+	if err == nil {
+		h.ident.success(took)
+	}
 	switch {
 	case err == nil && recoverable(u, h.e.now()):
 		rs.Account, ev.UserID = u, u.ID
@@ -432,50 +480,106 @@ func accountID(rs *recoveryState) string {
 	return rs.Account.ID
 }
 
-// sendCode mails a code to the account's recovery address; for an account
-// that gets none (unknown, or without an address) it waits about as long
-// as a real send and shows the decoy.
+// errMailFailed is an email step's answer while the mail server fails.
+var errMailFailed = errors.New("signin: the email code could not be sent")
+
+// sendCode mails a code to the account's recovery address. An account that
+// gets none (unknown, or without an address) gets the decoy instead: the
+// same send limit, the same answer while the mail server fails, a decoy
+// address. Either way the step is padded to the same time.
 func (h *recoveryFlow) sendCode(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
 	ctx := r.Context()
 	rs := st.Recovery
 	start := time.Now()
-	sent := false
-	if rs.Account != nil {
-		pending, dest, err := h.factors.RecoveryChallenge(ctx, rs.Account, mfa.MethodEmail, h.Purpose, h.e.render.Catalog().Language(r))
+	pending, dest, took, err := h.sendOrDecoy(ctx, r, st)
+	h.send.pad(ctx, start)
+	if took > 0 { // a real send moves the target only after it was padded to it
+		h.send.success(took)
+	}
+	var errs map[string]string
+	var status int
+	switch {
+	case err == nil:
+		setPending(rs, mfa.MethodEmail, pending)
+		rs.Destination = dest
+		if err := h.e.saveFlow(ctx, f.ID, f.Step, f.Step, st); err != nil {
+			return h.staleOr(w, r, f, err)
+		}
+		return h.show(w, r, f, st, http.StatusOK, nil, "reset.email_sent")
+	case errors.Is(err, mfa.ErrThrottled):
+		status, errs = http.StatusTooManyRequests, map[string]string{"code_" + mfa.MethodEmail: h.t(r, "reset.email_throttled")}
+	case errors.Is(err, errMailFailed):
+		status, errs = http.StatusServiceUnavailable, map[string]string{"code_" + mfa.MethodEmail: h.t(r, "mfa.email_failed")}
+	default:
+		return err
+	}
+	h.e.audit.Record(ctx, audit.Event{Type: h.Event, UserID: accountID(rs), Login: st.Login, Result: "code_not_sent",
+		Detail: map[string]string{"method": mfa.MethodEmail, "reason": mfa.Reason(err)}})
+	return h.show(w, r, f, st, status, errs, "")
+}
+
+// sendOrDecoy sends the code, or makes the decoy. It returns the pending
+// challenge and the masked address to show, and how long a real send that
+// went out took; mfa.ErrThrottled at the send limit, errMailFailed when
+// the mail server fails (for the decoy: failed on the last real send), or
+// another error.
+func (h *recoveryFlow) sendOrDecoy(ctx context.Context, r *http.Request, st flowState) ([]byte, string, time.Duration, error) {
+	rs := st.Recovery
+	u := rs.Account
+	if u != nil {
+		start := time.Now()
+		pending, dest, err := h.factors.RecoveryChallenge(ctx, u, mfa.MethodEmail, h.Purpose, h.e.render.Catalog().Language(r))
 		switch {
 		case err == nil:
-			setPending(rs, mfa.MethodEmail, pending)
-			rs.Destination, sent = dest, true
-			h.send.success(time.Since(start))
+			h.mail.set(false)
+			return pending, dest, time.Since(start), nil
 		case errors.Is(err, mfa.ErrThrottled):
-			sent = true // the last code stays; the page looks the same
-		case errors.Is(err, mfa.ErrNotEnrolled):
-		default:
-			sent = true // as long as a send takes, failed or not
-			h.e.log.ErrorContext(ctx, "sending the email code", "event", h.Kind, "user", rs.Account.ID, "err", err)
+			return nil, "", 0, err
+		case !errors.Is(err, mfa.ErrNotEnrolled):
+			h.mail.set(true)
+			h.e.log.ErrorContext(ctx, "sending the email code", "event", h.Kind, "user", u.ID, "err", err)
+			return nil, "", 0, errMailFailed
 		}
+		// No address: the decoy, counted against the account.
+	} else {
+		u = unknownUser(st.Login)
 	}
-	if !sent {
-		h.send.pad(ctx, start)
+	pending, err := h.factors.RecoveryDecoy(ctx, u, mfa.MethodEmail, h.Purpose)
+	switch {
+	case err != nil:
+		return nil, "", 0, err
+	case h.mail.isFailing():
+		return nil, "", 0, errMailFailed
 	}
-	if err := h.e.saveFlow(ctx, f.ID, f.Step, f.Step, st); err != nil {
-		return h.staleOr(w, r, f, err)
-	}
-	return h.show(w, r, f, st, http.StatusOK, nil, "reset.email_sent")
+	return pending, h.decoy(st.Login), 0, nil
 }
 
 // decoy is a stable, plausible masked address for an account that gets no
-// code.
+// code, shaped like the one a real account with that login would show:
+// the first letter of the login's user part (mail addresses mostly start
+// like the user name), and the domain typed or, for a user name, the
+// organisation's mail domain. Without a known mail domain, a domain letter
+// derived from the login with DecoyKey and ".com".
 func (h *recoveryFlow) decoy(login string) string {
+	name := strings.ToLower(login)
+	if _, user, ok := strings.Cut(name, `\`); ok { // DOMAIN\user
+		name = user
+	}
+	local, domain, typed := strings.Cut(name, "@")
+	if !typed {
+		domain = strings.ToLower(h.MailDomain)
+	}
 	m := hmac.New(sha256.New, h.DecoyKey)
-	m.Write([]byte(strings.ToLower(login)))
+	m.Write([]byte(name))
 	s := m.Sum(nil)
 	const letters = "abcdefghijklmnoprstw"
-	local, domain := letters[int(s[0])%len(letters)], letters[int(s[1])%len(letters)]
-	if _, d, ok := strings.Cut(login, "@"); ok {
-		return notify.MaskAddress(string(local) + "x@" + d)
+	if domain == "" {
+		domain = string(letters[int(s[1])%len(letters)]) + "x.com"
 	}
-	return notify.MaskAddress(string(local) + "x@" + string(domain) + "x.com")
+	if local == "" {
+		local = string(letters[int(s[0])%len(letters)])
+	}
+	return notify.MaskAddress(local + "@" + domain)
 }
 
 // newPassword takes the new password of a proved account and ends the

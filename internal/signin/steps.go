@@ -263,10 +263,12 @@ func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Fl
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 		}
 		return fail(http.StatusTooManyRequests, "login.throttled")
-	case errors.Is(err, directory.ErrInvalidCredentials):
+	case errors.Is(err, directory.ErrInvalidCredentials), errors.Is(err, directory.ErrAccountLocked):
+		// A locked account answers any password alike (AD's 775), so
+		// "locked" would tell whoever typed a name that the account
+		// exists — whatever the password. It gets a wrong password's
+		// answer; the page offers everyone the unlock link.
 		return fail(http.StatusUnauthorized, "login.invalid")
-	case errors.Is(err, directory.ErrAccountLocked):
-		return fail(http.StatusForbidden, "login.locked")
 	case errors.Is(err, directory.ErrAccountDisabled):
 		return fail(http.StatusForbidden, "login.disabled")
 	case errors.Is(err, directory.ErrAccountExpired):
@@ -351,9 +353,10 @@ func (e *Engine) checkPassword(ctx context.Context, a abuse.Attempt, password st
 		e.delay.success(time.Since(start))
 		return u, familiar, err
 	}
-	// A refusal, a repeated wrong password and an unknown name take as
-	// long as a wrong password: none may tell whether the account exists.
-	if errors.Is(err, directory.ErrInvalidCredentials) || errors.Is(err, abuse.ErrThrottled) {
+	// A refusal, a repeated wrong password, an unknown name and a locked
+	// account (answered as a wrong password: postPassword) take as long as
+	// a wrong password: none may tell whether the account exists.
+	if errors.Is(err, directory.ErrInvalidCredentials) || errors.Is(err, abuse.ErrThrottled) || errors.Is(err, directory.ErrAccountLocked) {
 		e.delay.pad(ctx, start)
 	}
 	ev := audit.Event{Type: audit.SignInFailure, Login: a.Login, App: a.App, Result: failureReason(err), Familiar: familiar}

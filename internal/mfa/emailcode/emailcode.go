@@ -203,6 +203,27 @@ func (c *Codes) Send(ctx context.Context, r Recipient, purpose string) (Challeng
 	return ch, nil
 }
 
+// Decoy stands in for Send when the account gets no code (it is unknown,
+// or has no address): it counts against userID's send limit exactly as
+// Send does — mfa.ErrThrottled at the same count — and returns a challenge
+// that no code opens, whose checks Verify counts and limits like a real
+// one's. It mails nothing and stores nothing. Destination is left empty
+// for the caller's decoy address.
+func (c *Codes) Decoy(ctx context.Context, userID, purpose string) (Challenge, error) {
+	if userID == "" {
+		return Challenge{}, mfa.ErrNotEnrolled
+	}
+	now := c.now()
+	if err := c.sends.Attempt(ctx, sendKey(userID, purpose), now); err != nil {
+		return Challenge{}, err
+	}
+	id, err := mfa.NewID(c.rand)
+	if err != nil {
+		return Challenge{}, fmt.Errorf("emailcode: %w", err)
+	}
+	return Challenge{ID: id, ExpiresAt: now.Add(c.ttl)}, nil
+}
+
 // Verify checks code against the challenge for userID and, if right,
 // consumes it: a code works once. It returns mfa.ErrThrottled when the
 // challenge has had its attempts, and an error matching

@@ -408,3 +408,29 @@ func TestACodeMailedThroughARealSMTPServerVerifies(t *testing.T) {
 		t.Fatalf("the mailed code verified twice: %v", err)
 	}
 }
+
+func TestADecoyIsLimitedLikeASendAndItsChallengeLikeARealOne(t *testing.T) {
+	fx := newFixture(t, emailcode.Options{})
+	ctx := t.Context()
+	var ch emailcode.Challenge
+	for i := range emailcode.DefaultSendLimit().Max {
+		var err error
+		if ch, err = fx.c.Decoy(ctx, "unknown:6e6f626f6479", notify.PurposeReset); err != nil || ch.ID == "" || ch.Destination != "" {
+			t.Fatalf("decoy %d: %+v, %v", i+1, ch, err)
+		}
+	}
+	if _, err := fx.c.Decoy(ctx, "unknown:6e6f626f6479", notify.PurposeReset); !errors.Is(err, mfa.ErrThrottled) {
+		t.Fatalf("decoy past the send limit: %v, want throttled like a send", err)
+	}
+	if n := len(fx.out.sent); n != 0 {
+		t.Fatalf("a decoy mailed %d codes", n)
+	}
+	for i := range emailcode.DefaultMaxAttempts {
+		if err := fx.c.Verify(ctx, "unknown:6e6f626f6479", ch, "123456"); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("check %d: %v", i+1, err)
+		}
+	}
+	if err := fx.c.Verify(ctx, "unknown:6e6f626f6479", ch, "123456"); !errors.Is(err, mfa.ErrThrottled) {
+		t.Fatalf("check past the attempts: %v, want throttled like a real challenge", err)
+	}
+}

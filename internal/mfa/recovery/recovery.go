@@ -195,17 +195,20 @@ var errNoMatch = errors.New("recovery: no such code")
 // mfa.ErrInvalidCode for a wrong, used or malformed code.
 func (c *Codes) Verify(ctx context.Context, userID, code string) (remaining int, err error) {
 	log := c.log.With("user", userID, "method", mfa.MethodRecovery)
+	// Counted before the set is read: a user without recovery codes (or an
+	// unknown account's stand-in, in a reset) is throttled at the same
+	// count as one typing wrong codes.
+	now := c.now()
+	if err := c.limit.Attempt(ctx, throttleKey(userID), now); err != nil {
+		log.InfoContext(ctx, "recovery code refused", "event", "mfa.verify", "result", "fail", "reason", mfa.Reason(err))
+		return 0, err
+	}
 	cred, err := c.store.GetCredentialByLookupKey(ctx, mfa.MethodRecovery, userID)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, mfa.ErrNotEnrolled
 	}
 	if err != nil {
 		return 0, fmt.Errorf("recovery: verify: %w", err)
-	}
-	now := c.now()
-	if err := c.limit.Attempt(ctx, throttleKey(userID), now); err != nil {
-		log.InfoContext(ctx, "recovery code refused", "event", "mfa.verify", "result", "fail", "reason", mfa.Reason(err))
-		return 0, err
 	}
 	norm, ok := Normalize(code)
 	if !ok {

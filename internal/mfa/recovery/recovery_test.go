@@ -274,3 +274,15 @@ func TestNewRefusesAShortKey(t *testing.T) {
 		t.Fatal("New accepted a short key")
 	}
 }
+
+func TestAUserWithoutASetIsThrottledAtTheSameCountAsOneTypingWrongCodes(t *testing.T) {
+	fx := newFixture(t, mfa.Limit{})
+	for i := range recovery.DefaultLimit().Max {
+		if _, err := fx.c.Verify(t.Context(), "nobody", "22222-22222"); !errors.Is(err, mfa.ErrNotEnrolled) {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	if _, err := fx.c.Verify(t.Context(), "nobody", "22222-22222"); !errors.Is(err, mfa.ErrThrottled) {
+		t.Fatalf("attempt %d: %v, want throttled", recovery.DefaultLimit().Max+1, err)
+	}
+}

@@ -271,17 +271,21 @@ var errReplay = errors.New("totp: step already used")
 // code.
 func (t *TOTP) Verify(ctx context.Context, userID, code string) error {
 	log := t.log.With("user", userID, "method", mfa.MethodTOTP)
+	// Counted before the credentials are read: a user without an
+	// authenticator (or an unknown account's stand-in, in a reset) is
+	// refused as often, then throttled at the same count, as one with a
+	// wrong code — the answers do not tell which has one.
+	now := t.now()
+	if err := t.limit.Attempt(ctx, throttleKey(userID), now); err != nil {
+		log.InfoContext(ctx, "totp code refused", "event", "mfa.verify", "result", "fail", "reason", mfa.Reason(err))
+		return err
+	}
 	creds, err := t.credentials(ctx, userID)
 	if err != nil {
 		return err
 	}
 	if len(creds) == 0 {
 		return mfa.ErrNotEnrolled
-	}
-	now := t.now()
-	if err := t.limit.Attempt(ctx, throttleKey(userID), now); err != nil {
-		log.InfoContext(ctx, "totp code refused", "event", "mfa.verify", "result", "fail", "reason", mfa.Reason(err))
-		return err
 	}
 	var openErr error
 	for _, c := range creds {

@@ -411,3 +411,15 @@ func TestNewRefusesMissingCollaborators(t *testing.T) {
 func decodeSecret(s string) ([]byte, error) {
 	return base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(s)
 }
+
+func TestAUserWithoutAnAuthenticatorIsThrottledAtTheSameCountAsOneTypingWrongCodes(t *testing.T) {
+	fx := newFixture(t, mfa.Limit{})
+	for i := range totp.DefaultLimit().Max {
+		if err := fx.f.Verify(t.Context(), "nobody", "123456"); !errors.Is(err, mfa.ErrNotEnrolled) {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	if err := fx.f.Verify(t.Context(), "nobody", "123456"); !errors.Is(err, mfa.ErrThrottled) {
+		t.Fatalf("attempt %d: %v, want throttled", totp.DefaultLimit().Max+1, err)
+	}
+}
