@@ -78,7 +78,7 @@ func TestAnADSessionEndsAfterTheRecheckIntervalWhenADWithdrawsTheAccount(t *test
 			for range 2 { // the PSO's threshold
 				_, _ = a.Directory.Authenticate(t.Context(), name, "Wrong!Passw0rd-9")
 			}
-		}, "locked"},
+		}, "The user name or password is incorrect."}, // locked answers like a wrong password (README)
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &clock{t: time.Now()}
