@@ -73,9 +73,18 @@ func (g *Guard) Authenticate(ctx context.Context, a Attempt, password string) (*
 	client := g.client(a.IP)
 	addrKey := keyAddress + client
 	keepAddr := func(k string) bool { return k == addrKey }
+	nameKey := loginKey(a.Login)
 
 	refuse := func(th *Throttled, subject string) (*directory.User, Result, error) {
-		l.giveBack(settle, keepAddr)
+		keep := keepAddr
+		if th.Scope == ScopeAccount || th.Scope == ScopeDirectory {
+			// Refused after the directory's search: the name keeps the
+			// attempt too, so a spray at it runs out of the name's budget
+			// and later attempts are refused before the directory is asked
+			// at all (no search either).
+			keep = func(k string) bool { return k == addrKey || k == nameKey }
+		}
+		l.giveBack(settle, keep)
 		ev := audit.Event{Type: audit.AbuseThrottled, Result: "refused", Reason: th.Scope, Login: a.Login, App: a.App,
 			Detail: map[string]string{"retry_after": th.RetryAfter.Round(time.Second).String()}}
 		if res.User != nil {
@@ -112,7 +121,6 @@ func (g *Guard) Authenticate(ctx context.Context, a Attempt, password string) (*
 			return nil, res, err
 		}
 	}
-	nameKey := loginKey(a.Login)
 	// takeLogin returns a *Throttled or a store error.
 	takeLogin := func(ctx context.Context) error {
 		c, ok, err := l.take(ctx, nameKey, g.loginBudget(ctx), g.lim.Window, false)
@@ -215,7 +223,7 @@ func (g *Guard) Authenticate(ctx context.Context, a Attempt, password string) (*
 			if err != nil {
 				return err
 			}
-			if u.State.Counted(now)+c.Count > g.directoryLimit(lp.Threshold, res.Familiar) {
+			if u.State.Counted(now)+c.Count > g.directoryLimit(lp.Threshold, res.Familiar, dev.user == u.ID) {
 				retry := g.lim.Window
 				if w := lp.ObservationWindow; w > 0 && !u.State.BadPasswordTime.IsZero() {
 					retry = max(u.State.BadPasswordTime.Add(w).Sub(now), time.Second)
@@ -352,25 +360,32 @@ func (g *Guard) wrongKey(u *directory.User, password string) (string, bool) {
 func (g *Guard) accountBudget(lp *directory.LockoutPolicy) (int, time.Duration) {
 	budget, window := g.lim.PerAccount, g.lim.Window
 	if lp != nil && lp.Threshold > 0 {
-		budget = min(budget, g.directoryLimit(lp.Threshold, false))
+		budget = min(budget, g.directoryLimit(lp.Threshold, false, false))
 		window = max(window, lp.ObservationWindow)
 	}
 	return budget, window
 }
 
-// directoryLimit is how high AD's count of wrong passwords may get with
-// Gatehouse's: unfamiliar clients leave DirectoryMargin attempts to the
-// user's other clients, familiar ones never send the password that would
-// lock. At least one, or nobody could sign in at all.
-func (g *Guard) directoryLimit(threshold int, familiar bool) int {
-	if familiar {
+// directoryLimit is how high AD's count of wrong passwords, with ours on
+// their way, may go for a client. A familiar browser (its cookie) may go
+// to one below the threshold: it never sends the password that would
+// lock. A familiar address without the cookie (WS-Trust: Outlook at the
+// office) stops one below that, so a client sharing the user's address (a
+// NAT, a hotel) cannot take the last safe attempt from the user's own
+// browser. Anyone else stops directory_margin below the threshold.
+func (g *Guard) directoryLimit(threshold int, familiar, browser bool) int {
+	unfamiliar := max(1, threshold-g.lim.DirectoryMargin)
+	switch {
+	case familiar && browser:
 		return max(1, threshold-1)
+	case familiar:
+		return max(1, min(threshold-1, max(unfamiliar, threshold-2)))
 	}
 	if threshold-g.lim.DirectoryMargin < 1 {
 		g.log.Warn("the lockout threshold leaves no attempt once abuse.passwords.directory_margin is kept; allowing one",
 			"event", "abuse", "threshold", threshold, "margin", g.lim.DirectoryMargin)
 	}
-	return max(1, threshold-g.lim.DirectoryMargin)
+	return unfamiliar
 }
 
 // domainPolicyTTL is how long the domain's lockout threshold is reused for

@@ -412,7 +412,9 @@ func TestWSTrustFromAnAddressTheUserSignedInFromIsFamiliar(t *testing.T) {
 	clk := newClock()
 	ad := newFakeAD(clk.Now, directory.LockoutPolicy{})
 	alice := ad.add("alice", "Right-Horse-1", pso5)
-	g, _ := newGuard(t, openSQLite(t), ad, clk.Now, nil)
+	// A margin that leaves an attempt for a familiar address besides the
+	// familiar browser's (TestAClientSharingTheUsersAddress…).
+	g, _ := newGuard(t, openSQLite(t), ad, clk.Now, func(l *Limits) { l.DirectoryMargin = 3 })
 	ctx := context.Background()
 	if _, _, err := g.Authenticate(ctx, Attempt{Login: alice.upn, IP: "192.0.2.7"}, alice.password); err != nil {
 		t.Fatal(err)
@@ -511,5 +513,58 @@ func TestAnAccountADHasLockedGetsADsAnswerAndCountsNothing(t *testing.T) {
 	}
 	if st, _ := g.Status(context.Background(), alice.id); st.WrongPasswords != 0 || st.PasswordsInFlight != 0 {
 		t.Errorf("counted %+v", st)
+	}
+}
+
+// TestAClientSharingTheUsersAddressCannotTakeTheBrowsersLastAttempt: an
+// attacker behind the user's address (a NAT) is familiar by address over
+// WS-Trust; after a spray elsewhere it must not spend the one attempt
+// below AD's threshold that the user's own browser keeps.
+func TestAClientSharingTheUsersAddressCannotTakeTheBrowsersLastAttempt(t *testing.T) {
+	clk := newClock()
+	ad := newFakeAD(clk.Now, directory.LockoutPolicy{})
+	alice := ad.add("alice", "Right-Horse-1", pso5)
+	g, _ := newGuard(t, openSQLite(t), ad, clk.Now, nil)
+	ctx := context.Background()
+	office := "192.0.2.7"
+	if _, _, err := g.Authenticate(ctx, Attempt{Login: alice.upn, IP: office, ByAddress: true}, alice.password); err != nil {
+		t.Fatal(err)
+	}
+	token, err := g.RememberClient(ctx, alice.id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attempts []Attempt
+	for i := range 20 {
+		attempts = append(attempts, Attempt{Login: alice.sam, IP: fmt.Sprintf("203.0.113.%d", i)})
+	}
+	spray(t, g, ad, attempts)
+	for i := range 3 { // the attacker at the office address, over WS-Trust, without the cookie
+		_, _, _ = g.Authenticate(ctx, Attempt{Login: alice.upn, IP: office, ByAddress: true}, fmt.Sprintf("Office-%d", i))
+	}
+	if bad, locked := ad.state(alice); bad > 3 || locked {
+		t.Fatalf("AD counted %d (locked %v): a client familiar by address took the browser's attempt", bad, locked)
+	}
+	if _, _, err := g.Authenticate(ctx, Attempt{Login: alice.upn, IP: office, Device: token}, alice.password); err != nil {
+		t.Fatalf("the user's own browser after the attack: %v", err)
+	}
+}
+
+// TestASprayAtOneAccountStopsReachingTheDirectoryAtAll: once the account's
+// budget refuses a name, later attempts at that name are refused before
+// the directory's search, not only before its bind.
+func TestASprayAtOneAccountStopsReachingTheDirectoryAtAll(t *testing.T) {
+	clk := newClock()
+	ad := newFakeAD(clk.Now, directory.LockoutPolicy{})
+	alice := ad.add("alice", "Right-Horse-1", pso5)
+	g, _ := newGuard(t, openSQLite(t), ad, clk.Now, nil)
+	for i := range 40 {
+		_, _, _ = g.Authenticate(context.Background(), Attempt{Login: alice.sam, IP: fmt.Sprintf("203.0.113.%d", i)}, fmt.Sprintf("Spray-%d", i))
+	}
+	if n := ad.searches.Load(); n > int64(Defaults().PerAccount)+1 {
+		t.Errorf("40 attempts at one name made %d directory searches; want the name's budget at most", n)
+	}
+	if bad, locked := ad.state(alice); bad > 3 || locked {
+		t.Errorf("AD counted %d (locked %v)", bad, locked)
 	}
 }
