@@ -83,7 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "run gatehouse with this GOMAXPROCS (0: Go's default, the CPU count)")
 	fs.DurationVar(&o.spray, "spray", 30*time.Second, "length of the password-spray phase, half through the sign-in page and half through WS-Trust (0: skip it)")
 	fs.IntVar(&o.sprayUsers, "spray-users", 8, "accounts the spray aims at (under a PSO with lockout threshold 5), half per channel")
-	fs.IntVar(&o.sprayConc, "spray-concurrency", 8, "concurrent spray attempts")
+	fs.IntVar(&o.sprayConc, "spray-concurrency", 32, "concurrent spray attempts (each waits out Gatehouse's failure padding, ≥ 150 ms)")
 	fs.IntVar(&o.maxErrors, "max-errors", 30, "stop a phase, and the run, after this many failed journeys")
 	if err := fs.Parse(args); err != nil {
 		return o, err

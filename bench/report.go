@@ -432,8 +432,8 @@ func (r *report) writeSpray(w func(string, ...any)) {
 		"half the phase through each channel at its own accounts. Gatehouse runs its default `abuse:` limits: an unfamiliar client may take "+
 		"an account's AD count to the threshold less `directory_margin` %d, so **%d binds per account**; everything else must be refused "+
 		"before AD.\n\n", sprayThreshold, r.Options.sprayConc, sprayMargin, sprayAllowance)
-	w("| channel | accounts | attempts | attempts/s | refused (429) | answered wrong | errors | requests/attempt | Gatehouse CPU ms/attempt | ÷ one signature | bench client CPU ms/attempt | LDAP binds | LDAP ops (all) | LDAP ops per refused attempt | store ops/attempt | badPwdCount (max / sum) | locked |\n")
-	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	w("| channel | accounts | attempts | attempts/s | p50 / p99 ms | refused (429) | answered wrong | errors | requests/attempt | Gatehouse CPU ms/attempt | ÷ one signature | bench client CPU ms/attempt | LDAP binds | LDAP ops (all) | LDAP ops per refused attempt | store ops/attempt | badPwdCount (max / sum) | locked |\n")
+	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range r.Spray {
 		n := float64(max(1, s.Attempts))
 		var store float64
@@ -443,8 +443,8 @@ func (r *report) writeSpray(w func(string, ...any)) {
 		// A password that reached AD costs a search and a bind; what is
 		// left is what the refused attempts (and repeats) cost the DC.
 		perRefused := s.trafficPerRefused()
-		w("| %s | %d | %d | %s | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %d / %d | %d |\n", s.Channel, len(s.Targets), s.Attempts,
-			num(float64(s.Attempts)/s.Wall.Seconds(), 0), s.Refused, s.Wrong, s.Errors, num(float64(s.Requests)/n, 1),
+		w("| %s | %d | %d | %s | %s / %s | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %d / %d | %d |\n", s.Channel, len(s.Targets), s.Attempts,
+			num(float64(s.Attempts)/s.Wall.Seconds(), 0), num(s.Latency.P50, 0), num(s.Latency.P99, 0), s.Refused, s.Wrong, s.Errors, num(float64(s.Requests)/n, 1),
 			num(ms(s.GatehouseCPU)/n, 2), num(float64(s.GatehouseCPU)/n/float64(r.signature()), 2), num(ms(s.BenchCPU)/n, 2),
 			num(s.Binds(), 0), num(s.LDAPOps(), 0), num(perRefused, 3), num(store/n, 1), s.MaxBadPwd(), s.SumBadPwd(), len(s.LockedOut))
 	}
@@ -464,7 +464,10 @@ func (r *report) writeSpray(w func(string, ...any)) {
 		}
 		w("\n")
 	}
-	w("\nEvery attempt was rejected, so Gatehouse's CPU per attempt is the cost of a rejected one; on the sign-in page it includes " +
+	w("\nattempts/s is set by Gatehouse's failure padding, not its CPU: a wrong or refused password is answered no sooner than a " +
+		"successful check takes on average (at least 150 ms, more after the busy sign-in phases), so that its timing does not tell " +
+		"whether the account exists; a spray's rate grows with its connections. ")
+	w("Every attempt was rejected, so Gatehouse's CPU per attempt is the cost of a rejected one; on the sign-in page it includes " +
 		"the page a browser fetches before it posts. *LDAP ops per refused attempt* is all directory operations less a search and a bind " +
 		"for each password that reached AD, over the refused attempts: the DC traffic of everything Gatehouse answered itself (name " +
 		"look-ups before an account's budget said no, lockout-policy reads). badPwdCount and lockoutTime are read as Administrator " +

@@ -60,6 +60,7 @@ type sprayPart struct {
 	ErrorKinds  map[string]int
 	Requests    int
 	Wall        time.Duration
+	Latency     summary // ms per attempt, its requests together
 	GatehouseCPU,
 	BenchCPU time.Duration
 	LDAP      map[string]float64
@@ -201,6 +202,7 @@ func (r *runner) runSpray(ctx context.Context, adm *admin, channel string, targe
 		mu       sync.Mutex
 		wg       sync.WaitGroup
 		requests atomic.Int64
+		lat      []float64
 	)
 	for range conc {
 		wg.Go(func() {
@@ -218,6 +220,7 @@ func (r *runner) runSpray(ctx context.Context, adm *admin, channel string, targe
 				var out sprayOutcome
 				var n int
 				var err error
+				start := time.Now()
 				if channel == "wstrust" {
 					out, n, err = r.sprayWSTrust(ip, login, guess)
 				} else {
@@ -229,9 +232,11 @@ func (r *runner) runSpray(ctx context.Context, adm *admin, channel string, targe
 					}
 					out, n, err = r.spraySignIn(ip, page, guess)
 				}
+				took := time.Since(start)
 				requests.Add(int64(n))
 				mu.Lock()
 				res.Attempts++
+				lat = append(lat, ms(took))
 				switch {
 				case err != nil:
 					res.Errors++
@@ -255,6 +260,7 @@ func (r *runner) runSpray(ctx context.Context, adm *admin, channel string, targe
 		return res, err
 	}
 	res.Wall = after.at.Sub(before.at)
+	res.Latency = summarize(lat)
 	res.Requests = int(requests.Load())
 	res.GatehouseCPU = after.gatehouse - before.gatehouse
 	res.BenchCPU = after.bench - before.bench
