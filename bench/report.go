@@ -287,7 +287,7 @@ func (r *report) writeTargets(w func(string, ...any)) {
 			sprayAllowance, sprayThreshold, sprayMargin, strings.Join(parts, "; "), verdict(ok))
 		parts = nil
 		for _, s := range r.Spray {
-			parts = append(parts, fmt.Sprintf("%s: %d of %d refused before AD, %s ms (%s×) Gatehouse CPU per rejected attempt", s.Channel, s.Refused, s.Attempts,
+			parts = append(parts, fmt.Sprintf("%s: %d of %d refused without a bind, %s ms (%s×) Gatehouse CPU per rejected attempt", s.Channel, s.Refused, s.Attempts,
 				num(ms(s.GatehouseCPU)/float64(max(1, s.Attempts)), 2), num(float64(s.GatehouseCPU)/float64(max(1, s.Attempts))/float64(r.signature()), 2)))
 		}
 		w("| password spray: the cost of a rejected attempt (no target) | %s | – |\n", strings.Join(parts, "; "))
