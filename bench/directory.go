@@ -130,11 +130,13 @@ func newPassword() string {
 // and, when the domain's minimum password age would block the change
 // journey, a group and a PSO that lift it for them.
 type runDirectory struct {
-	a       *admin
-	OU      string
-	Group   string
-	PSO     string
-	created []string
+	a     *admin
+	OU    string
+	Group string
+	PSO   string
+	// SprayPSO puts the spray's targets under a lockout threshold.
+	SprayPSO string
+	created  []string
 }
 
 func newRunDirectory(a *admin, runID string) (*runDirectory, error) {
@@ -218,9 +220,12 @@ func (d *runDirectory) liftMinimumAge(runID string, users []*user) error {
 // falling back to one object at a time.
 func (d *runDirectory) remove() error {
 	var errs []error
-	if d.PSO != "" {
-		if err := d.a.remove(d.PSO, false); err != nil {
-			errs = append(errs, fmt.Errorf("delete %s: %w", d.PSO, err))
+	for _, pso := range []string{d.PSO, d.SprayPSO} {
+		if pso == "" {
+			continue
+		}
+		if err := d.a.remove(pso, false); err != nil {
+			errs = append(errs, fmt.Errorf("delete %s: %w", pso, err))
 		}
 	}
 	if err := d.a.remove(d.OU, true); err == nil {

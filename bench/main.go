@@ -49,6 +49,9 @@ type options struct {
 	requestTimeout time.Duration
 	maxErrors      int
 	gomaxprocs     int
+	spray          time.Duration
+	sprayUsers     int
+	sprayConc      int
 }
 
 func main() {
@@ -78,6 +81,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the run's directory (config, database, server log)")
 	fs.DurationVar(&o.requestTimeout, "request-timeout", time.Minute, "timeout of one HTTP request")
 	fs.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "run gatehouse with this GOMAXPROCS (0: Go's default, the CPU count)")
+	fs.DurationVar(&o.spray, "spray", 30*time.Second, "length of the password-spray phase, half through the sign-in page and half through WS-Trust (0: skip it)")
+	fs.IntVar(&o.sprayUsers, "spray-users", 8, "accounts the spray aims at (under a PSO with lockout threshold 5), half per channel")
+	fs.IntVar(&o.sprayConc, "spray-concurrency", 32, "concurrent spray attempts (each waits out Gatehouse's failure padding, ≥ 150 ms)")
 	fs.IntVar(&o.maxErrors, "max-errors", 30, "stop a phase, and the run, after this many failed journeys")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -114,6 +120,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		// users for the held sign-ins, and for a sign-in phase to run
 		// without waiting for the next step.
 		o.users = max((o.hold+1)/2, 2*o.journeys, 4*slicesMax(o.concurrency), 50)
+	}
+	if o.spray > 0 && (o.sprayUsers < 2 || o.sprayConc < 1) {
+		return o, errors.New("-spray-users must be at least 2 (one per channel) and -spray-concurrency positive")
 	}
 	if o.holdRamp < 1 || o.setupConc < 1 || o.journeys < 1 || o.changeJourneys < 1 || o.sigSamples < 1 {
 		return o, errors.New("-hold-ramp, -setup-concurrency, -journeys, -change-journeys and -signatures must be positive")
@@ -250,6 +259,13 @@ func bench(ctx context.Context, o options, stderr io.Writer) (rep *report, err e
 		}
 		rep.PSO = rd.PSO
 	}
+	var targets []*sprayTarget
+	if o.spray > 0 {
+		p.logf("creating %d accounts for the spray, under a PSO with lockout threshold %d", o.sprayUsers, sprayThreshold)
+		if targets, err = rd.createSprayTargets(runID, o.sprayUsers); err != nil {
+			return rep, err
+		}
+	}
 
 	storage := fmt.Sprintf("storage: {type: sqlite, sqlite: {path: %s/gatehouse.db}}\n", dir)
 	if o.store == "postgres" {
@@ -318,6 +334,27 @@ func bench(ctx context.Context, o options, stderr io.Writer) (rep *report, err e
 		}
 		p.logf("  %d at the code page, %d completed, %d errors; RSS %d MB at the pause, peak %d MB",
 			h.AtCode, h.Completed, h.Errors, h.RSSAtPauseKB/1024, h.PeakRSSKB/1024)
+	}
+	if o.spray > 0 {
+		half := len(targets) / 2
+		for i, channel := range []string{"signin", "wstrust"} {
+			ts := targets[:half]
+			if i == 1 {
+				ts = targets[half:]
+			}
+			p.logf("phase spray through %s: %d accounts, %d at a time, %v", channel, len(ts), o.sprayConc, o.spray/2)
+			sp, err := r.runSpray(ctx, adm, channel, ts, o.sprayConc, o.spray/2)
+			rep.Spray = append(rep.Spray, sp)
+			if err == nil && sp.Errors >= o.maxErrors {
+				err = fmt.Errorf("spray through %s stopped after %d errors: %s", channel, sp.Errors, strings.Join(topErrors(sp.ErrorKinds, 1), ""))
+			}
+			if err != nil {
+				return rep, err
+			}
+			p.logf("  %d attempts, %.0f/s, %d refused, %d wrong, %d errors; %.0f binds; gatehouse CPU %.2f ms/attempt; highest badPwdCount %d, %d locked",
+				sp.Attempts, float64(sp.Attempts)/sp.Wall.Seconds(), sp.Refused, sp.Wrong, sp.Errors, sp.Binds(),
+				ms(sp.GatehouseCPU)/float64(max(1, sp.Attempts)), sp.MaxBadPwd(), len(sp.LockedOut))
+		}
 	}
 	_, rep.PeakRSSKB, _ = procMemKB(srv.pid)
 	rep.LoadAfter = loadAvg()

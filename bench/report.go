@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -30,6 +31,7 @@ type report struct {
 	RSSAfterSetupKB       int64
 	Phases                []phaseResult
 	Hold                  *holdResult
+	Spray                 []sprayPart
 	PeakRSSKB             int64
 }
 
@@ -205,6 +207,7 @@ func (r *report) markdown() string {
 			w("Errors: %s\n\n", strings.Join(topErrors(h.ErrorKinds, 3), "; "))
 		}
 	}
+	r.writeSpray(w)
 	w("Peak RSS is VmHWM of the gatehouse process, reset at the start of each phase (clear_refs); `*` marks a peak that could not be reset (the process's peak so far). " +
 		"CPU is utime + stime from /proc/<pid>/stat over the phase; all-machine CPU is every process on the machine, the DC and the bench included. " +
 		"LDAP operations are Gatehouse's gatehouse_directory_operation_duration_seconds counts; \"pool\" is connections it opened (dial + service bind).\n")
@@ -271,6 +274,32 @@ func (r *report) writeTargets(w func(string, ...any)) {
 			w("| p99 of Gatehouse's own time (Server-Timing total − directory) ≤ %.0f ms at %d concurrent | %s ms%s | %s |\n",
 				targetOwnP99, targetOwnConc, num(own.P99, 1), note, v)
 		}
+	}
+	if len(r.Spray) > 0 {
+		var parts []string
+		ok := true
+		for _, s := range r.Spray {
+			parts = append(parts, fmt.Sprintf("%s: %s binds at %d accounts, badPwdCount at most %d, %d locked",
+				s.Channel, num(s.Binds(), 0), len(s.Targets), s.MaxBadPwd(), len(s.LockedOut)))
+			ok = ok && sprayAllowanceMet(s)
+		}
+		w("| password spray: at most %d binds (threshold %d − margin %d) per account, no account locked | %s | %s |\n",
+			sprayAllowance, sprayThreshold, sprayMargin, strings.Join(parts, "; "), verdict(ok))
+		parts = nil
+		for _, s := range r.Spray {
+			parts = append(parts, fmt.Sprintf("%s: %d of %d refused without a bind, %s ms (%s×) Gatehouse CPU per rejected attempt", s.Channel, s.Refused, s.Attempts,
+				num(ms(s.GatehouseCPU)/float64(max(1, s.Attempts)), 2), num(float64(s.GatehouseCPU)/float64(max(1, s.Attempts))/float64(r.signature()), 2)))
+		}
+		w("| password spray: the cost of a rejected attempt (no target) | %s | – |\n", strings.Join(parts, "; "))
+		parts, ok = nil, true
+		for _, s := range r.Spray {
+			v := s.trafficPerRefused()
+			parts = append(parts, fmt.Sprintf("%s: %s LDAP ops per refused attempt (%s searches for %s binds)", s.Channel, num(v, 2),
+				num(s.LDAP["search"], 0), num(s.Binds(), 0)))
+			ok = ok && v <= sprayTrafficSlack
+		}
+		w("| password spray: no DC traffic for attempts refused before AD (≤ %.2f LDAP ops per refused attempt) | %s | %s |\n",
+			sprayTrafficSlack, strings.Join(parts, "; "), verdict(ok))
 	}
 	if h := r.Hold; h != nil {
 		note := ""
@@ -362,4 +391,109 @@ func (r *report) writeTiming(w func(string, ...any), ps []phaseResult) {
 		w(" %s | %s | %s |\n", num(own.P50, 2), num(own.P95, 2), num(own.P99, 2))
 	}
 	w("\n")
+}
+
+// sprayTitles names the spray's channels.
+var sprayTitles = map[string]string{
+	"signin":  "sign-in page (WS-Fed request or /login, then the password POST)",
+	"wstrust": "WS-Trust 1.3 usernamemixed",
+}
+
+// sprayAllowanceMet says whether every target's badPwdCount, and the binds
+// Gatehouse counted, stayed within the smart-lockout allowance, and no
+// target was locked.
+func sprayAllowanceMet(s sprayPart) bool {
+	return s.MaxBadPwd() <= sprayAllowance && s.Binds() <= float64(sprayAllowance*len(s.Targets)) && len(s.LockedOut) == 0
+}
+
+// sprayTrafficSlack is the DC traffic per refused attempt the target
+// allows: the lockout-policy reads Gatehouse makes once a minute, not one
+// operation per attempt.
+const sprayTrafficSlack = 0.05
+
+// trafficPerRefused is the part's directory operations less a search and a
+// bind for each password that reached AD, per refused attempt: the DC
+// traffic of what Gatehouse answered itself.
+func (s sprayPart) trafficPerRefused() float64 {
+	if s.Refused == 0 {
+		return math.NaN()
+	}
+	return (s.LDAPOps() - 2*s.Binds()) / float64(s.Refused)
+}
+
+func (r *report) writeSpray(w func(string, ...any)) {
+	if len(r.Spray) == 0 {
+		return
+	}
+	w("## Password spray\n\n")
+	w("Wrong passwords — common ones with a counter, so nearly every attempt differs — at accounts created for it that never signed in "+
+		"(no familiar browser or address), under a PSO with lockout threshold %d, by sAMAccountName, UPN and the name in capitals in turn, "+
+		"each attempt from another address (X-Forwarded-For from 127.0.0.1, a trusted proxy in the run's configuration), %d at a time, "+
+		"half the phase through each channel at its own accounts. Gatehouse runs its default `abuse:` limits: an unfamiliar client may take "+
+		"an account's AD count to the threshold less `directory_margin` %d, so **%d binds per account**; everything else must be refused "+
+		"before AD.\n\n", sprayThreshold, r.Options.sprayConc, sprayMargin, sprayAllowance)
+	w("| channel | accounts | attempts | attempts/s | p50 / p99 ms | refused (429) | answered wrong | errors | requests/attempt | Gatehouse CPU ms/attempt | ÷ one signature | bench client CPU ms/attempt | LDAP binds | LDAP ops (all) | LDAP ops per refused attempt | store ops/attempt | badPwdCount (max / sum) | locked |\n")
+	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, s := range r.Spray {
+		n := float64(max(1, s.Attempts))
+		var store float64
+		for _, v := range s.Store {
+			store += v
+		}
+		// A password that reached AD costs a search and a bind; what is
+		// left is what the refused attempts (and repeats) cost the DC.
+		perRefused := s.trafficPerRefused()
+		w("| %s | %d | %d | %s | %s / %s | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %d / %d | %d |\n", s.Channel, len(s.Targets), s.Attempts,
+			num(float64(s.Attempts)/s.Wall.Seconds(), 0), num(s.Latency.P50, 0), num(s.Latency.P99, 0), s.Refused, s.Wrong, s.Errors, num(float64(s.Requests)/n, 1),
+			num(ms(s.GatehouseCPU)/n, 2), num(float64(s.GatehouseCPU)/n/float64(r.signature()), 2), num(ms(s.BenchCPU)/n, 2),
+			num(s.Binds(), 0), num(s.LDAPOps(), 0), num(perRefused, 3), num(store/n, 1), s.MaxBadPwd(), s.SumBadPwd(), len(s.LockedOut))
+	}
+	w("\n")
+	for _, s := range r.Spray {
+		var ops []string
+		for _, op := range sortedKeys(s.LDAP) {
+			ops = append(ops, fmt.Sprintf("%s %s", op, num(s.LDAP[op], 0)))
+		}
+		w("- **%s** — %s. LDAP operations by type: %s. badPwdCount by account: %s.", s.Channel, sprayTitles[s.Channel],
+			orNone(strings.Join(ops, ", ")), badPwdList(s))
+		if len(s.LockedOut) > 0 {
+			w(" **Locked:** %v.", s.LockedOut)
+		}
+		if s.Errors > 0 {
+			w(" Errors: %s.", strings.Join(topErrors(s.ErrorKinds, 3), "; "))
+		}
+		w("\n")
+	}
+	w("\nattempts/s is set by Gatehouse's failure padding, not its CPU: a wrong or refused password is answered no sooner than a " +
+		"successful check takes on average (at least 150 ms, more after the busy sign-in phases), so that its timing does not tell " +
+		"whether the account exists; a spray's rate grows with its connections. ")
+	w("Every attempt was rejected, so Gatehouse's CPU per attempt is the cost of a rejected one; on the sign-in page it includes " +
+		"the page a browser fetches before it posts. *LDAP ops per refused attempt* is all directory operations less a search and a bind " +
+		"for each password that reached AD, over the refused attempts: the DC traffic of everything Gatehouse answered itself (name " +
+		"look-ups before an account's budget said no, lockout-policy reads). badPwdCount and lockoutTime are read as Administrator " +
+		"after each half.\n\n")
+}
+
+func sortedKeys(m map[string]float64) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func badPwdList(s sprayPart) string {
+	var parts []string
+	for _, t := range s.Targets {
+		parts = append(parts, strconv.Itoa(s.BadPwd[t]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -23,9 +23,14 @@ import (
 // the run's directory, MFA for everyone with the authenticator app, and
 // Microsoft 365 federated for the test domain; %[8]s switches on the
 // Server-Timing header (http.server_timing), which is off by default.
+// 127.0.0.1 is a trusted proxy, as a reverse proxy in front of Gatehouse
+// would be: the spray phase says where each attempt comes from with
+// X-Forwarded-For (the other phases send none, so they come from
+// 127.0.0.1 itself).
 const gatehouseConfig = `# Written by the Gatehouse bench for one run.
 issuer: http://%[1]s
 listen: %[1]s
+trusted_proxies: [127.0.0.1/32]
 %[8]s%[9]ssecrets: {encryption_key_file: %[2]s/encryption.key}
 signing: {key_file: %[2]s/signing.key, cert_file: %[2]s/signing.crt}
 directory:
