@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/store"
@@ -72,6 +74,9 @@ func Verify(ctx context.Context, w Walker) (Report, error) {
 		rep    Report
 		prev   []byte
 		prevID int64
+		// pruned: an audit.pruned event names the chain's anchor, so the
+		// events before it were deleted by Gatehouse's retention.
+		pruned bool
 	)
 	problem := func(id int64, kind, format string, args ...any) error {
 		rep.Problem = &Problem{ID: id, Kind: kind, Msg: fmt.Sprintf(format, args...)}
@@ -101,6 +106,7 @@ func Verify(ctx context.Context, w Walker) (Report, error) {
 		}
 		rep.Chained++
 		prev, prevID, rep.LastID = e.Hash, e.ID, e.ID
+		pruned = pruned || namesAnchor(e, c)
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStop) {
@@ -108,6 +114,14 @@ func Verify(ctx context.Context, w Walker) (Report, error) {
 	}
 	rep.Chain = chain
 	if rep.Problem != nil {
+		return rep, nil
+	}
+	if chain.AnchorID > chain.LegacyUntil && !pruned {
+		// The chain's start was moved past the migration's, and no
+		// pruning recorded it: events were deleted from the start and the
+		// anchor moved past Gatehouse.
+		rep.Problem = &Problem{ID: chain.AnchorID, Kind: ProblemBroken,
+			Msg: fmt.Sprintf("the chain starts after event %d, but no %s event records pruning up to it: the events before it were deleted past Gatehouse", chain.AnchorID, AuditPruned)}
 		return rep, nil
 	}
 	last, lastHash := chain.AnchorID, chain.AnchorHash
@@ -140,4 +154,17 @@ func ShortHash(h []byte) string {
 		return s[:16]
 	}
 	return s
+}
+
+// namesAnchor reports whether e is the audit.pruned event that moved the
+// chain's start to c's anchor.
+func namesAnchor(e store.AuditEvent, c store.AuditChain) bool {
+	if e.Type != AuditPruned {
+		return false
+	}
+	var d map[string]string
+	if json.Unmarshal(e.Detail, &d) != nil {
+		return false
+	}
+	return d["anchor_id"] == strconv.FormatInt(c.AnchorID, 10) && d["anchor_hash"] == hex.EncodeToString(c.AnchorHash)
 }

@@ -93,6 +93,10 @@ func RunTamper(t *testing.T, open Tamperer, dropAppendOnly string) {
 		{"deleted last events are found", func(run func(string, ...any), ids []int64) {
 			run("DELETE FROM audit_events WHERE id >= %d", ids[4])
 		}, -1, audit.ProblemTruncated},
+		{"the oldest events deleted and the chain's start moved past them are found", func(run func(string, ...any), ids []int64) {
+			run("UPDATE audit_chain SET anchor_id = %d, anchor_hash = (SELECT prev_hash FROM audit_events WHERE id = %d)", ids[2], ids[3])
+			run("DELETE FROM audit_events WHERE id <= %d", ids[2])
+		}, 2, audit.ProblemBroken},
 		{"an event inserted past Gatehouse is found", func(run func(string, ...any), ids []int64) {
 			run("INSERT INTO audit_events (event_time, type, user_id, login, ip, request_id, app, result, detail) "+
 				"SELECT event_time, type, user_id, login, ip, request_id, app, result, detail FROM audit_events WHERE id = %d", ids[5])
