@@ -297,5 +297,15 @@ func (c *Codes) ticketID(challengeID, userID, code string) string {
 
 // sendKey counts sends per purpose: codes anyone can ask for (reset,
 // unlock) never use up the user's sign-in codes.
-func sendKey(userID, purpose string) string { return "mfa.email.send:" + purpose + ":" + userID }
+// sendKey is the send limit's counter for userID: one for sign-in codes,
+// one shared by reset and unlock codes — so anonymous self-service cannot
+// use up the user's sign-in codes, and reset and unlock together get the
+// limit once.
+func sendKey(userID, purpose string) string {
+	class := "selfservice"
+	if purpose != notify.PurposeReset && purpose != notify.PurposeUnlock {
+		class = "signin"
+	}
+	return "mfa.email.send:" + class + ":" + userID
+}
 func attemptKey(challenge string) string    { return "mfa.email.attempt:" + challenge }

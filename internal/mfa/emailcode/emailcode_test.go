@@ -434,3 +434,25 @@ func TestADecoyIsLimitedLikeASendAndItsChallengeLikeARealOne(t *testing.T) {
 		t.Fatalf("check past the attempts: %v, want throttled like a real challenge", err)
 	}
 }
+
+func TestResetAndUnlockCodesShareOneSendLimitApartFromSignIn(t *testing.T) {
+	fx := newFixture(t, emailcode.Options{})
+	alice := emailcode.Recipient{UserID: "u1", Address: "alice@example.test", Name: "Alice"}
+	for i := range emailcode.DefaultSendLimit().Max {
+		purpose := notify.PurposeReset
+		if i%2 == 1 {
+			purpose = notify.PurposeUnlock
+		}
+		if _, err := fx.c.Send(t.Context(), alice, purpose); err != nil {
+			t.Fatalf("send %d (%s): %v", i+1, purpose, err)
+		}
+	}
+	for _, purpose := range []string{notify.PurposeReset, notify.PurposeUnlock} {
+		if _, err := fx.c.Send(t.Context(), alice, purpose); !errors.Is(err, mfa.ErrThrottled) {
+			t.Errorf("a %s code past the self-service limit: %v, want throttled", purpose, err)
+		}
+	}
+	if _, err := fx.c.Send(t.Context(), alice, notify.PurposeSignIn); err != nil {
+		t.Errorf("a sign-in code after self-service used its limit: %v", err)
+	}
+}
