@@ -308,4 +308,5 @@ func sendKey(userID, purpose string) string {
 	}
 	return "mfa.email.send:" + class + ":" + userID
 }
-func attemptKey(challenge string) string    { return "mfa.email.attempt:" + challenge }
+
+func attemptKey(challenge string) string { return "mfa.email.attempt:" + challenge }
