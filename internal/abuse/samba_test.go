@@ -6,19 +6,13 @@ package abuse
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/go-ldap/ldap/v3"
 
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
@@ -55,35 +49,6 @@ func openSamba(t *testing.T) *ad.Directory {
 	}
 	t.Cleanup(func() { _ = d.Close() })
 	return d
-}
-
-// lockoutState reads the user's lockoutTime and badPwdCount as
-// Administrator, straight from the DC.
-func lockoutState(t *testing.T, sam string) (lockoutTime int64, badPwdCount int) {
-	t.Helper()
-	v := testenv.Require(t, testenv.ADURL, testenv.ADCAFile, testenv.ADBaseDN, testenv.ADAdminPassword)
-	pem, err := os.ReadFile(v[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
-	c, err := ldap.DialURL(v[0], ldap.DialWithTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
-	if err := c.Bind("CN=Administrator,CN=Users,"+v[2], v[3]); err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.Search(ldap.NewSearchRequest(testenv.ADStaffOU, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 1, 0, false,
-		"(sAMAccountName="+ldap.EscapeFilter(sam)+")", []string{"lockoutTime", "badPwdCount"}, nil))
-	if err != nil || len(res.Entries) != 1 {
-		t.Fatalf("read %s: %v", sam, err)
-	}
-	lt, _ := strconv.ParseInt(res.Entries[0].GetAttributeValue("lockoutTime"), 10, 64)
-	bad, _ := strconv.Atoi(res.Entries[0].GetAttributeValue("badPwdCount"))
-	return lt, bad
 }
 
 // sambaSpray sends wrong passwords for sam in every login form AD knows,
@@ -123,7 +88,7 @@ func TestSambaParallelWrongPasswordsInEveryLoginFormNeverLockTheAccount(t *testi
 			sam := sambaUser(t)
 			g, _ := newGuard(t, b.open(t), dir, time.Now, nil)
 			refused := sambaSpray(t, []*Guard{g}, sam, 80)
-			lt, bad := lockoutState(t, sam)
+			lt, bad := testenv.ADLockoutState(t, sam)
 			if lt != 0 || bad > 3 {
 				t.Errorf("after 80 parallel wrong passwords: lockoutTime %d, badPwdCount %d; want no lockout and at most 3 counted", lt, bad)
 			}
@@ -146,7 +111,7 @@ func TestSambaTwoInstancesOnPostgreSQLShareTheBudget(t *testing.T) {
 	g1, _ := newGuard(t, openPostgres(t, dsn), dir, time.Now, nil)
 	g2, _ := newGuard(t, openPostgres(t, dsn), openSamba(t), time.Now, nil)
 	sambaSpray(t, []*Guard{g1, g2}, sam, 80)
-	if lt, bad := lockoutState(t, sam); lt != 0 || bad > 3 {
+	if lt, bad := testenv.ADLockoutState(t, sam); lt != 0 || bad > 3 {
 		t.Errorf("two instances: lockoutTime %d, badPwdCount %d; want no lockout and at most 3 counted", lt, bad)
 	}
 }
@@ -161,7 +126,7 @@ func TestSambaTwentyRepeatsOfOneWrongPasswordDoNotLock(t *testing.T) {
 			t.Fatalf("repeat %d: %v, want a wrong password", i+1, err)
 		}
 	}
-	if lt, bad := lockoutState(t, sam); lt != 0 || bad != 1 {
+	if lt, bad := testenv.ADLockoutState(t, sam); lt != 0 || bad != 1 {
 		t.Errorf("after twenty repeats: lockoutTime %d, badPwdCount %d; want the password counted once", lt, bad)
 	}
 	if _, _, err := g.Authenticate(context.Background(), Attempt{Login: sam, IP: "192.0.2.3"}, sambaPassword); err != nil {
@@ -214,7 +179,7 @@ func TestSambaATimeoutAtTheBindDoesNotCount(t *testing.T) {
 	if _, _, err := g.Authenticate(ctx, Attempt{Login: sam, IP: "198.51.100.9"}, sambaPassword); scope(err) != ScopeAccount {
 		t.Errorf("a fourth attempt: %v, want refused", err)
 	}
-	if lt, bad := lockoutState(t, sam); lt != 0 || bad != 3 {
+	if lt, bad := testenv.ADLockoutState(t, sam); lt != 0 || bad != 3 {
 		t.Errorf("lockoutTime %d, badPwdCount %d; want 3 counted, no lockout", lt, bad)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strconv"
@@ -21,10 +20,8 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/directory/ad"
 	"github.com/gatehouse-sso/gatehouse/internal/mfa"
-	"github.com/gatehouse-sso/gatehouse/internal/observe"
 	"github.com/gatehouse-sso/gatehouse/internal/signin"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
-	"github.com/gatehouse-sso/gatehouse/internal/version"
 )
 
 // What `gatehouse admin …` runs. Every command acts on the store and
@@ -52,17 +49,7 @@ func CheckAdmin(cfg config.Config) error {
 // recorder and, when withDirectory, the directory (the audit commands work
 // while the directory is down). It creates no keys. Close it after use.
 func OpenAdmin(ctx context.Context, cfg config.Config, opts Options, withDirectory bool) (_ *App, err error) {
-	a := &App{Config: cfg, Log: opts.Logger, Now: opts.Now}
-	if a.Log == nil {
-		a.Log = slog.New(slog.DiscardHandler)
-	}
-	if a.Now == nil {
-		a.Now = time.Now
-	}
-	timeout := opts.StartupTimeout
-	if timeout == 0 {
-		timeout = 30 * time.Second
-	}
+	a, timeout := newApp(cfg, opts)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	defer func() {
@@ -70,8 +57,6 @@ func OpenAdmin(ctx context.Context, cfg config.Config, opts Options, withDirecto
 			_ = a.Close()
 		}
 	}()
-	a.Metrics = observe.NewMetrics(version.Version, version.Commit())
-	a.Health = observe.NewHealth(5 * time.Second)
 	if err := a.openStore(ctx); err != nil {
 		return nil, &StartupError{"store", err}
 	}

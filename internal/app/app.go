@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -107,17 +106,7 @@ func (e *StartupError) Unwrap() error { return e.Err }
 // answers, the directory answers, the keys load. On any failure it releases
 // what it had opened and returns a *StartupError.
 func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err error) {
-	a := &App{Config: cfg, Log: opts.Logger, Now: opts.Now}
-	if a.Log == nil {
-		a.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if a.Now == nil {
-		a.Now = time.Now
-	}
-	timeout := opts.StartupTimeout
-	if timeout == 0 {
-		timeout = 30 * time.Second
-	}
+	a, timeout := newApp(cfg, opts)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	defer func() {
@@ -125,9 +114,6 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 			_ = a.Close()
 		}
 	}()
-
-	a.Metrics = observe.NewMetrics(version.Version, version.Commit())
-	a.Health = observe.NewHealth(5 * time.Second)
 
 	if err := a.openSecrets(); err != nil {
 		return nil, &StartupError{"encryption key", err}
@@ -575,4 +561,24 @@ func (a *App) Close() error {
 		_ = a.metricsListener.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// newApp is an App of cfg with opts' logger and clock (or the defaults: no
+// log, the real clock), its metrics and readiness checks, and how long its
+// start may take.
+func newApp(cfg config.Config, opts Options) (*App, time.Duration) {
+	a := &App{Config: cfg, Log: opts.Logger, Now: opts.Now}
+	if a.Log == nil {
+		a.Log = slog.New(slog.DiscardHandler)
+	}
+	if a.Now == nil {
+		a.Now = time.Now
+	}
+	a.Metrics = observe.NewMetrics(version.Version, version.Commit())
+	a.Health = observe.NewHealth(5 * time.Second)
+	timeout := opts.StartupTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	return a, timeout
 }

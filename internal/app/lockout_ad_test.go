@@ -2,22 +2,16 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/go-ldap/ldap/v3"
 
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
@@ -46,7 +40,7 @@ func fromAddress(b *browse.Browser, ip string) *browse.Browser {
 func wsTrust(t *testing.T, a *App, srv string, ip, login, password string) (int, string, string) {
 	t.Helper()
 	endpoint := a.Config.Issuer + "/wstrust/13/usernamemixed"
-	req, err := http.NewRequest(http.MethodPost, srv+"/wstrust/13/usernamemixed", strings.NewReader(msalRST(endpoint, login, password, time.Now())))
+	req, err := http.NewRequest(http.MethodPost, srv+"/wstrust/13/usernamemixed", strings.NewReader(testenv.UsernameMixedRST(endpoint, login, password, time.Now())))
 	if err != nil {
 		t.Error(err)
 		return 0, "", ""
@@ -61,34 +55,6 @@ func wsTrust(t *testing.T, a *App, srv string, ip, login, password string) (int,
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header.Get("Retry-After"), string(body)
-}
-
-// adLockoutTime reads lockoutTime of the user as Administrator, straight
-// from the DC.
-func adLockoutTime(t *testing.T, sam string) int64 {
-	t.Helper()
-	v := testenv.Require(t, testenv.ADURL, testenv.ADCAFile, testenv.ADBaseDN, testenv.ADAdminPassword)
-	pem, err := os.ReadFile(v[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
-	c, err := ldap.DialURL(v[0], ldap.DialWithTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
-	if err := c.Bind("CN=Administrator,CN=Users,"+v[2], v[3]); err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.Search(ldap.NewSearchRequest(testenv.ADStaffOU, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 1, 0, false,
-		"(sAMAccountName="+ldap.EscapeFilter(sam)+")", []string{"lockoutTime"}, nil))
-	if err != nil || len(res.Entries) != 1 {
-		t.Fatalf("read %s: %v", sam, err)
-	}
-	lt, _ := strconv.ParseInt(res.Entries[0].GetAttributeValue("lockoutTime"), 10, 64)
-	return lt
 }
 
 // TestASprayOverTheSignInPageAndWSTrustLocksNoADAccount is the attack of
@@ -211,7 +177,7 @@ func TestASprayOverTheSignInPageAndWSTrustLocksNoADAccount(t *testing.T) {
 	wg.Wait()
 
 	for _, u := range users {
-		if lt := adLockoutTime(t, u); lt != 0 {
+		if lt := adLockout(t, u); lt != 0 {
 			t.Errorf("%s got lockoutTime %d", u, lt)
 		}
 	}
@@ -288,7 +254,14 @@ func TestParallelWrongCurrentPasswordsOnTheChangePageLockNothing(t *testing.T) {
 			t.Errorf("a wrong current password got status %d", s)
 		}
 	}
-	if lt := adLockoutTime(t, name); lt != 0 {
+	if lt := adLockout(t, name); lt != 0 {
 		t.Fatalf("the account was locked in AD (lockoutTime %d)", lt)
 	}
+}
+
+// adLockout is the user's lockoutTime in AD.
+func adLockout(t *testing.T, sam string) int64 {
+	t.Helper()
+	lt, _ := testenv.ADLockoutState(t, sam)
+	return lt
 }

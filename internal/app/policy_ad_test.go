@@ -263,7 +263,7 @@ func TestWSTrustTokensAreAuditedWithTheRelyingParty(t *testing.T) {
 	name := newADUser(t, pw)
 	endpoint := a.Config.Issuer + "/wstrust/13/usernamemixed"
 	resp, err := http.Post(srv.URL+"/wstrust/13/usernamemixed", "application/soap+xml; charset=utf-8",
-		strings.NewReader(msalRST(endpoint, name+"@"+testenv.ADDNSDomain, pw, time.Now())))
+		strings.NewReader(testenv.UsernameMixedRST(endpoint, name+"@"+testenv.ADDNSDomain, pw, time.Now())))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestWSTrustRefusesAPasswordThatMustChangeOrHasExpired(t *testing.T) {
 			tc.prepare(t, name, pw)
 			endpoint := a.Config.Issuer + "/wstrust/13/usernamemixed"
 			resp, err := http.Post(srv.URL+"/wstrust/13/usernamemixed", "application/soap+xml; charset=utf-8",
-				strings.NewReader(msalRST(endpoint, name+"@"+testenv.ADDNSDomain, pw, time.Now())))
+				strings.NewReader(testenv.UsernameMixedRST(endpoint, name+"@"+testenv.ADDNSDomain, pw, time.Now())))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -124,6 +124,33 @@ func MustChangeADPassword(tb testing.TB, name, password string) {
 // LDAPS as Administrator.
 func SetADAttribute(tb testing.TB, name, attr string, values ...string) {
 	tb.Helper()
+	c, base := adminConn(tb)
+	m := ldap.NewModifyRequest("CN="+ldap.EscapeDN(name)+",OU=Staff,"+base, nil)
+	m.Replace(attr, values)
+	if err := c.Modify(m); err != nil {
+		tb.Fatalf("set %s of %s: %v", attr, name, err)
+	}
+}
+
+// ADLockoutState reads a user's lockoutTime and badPwdCount as
+// Administrator, straight from the DC.
+func ADLockoutState(tb testing.TB, sam string) (lockoutTime int64, badPwdCount int) {
+	tb.Helper()
+	c, _ := adminConn(tb)
+	res, err := c.Search(ldap.NewSearchRequest(ADStaffOU, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 1, 0, false,
+		"(sAMAccountName="+ldap.EscapeFilter(sam)+")", []string{"lockoutTime", "badPwdCount"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		tb.Fatalf("read %s: %v", sam, err)
+	}
+	lockoutTime, _ = strconv.ParseInt(res.Entries[0].GetAttributeValue("lockoutTime"), 10, 64)
+	badPwdCount, _ = strconv.Atoi(res.Entries[0].GetAttributeValue("badPwdCount"))
+	return lockoutTime, badPwdCount
+}
+
+// adminConn is an LDAPS connection to the test DC bound as Administrator,
+// closed when the test ends, and the base DN.
+func adminConn(tb testing.TB) (*ldap.Conn, string) {
+	tb.Helper()
 	v := Require(tb, ADURL, ADCAFile, ADBaseDN, ADAdminPassword)
 	pem, err := os.ReadFile(v[1])
 	if err != nil {
@@ -135,13 +162,9 @@ func SetADAttribute(tb testing.TB, name, attr string, values ...string) {
 	if err != nil {
 		tb.Fatalf("admin dial: %v", err)
 	}
-	defer func() { _ = c.Close() }()
+	tb.Cleanup(func() { _ = c.Close() })
 	if err := c.Bind("CN=Administrator,CN=Users,"+v[2], v[3]); err != nil {
 		tb.Fatalf("admin bind: %v", err)
 	}
-	m := ldap.NewModifyRequest("CN="+ldap.EscapeDN(name)+",OU=Staff,"+v[2], nil)
-	m.Replace(attr, values)
-	if err := c.Modify(m); err != nil {
-		tb.Fatalf("set %s of %s: %v", attr, name, err)
-	}
+	return c, v[2]
 }
