@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,9 @@ func TestWrongCodesOfEveryMethodShareOneBudgetPerUser(t *testing.T) {
 	page := b.Submit(map[string]string{"code": codes[0]})
 	if b.Status != http.StatusTooManyRequests || !strings.Contains(page, "Too many wrong codes") {
 		t.Fatalf("a right recovery code after five wrong codes: status %d\n%s", b.Status, page)
+	}
+	if ra, err := strconv.Atoi(b.Header.Get("Retry-After")); err != nil || ra <= 0 || ra%60 != 0 {
+		t.Errorf("the throttled answer's Retry-After is %q, want whole minutes", b.Header.Get("Retry-After"))
 	}
 	b.Get(totpPage + "&method=totp")
 	code, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))

@@ -111,6 +111,10 @@ func TestWrongCodesAreLimitedForAnUnknownAccountAtTheSameCountAsForARealOne(t *t
 				if throttled := known.Status == 429; throttled != (i > 5) {
 					t.Fatalf("attempt %d: status %d; want 401 for five, then 429", i, known.Status)
 				}
+				// A throttled answer says when to come back, the same for both.
+				if ra := known.Header.Get("Retry-After"); (ra != "") != (i > 5) || ra != unknown.Header.Get("Retry-After") {
+					t.Fatalf("attempt %d: Retry-After %q (unknown account: %q)", i, ra, unknown.Header.Get("Retry-After"))
+				}
 			}
 		})
 	}

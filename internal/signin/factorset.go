@@ -331,9 +331,9 @@ func userError(err error) error {
 	var th *abuse.Throttled
 	switch {
 	case errors.As(err, &th) && th.Scope == abuse.ScopeSelfServiceAccount:
-		return UserError{Reason: "throttled_" + th.Scope, MessageKey: "mfa.self_service_closed", Status: http.StatusTooManyRequests}
+		return UserError{Reason: "throttled_" + th.Scope, MessageKey: "mfa.self_service_closed", Status: http.StatusTooManyRequests, RetryAfter: th.RetryAfter}
 	case errors.As(err, &th):
-		return UserError{Reason: "throttled_" + th.Scope, MessageKey: "mfa.throttled", Status: http.StatusTooManyRequests}
+		return UserError{Reason: "throttled_" + th.Scope, MessageKey: "mfa.throttled", Status: http.StatusTooManyRequests, RetryAfter: th.RetryAfter}
 	case errors.Is(err, mfa.ErrThrottled):
 		return UserError{Reason: "throttled", MessageKey: "mfa.throttled", Status: http.StatusTooManyRequests}
 	case errors.Is(err, mfa.ErrInvalidCode), errors.Is(err, mfa.ErrNotEnrolled):

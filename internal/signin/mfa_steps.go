@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
@@ -129,6 +131,7 @@ func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow
 			e.audit.Record(ctx, audit.Event{Type: audit.SignInMFAFailure, UserID: st.User.ID, Login: st.Login, App: st.Req.App,
 				Result: ue.Reason, Detail: map[string]string{"method": pf.Method}})
 			p := e.render.NewPage(r, "mfa.title", &loginData{FlowID: f.ID, Step: f.Step, Login: st.Login})
+			setRetryAfter(w, ue.RetryAfter)
 			return e.renderStep(w, r, f, st, ue.Status, map[string]string{"code": p.T(ue.MessageKey)})
 		}
 		return err
@@ -182,6 +185,19 @@ type UserError struct {
 	Reason     string
 	MessageKey string
 	Status     int
+	// RetryAfter is how long a throttled user should wait (0: unknown).
+	RetryAfter time.Duration
+}
+
+// setRetryAfter tells a throttled client when to come back, in whole
+// minutes: a real and an unknown account throttled a moment apart get the
+// same answer.
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	minutes := (d + time.Minute - 1) / time.Minute
+	w.Header().Set("Retry-After", strconv.Itoa(int(minutes)*60))
 }
 
 func (u UserError) Error() string { return "signin: " + u.Reason }

@@ -305,6 +305,7 @@ func (h *recoveryFlow) identify(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if c.Count > recoveryStarts {
+		setRetryAfter(w, c.ExpiresAt.Sub(h.e.now()))
 		return h.identifyPage(w, r, http.StatusTooManyRequests, "", "login.throttled")
 	}
 	rs := &recoveryState{}
@@ -434,6 +435,7 @@ func (h *recoveryFlow) verify(w http.ResponseWriter, r *http.Request, f store.Fl
 		}
 		h.e.audit.Record(ctx, audit.Event{Type: h.Event, UserID: accountID(rs), Login: st.Login, Result: "verify_failed",
 			Detail: map[string]string{"method": method, "reason": ue.Reason}})
+		setRetryAfter(w, ue.RetryAfter)
 		return h.show(w, r, f, st, ue.Status, map[string]string{"code_" + method: h.t(r, ue.MessageKey)}, "")
 	}
 	if method == mfa.MethodEmail {

@@ -23,6 +23,8 @@ type Browser struct {
 	Last   string // body of the last page
 	Status int    // status of the last page
 	URL    string // URL of the last page
+	// Header is the last page's response header.
+	Header http.Header
 }
 
 // New returns a browser for the site at base.
@@ -53,7 +55,7 @@ func (b *Browser) follow(first func() (*http.Response, error)) string {
 		resp.Body.Close()
 		loc := resp.Header.Get("Location")
 		if loc == "" || resp.StatusCode < 300 || resp.StatusCode > 399 {
-			b.Last, b.Status, b.URL = string(body), resp.StatusCode, resp.Request.URL.String()
+			b.Last, b.Status, b.URL, b.Header = string(body), resp.StatusCode, resp.Request.URL.String(), resp.Header
 			checkFormatting(b.T, b.URL, b.Last)
 			return b.Last
 		}
