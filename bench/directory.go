@@ -182,21 +182,33 @@ func (d *runDirectory) createUsers(runID string, n int) ([]*user, error) {
 // minimum age and no history, so each user can change the password again
 // and again; the rest follows the domain's defaults.
 func (d *runDirectory) liftMinimumAge(runID string, users []*user) error {
-	d.Group = "CN=bench-" + runID + "," + d.OU
-	req := ldap.NewAddRequest(d.Group, nil)
-	req.Attribute("objectClass", []string{"group"})
-	req.Attribute("sAMAccountName", []string{"bench-" + runID})
 	members := make([]string, len(users))
 	for i, u := range users {
 		members[i] = u.dn
 	}
+	var err error
+	if d.Group, d.PSO, err = d.groupWithPSO("bench-"+runID, members, 0); err != nil {
+		return err
+	}
+	return nil
+}
+
+// groupWithPSO creates the group name (in the run's OU) of members and a
+// PSO of the same name for it: no minimum age, no history, lockout after
+// threshold wrong passwords (0: none) in a 30-minute window. It returns
+// the group's and the PSO's DNs; the PSO's is "" when it was not created.
+func (d *runDirectory) groupWithPSO(name string, members []string, threshold int) (group, pso string, err error) {
+	group = "CN=" + name + "," + d.OU
+	req := ldap.NewAddRequest(group, nil)
+	req.Attribute("objectClass", []string{"group"})
+	req.Attribute("sAMAccountName", []string{name})
 	req.Attribute("member", members)
 	if err := d.a.add(req); err != nil {
-		return fmt.Errorf("create group: %w", err)
+		return "", "", fmt.Errorf("create group %s: %w", name, err)
 	}
 	interval := func(dur time.Duration) string { return strconv.FormatInt(-int64(dur/100), 10) }
-	d.PSO = "CN=bench-" + runID + ",CN=Password Settings Container,CN=System," + d.a.env.BaseDN
-	req = ldap.NewAddRequest(d.PSO, nil)
+	pso = "CN=" + name + ",CN=Password Settings Container,CN=System," + d.a.env.BaseDN
+	req = ldap.NewAddRequest(pso, nil)
 	req.Attribute("objectClass", []string{"msDS-PasswordSettings"})
 	req.Attribute("msDS-PasswordSettingsPrecedence", []string{"10"})
 	req.Attribute("msDS-PasswordReversibleEncryptionEnabled", []string{"FALSE"})
@@ -205,15 +217,14 @@ func (d *runDirectory) liftMinimumAge(runID string, users []*user) error {
 	req.Attribute("msDS-MinimumPasswordLength", []string{"7"})
 	req.Attribute("msDS-MinimumPasswordAge", []string{"0"})
 	req.Attribute("msDS-MaximumPasswordAge", []string{interval(42 * 24 * time.Hour)})
-	req.Attribute("msDS-LockoutThreshold", []string{"0"})
+	req.Attribute("msDS-LockoutThreshold", []string{strconv.Itoa(threshold)})
 	req.Attribute("msDS-LockoutObservationWindow", []string{interval(30 * time.Minute)})
 	req.Attribute("msDS-LockoutDuration", []string{interval(30 * time.Minute)})
-	req.Attribute("msDS-PSOAppliesTo", []string{d.Group})
+	req.Attribute("msDS-PSOAppliesTo", []string{group})
 	if err := d.a.add(req); err != nil {
-		d.PSO = ""
-		return fmt.Errorf("create PSO: %w", err)
+		return group, "", fmt.Errorf("create PSO %s: %w", name, err)
 	}
-	return nil
+	return group, pso, nil
 }
 
 // remove deletes the PSO and the OU with everything in it (tree delete),

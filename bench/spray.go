@@ -122,33 +122,13 @@ func (d *runDirectory) createSprayTargets(runID string, n int) ([]*sprayTarget, 
 		targets = append(targets, t)
 		members = append(members, t.dn)
 	}
-	group := "CN=spray-" + runID + "," + d.OU
-	req := ldap.NewAddRequest(group, nil)
-	req.Attribute("objectClass", []string{"group"})
-	req.Attribute("sAMAccountName", []string{"spray-" + runID})
-	req.Attribute("member", members)
-	if err := d.a.add(req); err != nil {
-		return targets, fmt.Errorf("create group: %w", err)
+	group, pso, err := d.groupWithPSO("spray-"+runID, members, sprayThreshold)
+	if group != "" {
+		d.created = append(d.created, group)
 	}
-	d.created = append(d.created, group)
-	interval := func(dur time.Duration) string { return strconv.FormatInt(-int64(dur/100), 10) }
-	d.SprayPSO = "CN=spray-" + runID + ",CN=Password Settings Container,CN=System," + d.a.env.BaseDN
-	req = ldap.NewAddRequest(d.SprayPSO, nil)
-	req.Attribute("objectClass", []string{"msDS-PasswordSettings"})
-	req.Attribute("msDS-PasswordSettingsPrecedence", []string{"10"})
-	req.Attribute("msDS-PasswordReversibleEncryptionEnabled", []string{"FALSE"})
-	req.Attribute("msDS-PasswordHistoryLength", []string{"0"})
-	req.Attribute("msDS-PasswordComplexityEnabled", []string{"TRUE"})
-	req.Attribute("msDS-MinimumPasswordLength", []string{"7"})
-	req.Attribute("msDS-MinimumPasswordAge", []string{"0"})
-	req.Attribute("msDS-MaximumPasswordAge", []string{interval(42 * 24 * time.Hour)})
-	req.Attribute("msDS-LockoutThreshold", []string{strconv.Itoa(sprayThreshold)})
-	req.Attribute("msDS-LockoutObservationWindow", []string{interval(30 * time.Minute)})
-	req.Attribute("msDS-LockoutDuration", []string{interval(30 * time.Minute)})
-	req.Attribute("msDS-PSOAppliesTo", []string{group})
-	if err := d.a.add(req); err != nil {
-		d.SprayPSO = ""
-		return targets, fmt.Errorf("create the spray's PSO: %w", err)
+	d.SprayPSO = pso
+	if err != nil {
+		return targets, err
 	}
 	return targets, nil
 }
