@@ -217,8 +217,10 @@ func (ss *Sessions) accountNow(ctx context.Context, ids directory.IDLookup, user
 }
 
 // accountProblem is why an account in state st may not keep a session at
-// now, or "". A lockout that has run out by now no longer counts (a cached
-// answer may be older than its end).
+// now, or "": the one judgement of an account's state, which a passkey
+// sign-in, a bind the DC accepted (passwordState) and recovery
+// (recoverable) read too. A lockout that has run out by now no longer
+// counts (a cached answer may be older than its end).
 func accountProblem(st directory.AccountState, now time.Time) string {
 	switch {
 	case st.Disabled:

@@ -289,8 +289,8 @@ func (h *recoveryFlow) staleOr(w http.ResponseWriter, r *http.Request, f store.F
 // its time is over), and is treated like an unknown one. A locked account
 // and an expired password may: that is what the flows are for.
 func recoverable(u *directory.User, now time.Time) bool {
-	s := u.State
-	return !s.Disabled && (s.AccountExpires.IsZero() || now.Before(s.AccountExpires))
+	p := accountProblem(u.State, now)
+	return p != "account_disabled" && p != "account_expired"
 }
 
 // identify starts a flow for the account named, known or not.

@@ -465,18 +465,13 @@ func (e *Engine) postPasskey(w http.ResponseWriter, r *http.Request, f store.Flo
 		return fail(http.StatusUnauthorized, "mfa.invalid")
 	}
 	now := e.now()
-	key := ""
-	switch s := u.State; {
-	case s.Disabled:
-		key = "login.disabled"
-	case !s.AccountExpires.IsZero() && !now.Before(s.AccountExpires):
-		key = "login.account_expired"
-	case s.Locked:
-		key = "login.locked"
-	case s.MustChange || (!s.PasswordExpires.IsZero() && !now.Before(s.PasswordExpires)):
-		key = "login.passkey_change_first"
-	}
-	if key != "" {
+	// The account's state, judged as for a session (accountProblem): a
+	// passkey proves the user, not that the account may sign in.
+	if problem := accountProblem(u.State, now); problem != "" {
+		key := map[string]string{
+			"account_disabled": "login.disabled", "account_expired": "login.account_expired", "account_locked": "login.locked",
+			"password_must_change": "login.passkey_change_first", "password_expired": "login.passkey_change_first",
+		}[problem]
 		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, UserID: u.ID, Login: u.UPN, App: st.Req.App, Result: "passkey_account_state"})
 		return fail(http.StatusForbidden, key)
 	}
@@ -489,10 +484,10 @@ func (e *Engine) postPasskey(w http.ResponseWriter, r *http.Request, f store.Flo
 // passwordState is the error a successful bind should have given for u's
 // password at now: must change, expired, or nil.
 func passwordState(u *directory.User, now time.Time) error {
-	switch st := u.State; {
-	case st.MustChange:
+	switch accountProblem(u.State, now) {
+	case "password_must_change":
 		return directory.ErrMustChangePassword
-	case !st.PasswordExpires.IsZero() && !now.Before(st.PasswordExpires):
+	case "password_expired":
 		return directory.ErrPasswordExpired
 	}
 	return nil
