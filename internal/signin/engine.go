@@ -198,11 +198,17 @@ func (e *Engine) admit(ctx context.Context, req Request, res *Result, since time
 	case !d.Satisfied():
 		return nil, nil
 	}
+	return grant(res, d), nil
+}
+
+// grant is res as the policy's satisfied decision d lets the protocol use
+// it: the MFA claim only where d allows it.
+func grant(res *Result, d policy.Decision) *Result {
 	res.mfaClaim = d.MFAClaim
 	if !d.MFAClaim {
 		res.Methods = slices.DeleteFunc(slices.Clone(res.Methods), func(m string) bool { return m == "mfa" })
 	}
-	return res, nil
+	return res
 }
 
 // Authenticate is what a protocol calls. It returns the result when the
@@ -245,7 +251,7 @@ func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Reques
 			return nil, e.deny(ctx, req, res, d)
 		}
 		if d.Satisfied() {
-			return e.admit(ctx, req, res, time.Time{})
+			return grant(res, d), nil
 		}
 	}
 	bind := e.ensureBinding(w, r)
