@@ -468,10 +468,15 @@ func (e *Engine) postPasskey(w http.ResponseWriter, r *http.Request, f store.Flo
 	// The account's state, judged as for a session (accountProblem): a
 	// passkey proves the user, not that the account may sign in.
 	if problem := accountProblem(u.State, now); problem != "" {
-		key := map[string]string{
-			"account_disabled": "login.disabled", "account_expired": "login.account_expired", "account_locked": "login.locked",
-			"password_must_change": "login.passkey_change_first", "password_expired": "login.passkey_change_first",
-		}[problem]
+		key := "login.passkey_change_first" // the password must change or has expired
+		switch problem {
+		case "account_disabled":
+			key = "login.disabled"
+		case "account_expired":
+			key = "login.account_expired"
+		case "account_locked":
+			key = "login.locked"
+		}
 		e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, UserID: u.ID, Login: u.UPN, App: st.Req.App, Result: "passkey_account_state"})
 		return fail(http.StatusForbidden, key)
 	}
