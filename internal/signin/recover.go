@@ -213,7 +213,7 @@ func (h *recoveryFlow) page(w http.ResponseWriter, r *http.Request, status int, 
 	}
 	p.Notice = notice
 	if d.Step == StepNewPassword {
-		d.NewPassword = h.e.NewPasswordForm(h.e.ResetPolicyFor(r.Context(), u), u, &p, true)
+		d.NewPassword = h.e.NewPasswordForm(h.e.ResetPolicyFor(r.Context(), u), u, &p, FieldNew, PasswordFields{})
 	}
 	return h.e.render.Render(w, "password_reset", status, p)
 }

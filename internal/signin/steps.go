@@ -150,7 +150,7 @@ func (e *Engine) renderStep(w http.ResponseWriter, r *http.Request, f store.Flow
 		}
 		return e.renderFactorStep(w, r, f, st, &p, &d, status)
 	case StepChangePassword:
-		return e.renderChangePassword(w, r, f, st, &p, status)
+		return e.renderChangePassword(w, r, f, st, &p, status, FieldNew, PasswordFields{})
 	case StepIdentify:
 		if err := e.offerPasskey(r, f, &st, &d); err != nil {
 			return e.staleOr(w, r, f, err)
