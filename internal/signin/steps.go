@@ -208,9 +208,10 @@ func (e *Engine) postIdentify(w http.ResponseWriter, r *http.Request, f store.Fl
 	}
 	login := strings.TrimSpace(r.PostFormValue("login"))
 	if login == "" || len(login) > maxLoginLen {
-		p := e.render.NewPage(r, "login.title", loginData{FlowID: f.ID, Step: f.Step})
-		p.Errors["login"] = p.T("login.required")
-		return e.render.Render(w, "login_identify", http.StatusUnprocessableEntity, p)
+		// The page again, with its passkey offer (a new request: each is
+		// used once).
+		p := e.render.NewPage(r, "login.title", nil)
+		return e.renderStep(w, r, f, st, http.StatusUnprocessableEntity, map[string]string{"login": p.T("login.required")})
 	}
 	st.Login = login
 	return e.moveTo(r.Context(), w, r, f, StepPassword, st)
