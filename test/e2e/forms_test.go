@@ -20,6 +20,7 @@ import (
 // (aria-describedby, in order).
 type formState struct {
 	Active    string            `json:"active"`
+	Headings  []int             `json:"headings"` // the levels of the page's headings, in order
 	Filled    map[string]bool   `json:"filled"`
 	Invalid   map[string]bool   `json:"invalid"`
 	Described map[string]string `json:"described"`
@@ -29,7 +30,8 @@ type formState struct {
 // frames, by when the browser has given the autofocus field the focus.
 const formStateJS = `new Promise(function (done) {
   function state() {
-    var s = {active: document.activeElement ? document.activeElement.id : '', filled: {}, invalid: {}, described: {}};
+    var s = {active: document.activeElement ? document.activeElement.id : '', filled: {}, invalid: {}, described: {},
+      headings: Array.from(document.querySelectorAll('h1, h2, h3, h4, h5, h6')).map(function (h) { return Number(h.tagName[1]); })};
     document.querySelectorAll('main input:not([type=hidden]), main button').forEach(function (el) {
       if (!el.id) { return; }
       s.filled[el.id] = el.tagName === 'INPUT' && el.value !== '';
@@ -45,9 +47,19 @@ const formStateJS = `new Promise(function (done) {
   if (document.readyState === 'complete') { settle(); } else { addEventListener('load', settle); }
 })`
 
+// formState reads the page's formState, and fails the test unless the
+// page has one h1 (the layout's) and skips no heading level.
 func (b *Browser) formState() formState {
 	b.t.Helper()
-	return Run(b, chromedp.Evaluate[formState](formStateJS, chromedp.EvalAwaitPromise))
+	s := Run(b, chromedp.Evaluate[formState](formStateJS, chromedp.EvalAwaitPromise))
+	ok := len(s.Headings) > 0 && s.Headings[0] == 1
+	for i := 1; ok && i < len(s.Headings); i++ {
+		ok = s.Headings[i] != 1 && s.Headings[i] <= s.Headings[i-1]+1
+	}
+	if !ok {
+		b.t.Errorf("the page's headings are h%v: want one h1 first, and no level skipped", s.Headings)
+	}
+	return s
 }
 
 // submitForm submits the form of the field with id and waits for the page
