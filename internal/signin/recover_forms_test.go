@@ -21,7 +21,9 @@ import (
 // and recovery codes (recoveringFactors) and email codes (mailingFactors).
 type everyMethod struct{ *mailingFactors }
 
-func (everyMethod) RecoveryMethods() []string { return []string{"webauthn", "totp", "email", "recovery"} }
+func (everyMethod) RecoveryMethods() []string {
+	return []string{"webauthn", "totp", "email", "recovery"}
+}
 
 // resetFormsEnv serves a reset at /password/reset offering every method,
 // for alice, who has a mail address and an authenticator app ("123456").
