@@ -268,6 +268,7 @@ func (a *App) buildWeb() error {
 		return err
 	}
 	a.Renderer = r
+	logBranding(a.Log, r.Branding())
 	a.CSRF = web.NewCSRF(a.Secrets.DeriveKey("csrf"), isHTTPS(a.Config.Issuer))
 	a.Audit = audit.New(a.Store, a.Log.With("component", "audit"), a.Now)
 	if a.Factors, err = a.buildFactors(); err != nil {

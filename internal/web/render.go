@@ -52,12 +52,12 @@ type Brand struct {
 // Renderer renders the pages: built-in templates, or an override
 // directory's of the same name.
 type Renderer struct {
-	pages   map[string]*template.Template
-	catalog *Catalog
-	brand   Brand
-	ui      config.UI
-	static  http.Handler
-	brandCS []byte
+	pages    map[string]*template.Template
+	catalog  *Catalog
+	brand    Brand
+	ui       config.UI
+	static   http.Handler
+	branding Branding
 }
 
 // NewRenderer parses every page template with the layout.
@@ -119,9 +119,15 @@ func NewRenderer(ui config.UI) (*Renderer, error) {
 	}
 	sub, _ := fs.Sub(staticFS, "static")
 	r.static = http.FileServerFS(sub)
-	r.brandCS = []byte(fmt.Sprintf(":root{--primary:%s}\n", ui.PrimaryColor))
+	if r.branding, err = NewBranding(ui); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
+
+// Branding returns brand.css and the colour adjustments behind it, which
+// the caller should tell the operator about.
+func (r *Renderer) Branding() Branding { return r.branding }
 
 // Catalog returns the message catalogs.
 func (r *Renderer) Catalog() *Catalog { return r.catalog }
@@ -153,7 +159,7 @@ func (r *Renderer) Render(w http.ResponseWriter, name string, status int, p Page
 
 // StaticHandler serves /static/: the override directory's file when it
 // has one, else the built-in; /static/brand.css carries the configured
-// colour and /static/logo the configured logo.
+// colour (see NewBranding) and /static/logo the configured logo.
 func (r *Renderer) StaticHandler() http.Handler {
 	return http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
@@ -161,7 +167,7 @@ func (r *Renderer) StaticHandler() http.Handler {
 		switch {
 		case name == "brand.css":
 			w.Header().Set("Content-Type", "text/css; charset=utf-8")
-			_, _ = w.Write(r.brandCS)
+			_, _ = w.Write(r.branding.CSS)
 			return
 		case name == "logo" && r.ui.LogoFile != "":
 			http.ServeFile(w, req, r.ui.LogoFile)
