@@ -40,6 +40,17 @@ func (p Page) Languages() []string { return p.catalog.Languages() }
 // T translates key into the page's language.
 func (p Page) T(key string, args ...any) string { return p.catalog.T(p.Lang, key, args...) }
 
+// DocumentTitle is the page's <title>: "<page title> – <brand>", or the
+// brand alone when the page's title is the brand's name, so that no
+// title says it twice.
+func (p Page) DocumentTitle() string {
+	t := strings.TrimSpace(p.T(p.Title))
+	if t == "" || strings.EqualFold(t, strings.TrimSpace(p.Brand.Name)) {
+		return p.Brand.Name
+	}
+	return t + " – " + p.Brand.Name
+}
+
 // FieldError returns the error message for a field, or "".
 func (p Page) FieldError(field string) string { return p.Errors[field] }
 
