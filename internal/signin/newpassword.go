@@ -36,7 +36,7 @@ func (e *Engine) NewPasswordForm(pol directory.Policy, u *directory.User, p *web
 	f := NewPasswordForm{Autofocus: autofocus}
 	add := func(kind, value, text string) { f.Rules = append(f.Rules, Rule{Kind: kind, Value: value, Text: text}) }
 	if pol.MinLength > 0 {
-		add("min_length", strconv.Itoa(pol.MinLength), p.T("change.rule_length", pol.MinLength))
+		add("min_length", strconv.Itoa(pol.MinLength), p.T("change.rule_length", "count", pol.MinLength))
 	}
 	if pol.Complexity {
 		add("complexity", "3", p.T("change.rule_complexity"))
@@ -46,7 +46,7 @@ func (e *Engine) NewPasswordForm(pol directory.Policy, u *directory.User, p *web
 		}
 	}
 	if pol.HistoryLength > 1 {
-		add("history", "", p.T("change.rule_history", pol.HistoryLength))
+		add("history", "", p.T("change.rule_history", "count", pol.HistoryLength))
 	} else if pol.HistoryLength == 1 {
 		add("history", "", p.T("change.rule_history_one"))
 	}
@@ -75,7 +75,7 @@ func PolicyMessage(p *web.Page, pol directory.Policy, v []directory.PolicyViolat
 		switch x.Reason {
 		case directory.ReasonTooShort:
 			if pol.MinLength > 0 {
-				msg = p.T("policy.too_short", pol.MinLength)
+				msg = p.T("policy.too_short", "count", pol.MinLength)
 			}
 		case directory.ReasonComplexity:
 			msg = p.T("policy.complexity")
@@ -84,14 +84,14 @@ func PolicyMessage(p *web.Page, pol directory.Policy, v []directory.PolicyViolat
 		case directory.ReasonHistory:
 			msg = p.T("policy.history_one")
 			if pol.HistoryLength > 1 {
-				msg = p.T("policy.history", pol.HistoryLength)
+				msg = p.T("policy.history", "count", pol.HistoryLength)
 			}
 		case directory.ReasonTooYoung:
 			switch {
 			case pol.MinAge >= 48*time.Hour:
-				msg = p.T("policy.too_young_days", int(pol.MinAge.Hours()/24))
+				msg = p.T("policy.too_young_days", "days", int(pol.MinAge.Hours()/24))
 			case pol.MinAge >= 2*time.Hour:
-				msg = p.T("policy.too_young_hours", int(pol.MinAge.Hours()))
+				msg = p.T("policy.too_young_hours", "hours", int(pol.MinAge.Hours()))
 			default:
 				msg = p.T("policy.too_young_soon")
 			}

@@ -204,17 +204,14 @@ func (h *recoveryFlow) t(r *http.Request, key string, args ...any) string {
 	return c.T(c.Language(r), key, args...)
 }
 
-// page renders d with field errors errs (already worded) and, when notice
-// is set, the catalog message notice formatted with args.
-func (h *recoveryFlow) page(w http.ResponseWriter, r *http.Request, status int, d *recoveryData, u *directory.User, errs map[string]string, notice string, args ...any) error {
+// page renders d with field errors errs and notice, both already worded.
+func (h *recoveryFlow) page(w http.ResponseWriter, r *http.Request, status int, d *recoveryData, u *directory.User, errs map[string]string, notice string) error {
 	d.Path, d.Intro = h.Path, h.Intro
 	p := h.e.render.NewPage(r, h.Title, d)
 	for k, v := range errs {
 		p.Errors[k] = v
 	}
-	if notice != "" {
-		p.Notice = p.T(notice, args...)
-	}
+	p.Notice = notice
 	if d.Step == StepNewPassword {
 		d.NewPassword = h.e.NewPasswordForm(h.e.ResetPolicyFor(r.Context(), u), u, &p, true)
 	}
@@ -241,7 +238,7 @@ func (h *recoveryFlow) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return h.show(w, r, f, st, http.StatusOK, nil, "")
+	return h.show(w, r, f, st, http.StatusOK, nil, false)
 }
 
 func (h *recoveryFlow) load(r *http.Request, id string) (store.Flow, flowState, error) {
@@ -363,7 +360,7 @@ func (h *recoveryFlow) methods() []string {
 
 // show renders the flow's current step. A passkey offer gets a new request
 // each time it is shown (each is used once), kept in the flow.
-func (h *recoveryFlow) show(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, status int, errs map[string]string, notice string) error {
+func (h *recoveryFlow) show(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, status int, errs map[string]string, emailSent bool) error {
 	rs := st.Recovery
 	d := &recoveryData{FlowID: f.ID, Step: f.Step, Verified: rs.Verified}
 	if f.Step == StepVerify {
@@ -384,11 +381,11 @@ func (h *recoveryFlow) show(w http.ResponseWriter, r *http.Request, f store.Flow
 			d.Passkey = opts
 		}
 	}
-	var args []any
-	if notice == "reset.email_sent" {
-		args = []any{d.Destination}
+	notice := ""
+	if emailSent {
+		notice = h.t(r, "reset.email_sent", "address", d.Destination)
 	}
-	return h.page(w, r, status, d, st.User, errs, notice, args...)
+	return h.page(w, r, status, d, st.User, errs, notice)
 }
 
 func setPending(rs *recoveryState, method string, data []byte) {
@@ -411,7 +408,7 @@ func (h *recoveryFlow) verify(w http.ResponseWriter, r *http.Request, f store.Fl
 	rs := st.Recovery
 	method := r.PostFormValue("method")
 	if !slices.Contains(h.methods(), method) {
-		return h.show(w, r, f, st, http.StatusBadRequest, nil, "")
+		return h.show(w, r, f, st, http.StatusBadRequest, nil, false)
 	}
 	if method == mfa.MethodEmail && r.PostFormValue("send") == "1" {
 		return h.sendCode(w, r, f, st)
@@ -436,7 +433,7 @@ func (h *recoveryFlow) verify(w http.ResponseWriter, r *http.Request, f store.Fl
 		h.e.audit.Record(ctx, audit.Event{Type: h.Event, UserID: accountID(rs), Login: st.Login, Result: "verify_failed",
 			Detail: map[string]string{"method": method, "reason": ue.Reason}})
 		setRetryAfter(w, ue.RetryAfter)
-		return h.show(w, r, f, st, ue.Status, map[string]string{"code_" + method: h.t(r, ue.MessageKey)}, "")
+		return h.show(w, r, f, st, ue.Status, map[string]string{"code_" + method: h.t(r, ue.MessageKey)}, false)
 	}
 	if method == mfa.MethodEmail {
 		delete(rs.Pending, method)
@@ -466,7 +463,7 @@ func (h *recoveryFlow) verify(w http.ResponseWriter, r *http.Request, f store.Fl
 		if support == "" {
 			support = h.t(r, "reset.helpdesk_generic")
 		}
-		return h.page(w, r, http.StatusOK, &recoveryData{Done: true}, nil, map[string]string{"": h.t(r, "reset.no_factor", support)}, "")
+		return h.page(w, r, http.StatusOK, &recoveryData{Done: true}, nil, map[string]string{"": h.t(r, "reset.no_factor", "helpdesk", support)}, "")
 	}
 	if err := h.e.saveFlow(ctx, f.ID, f.Step, next, st); err != nil {
 		return h.staleOr(w, r, f, err)
@@ -507,7 +504,7 @@ func (h *recoveryFlow) sendCode(w http.ResponseWriter, r *http.Request, f store.
 		if err := h.e.saveFlow(ctx, f.ID, f.Step, f.Step, st); err != nil {
 			return h.staleOr(w, r, f, err)
 		}
-		return h.show(w, r, f, st, http.StatusOK, nil, "reset.email_sent")
+		return h.show(w, r, f, st, http.StatusOK, nil, true)
 	case errors.Is(err, mfa.ErrThrottled):
 		status, errs = http.StatusTooManyRequests, map[string]string{"code_" + mfa.MethodEmail: h.t(r, "reset.email_throttled")}
 	case errors.Is(err, errMailFailed):
@@ -517,7 +514,7 @@ func (h *recoveryFlow) sendCode(w http.ResponseWriter, r *http.Request, f store.
 	}
 	h.e.audit.Record(ctx, audit.Event{Type: h.Event, UserID: accountID(rs), Login: st.Login, Result: "code_not_sent",
 		Detail: map[string]string{"method": mfa.MethodEmail, "reason": mfa.Reason(err)}})
-	return h.show(w, r, f, st, status, errs, "")
+	return h.show(w, r, f, st, status, errs, false)
 }
 
 // sendOrDecoy sends the code, or makes the decoy. It returns the pending
@@ -591,7 +588,7 @@ func (h *recoveryFlow) newPassword(w http.ResponseWriter, r *http.Request, f sto
 		return web.Errorf(http.StatusBadRequest, "This cannot continue. Start again.", fmt.Errorf("signin: %s flow %s at %s without a user", h.Kind, f.ID, f.Step))
 	}
 	again := func(status int, field, msg string) error {
-		return h.show(w, r, f, st, status, map[string]string{field: msg}, "")
+		return h.show(w, r, f, st, status, map[string]string{field: msg}, false)
 	}
 	newPW, confirm := r.PostFormValue("new_password"), r.PostFormValue("confirm_password")
 	switch {
@@ -641,7 +638,7 @@ func (h *recoveryFlow) end(w http.ResponseWriter, r *http.Request, f store.Flow,
 		if errors.As(err, &pe) && f.Step == StepNewPassword {
 			p := h.e.render.NewPage(r, h.Title, nil)
 			msg := PolicyMessage(&p, h.e.ResetPolicyFor(ctx, u), pe.Violations)
-			return h.show(w, r, f, st, http.StatusUnprocessableEntity, map[string]string{"new_password": msg}, "")
+			return h.show(w, r, f, st, http.StatusUnprocessableEntity, map[string]string{"new_password": msg}, false)
 		}
 		return err
 	}
@@ -650,5 +647,5 @@ func (h *recoveryFlow) end(w http.ResponseWriter, r *http.Request, f store.Flow,
 	if err := h.e.flows.DeleteFlow(ctx, f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		h.e.log.WarnContext(ctx, "ending the flow", "event", h.Kind, "err", err)
 	}
-	return h.page(w, r, http.StatusOK, &recoveryData{Done: true}, nil, nil, notice)
+	return h.page(w, r, http.StatusOK, &recoveryData{Done: true}, nil, nil, h.t(r, notice))
 }

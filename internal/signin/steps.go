@@ -240,9 +240,9 @@ func (e *Engine) staleOr(w http.ResponseWriter, r *http.Request, f store.Flow, e
 func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
 	ctx := r.Context()
 	password := r.PostFormValue("password")
-	fail := func(status int, key string, args ...any) error {
+	fail := func(status int, key string) error {
 		p := e.render.NewPage(r, "login.title", loginData{FlowID: f.ID, Step: f.Step, Login: st.Login})
-		p.Errors[""] = p.T(key, args...)
+		p.Errors[""] = p.T(key)
 		return e.render.Render(w, "login_password", status, p)
 	}
 	if password == "" || len(password) > maxPasswordLen {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -16,6 +17,13 @@ var localeFS embed.FS
 
 // Catalog holds the message catalogs, one per language, and picks a
 // language for each request from Accept-Language.
+//
+// Messages take named arguments: "You are signed in as {name}." is
+// rendered by T(lang, key, "name", "Alice"). A message never holds a fmt
+// verb, every language has the same keys, and each message of a key names
+// the same arguments in every language; LoadCatalog refuses a catalog that
+// breaks one of these, so a translation cannot leak "%!(EXTRA …)" or lose
+// an argument.
 type Catalog struct {
 	msgs    map[string]map[string]string
 	tags    []language.Tag
@@ -23,8 +31,28 @@ type Catalog struct {
 	matcher language.Matcher
 }
 
+// placeholder is a named argument in a message: {name}.
+var placeholder = regexp.MustCompile(`\{([a-z][a-z0-9_]*)\}`)
+
+// fmtVerb is what a message written for fmt would hold.
+var fmtVerb = regexp.MustCompile(`%(?:\[\d+\])?[-+#0]*\d*(?:\.\d+)?[a-zA-Z]`)
+
+// Placeholders lists the named arguments message msg takes, sorted.
+func Placeholders(msg string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range placeholder.FindAllStringSubmatch(msg, -1) {
+		if !seen[m[1]] {
+			seen[m[1]] = true
+			out = append(out, m[1])
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // LoadCatalog reads the embedded catalogs; def is the fallback language
-// and comes first. Every catalog must have every key English has.
+// and comes first.
 func LoadCatalog(def string) (*Catalog, error) {
 	entries, err := localeFS.ReadDir("locales")
 	if err != nil {
@@ -45,12 +73,8 @@ func LoadCatalog(def string) (*Catalog, error) {
 	if _, ok := c.msgs[def]; !ok {
 		return nil, fmt.Errorf("no catalog for default language %q", def)
 	}
-	for lang, m := range c.msgs {
-		for k := range c.msgs["en"] {
-			if _, ok := m[k]; !ok {
-				return nil, fmt.Errorf("locale %s lacks %q", lang, k)
-			}
-		}
+	if err := c.check(); err != nil {
+		return nil, err
 	}
 	c.names = append(c.names, def)
 	var rest []string
@@ -68,6 +92,44 @@ func LoadCatalog(def string) (*Catalog, error) {
 	return c, nil
 }
 
+// check holds the catalogs to one key set (English's) and one set of
+// named arguments per key, with no fmt verbs and no empty message.
+func (c *Catalog) check() error {
+	en, ok := c.msgs["en"]
+	if !ok {
+		return fmt.Errorf("no English catalog (en.json), which every other is checked against")
+	}
+	var problems []string
+	for lang, m := range c.msgs {
+		for k := range en {
+			if _, ok := m[k]; !ok {
+				problems = append(problems, fmt.Sprintf("locale %s lacks %q", lang, k))
+			}
+		}
+		for k, msg := range m {
+			ref, ok := en[k]
+			if !ok {
+				problems = append(problems, fmt.Sprintf("locale %s has %q, which English lacks", lang, k))
+				continue
+			}
+			if strings.TrimSpace(msg) == "" {
+				problems = append(problems, fmt.Sprintf("locale %s: %q is empty", lang, k))
+			}
+			if v := fmtVerb.FindString(msg); v != "" {
+				problems = append(problems, fmt.Sprintf("locale %s: %q holds the fmt verb %q; use a named argument like {count}", lang, k, v))
+			}
+			if got, want := strings.Join(Placeholders(msg), ","), strings.Join(Placeholders(ref), ","); got != want {
+				problems = append(problems, fmt.Sprintf("locale %s: %q takes {%s} but English takes {%s}", lang, k, got, want))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return fmt.Errorf("message catalog: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
 // Language picks the best catalog for the request (a "lang" cookie set by
 // the language switcher wins over Accept-Language).
 func (c *Catalog) Language(r *http.Request) string {
@@ -80,8 +142,27 @@ func (c *Catalog) Language(r *http.Request) string {
 	return c.names[i]
 }
 
-// T returns the message key in lang formatted with args; a missing key
-// shows the key itself so it is noticed, never an empty string.
+// Has reports whether key is a message.
+func (c *Catalog) Has(key string) bool {
+	_, ok := c.msgs["en"][key]
+	return ok
+}
+
+// Keys lists every message key, sorted.
+func (c *Catalog) Keys() []string {
+	keys := make([]string, 0, len(c.msgs["en"]))
+	for k := range c.msgs["en"] {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// T returns message key in lang with its named arguments filled in from
+// args, given as name, value pairs. A missing key shows the key itself so
+// it is noticed, never an empty string; an argument the message lacks or
+// a placeholder without an argument shows as "%!{name}(MISSING)" or
+// "%!(EXTRA name)", which the page tests look for.
 func (c *Catalog) T(lang, key string, args ...any) string {
 	m, ok := c.msgs[lang][key]
 	if !ok {
@@ -89,10 +170,36 @@ func (c *Catalog) T(lang, key string, args ...any) string {
 			return key
 		}
 	}
-	if len(args) == 0 {
+	if len(args) == 0 && !strings.Contains(m, "{") {
 		return m
 	}
-	return fmt.Sprintf(m, args...)
+	vals := map[string]string{}
+	var bad []string
+	for i := 0; i < len(args); i += 2 {
+		name, ok := args[i].(string)
+		if !ok || i+1 >= len(args) {
+			bad = append(bad, fmt.Sprintf("%%!(BADARGS %v)", args[i]))
+			continue
+		}
+		vals[name] = fmt.Sprint(args[i+1])
+	}
+	used := map[string]bool{}
+	out := placeholder.ReplaceAllStringFunc(m, func(ph string) string {
+		name := ph[1 : len(ph)-1]
+		v, ok := vals[name]
+		if !ok {
+			return "%!" + ph + "(MISSING)"
+		}
+		used[name] = true
+		return v
+	})
+	for name := range vals {
+		if !used[name] {
+			bad = append(bad, "%!(EXTRA "+name+")")
+		}
+	}
+	sort.Strings(bad)
+	return out + strings.Join(bad, "")
 }
 
 // Languages lists the languages with a catalog, the default first.
