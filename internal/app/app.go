@@ -263,7 +263,9 @@ func passwordChecker(cfg config.Config) (*password.Checker, error) {
 
 // buildWeb builds what the pages need and the sign-in engine.
 func (a *App) buildWeb() error {
-	r, err := web.NewRenderer(a.Config.UI)
+	ui := a.Config.UI
+	ui.UsernameExample = UsernameExample(a.Config)
+	r, err := web.NewRenderer(ui)
 	if err != nil {
 		return err
 	}

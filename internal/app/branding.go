@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"strings"
 
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
@@ -50,4 +52,43 @@ func logBranding(log *slog.Logger, b web.Branding) {
 		}
 		log.Log(context.Background(), level, msg, adj.LogAttrs()...)
 	}
+}
+
+// UsernameExample is the example sign-in name the sign-in page shows:
+// ui.username_example when set; else, when users may sign in with a UPN
+// or mail address, "name@" the domain they most likely have — the first
+// Entra app's first domain (the UPN suffix Microsoft 365 knows them by),
+// else the AD domain (discover_domain, or base_dn's DC= parts); else
+// none, rather than a domain nobody has.
+func UsernameExample(cfg config.Config) string {
+	if cfg.UI.UsernameExample != "" {
+		return cfg.UI.UsernameExample
+	}
+	if cfg.Directory.Type != "activedirectory" {
+		return ""
+	}
+	ad := cfg.Directory.ActiveDirectory
+	if !slices.ContainsFunc(ad.LoginAttributes, func(a string) bool {
+		return strings.EqualFold(a, "userPrincipalName") || strings.EqualFold(a, "mail")
+	}) {
+		return ""
+	}
+	for _, a := range cfg.Apps {
+		if a.Type == "entra" && len(a.Domains) > 0 {
+			return "name@" + a.Domains[0]
+		}
+	}
+	if ad.DiscoverDomain != "" {
+		return "name@" + strings.ToLower(ad.DiscoverDomain)
+	}
+	var labels []string
+	for _, rdn := range strings.Split(ad.BaseDN, ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(rdn), "="); ok && strings.EqualFold(strings.TrimSpace(k), "DC") {
+			labels = append(labels, strings.ToLower(strings.TrimSpace(v)))
+		}
+	}
+	if len(labels) < 2 {
+		return ""
+	}
+	return "name@" + strings.Join(labels, ".")
 }

@@ -58,6 +58,9 @@ func (p Page) FieldError(field string) string { return p.Errors[field] }
 type Brand struct {
 	Name    string
 	HasLogo bool
+	// UsernameExample is the example sign-in name under the user name
+	// field; empty: none is shown.
+	UsernameExample string
 }
 
 // Renderer renders the pages: built-in templates, or an override
@@ -78,7 +81,7 @@ func NewRenderer(ui config.UI) (*Renderer, error) {
 		return nil, err
 	}
 	r := &Renderer{pages: map[string]*template.Template{}, catalog: cat, ui: ui,
-		brand: Brand{Name: ui.Name, HasLogo: ui.LogoFile != ""}}
+		brand: Brand{Name: ui.Name, HasLogo: ui.LogoFile != "", UsernameExample: ui.UsernameExample}}
 	var problems []string
 	read := func(name string) ([]byte, error) {
 		if ui.OverrideDir != "" {
