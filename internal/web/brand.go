@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"os"
@@ -32,11 +33,11 @@ func ParseColor(s string) (RGB, error) {
 	if !ok || len(h) != 6 {
 		return RGB{}, fmt.Errorf("not a colour like #1f5fbf: %q", s)
 	}
-	v, err := strconv.ParseUint(h, 16, 32)
+	v, err := hex.DecodeString(h)
 	if err != nil {
 		return RGB{}, fmt.Errorf("not a colour like #1f5fbf: %q", s)
 	}
-	return RGB{uint8(v >> 16), uint8(v >> 8), uint8(v)}, nil
+	return RGB{v[0], v[1], v[2]}, nil
 }
 
 // String is the colour as #rrggbb.
