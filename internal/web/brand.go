@@ -342,7 +342,7 @@ type Branding struct {
 //     configured, in both schemes;
 //   - --on-primary, the button's text: white, or black when white does not
 //     reach 4.5:1 on the colour;
-//   - --primary-text, links and the secondary buttons' text and border:
+//   - --link, links and the secondary buttons' text and border:
 //     the colour, or its closest shade that reaches 4.5:1 against both
 //     backgrounds of each scheme;
 //   - --focus, the focus ring: likewise at 3:1.
@@ -379,8 +379,8 @@ func NewBranding(ui config.UI) (Branding, error) {
 	lightText, lightFocus := shade(text, "light", pal.Light, TextContrast), shade(focus, "light", pal.Light, NonTextContrast)
 	darkText, darkFocus := shade(text, "dark", pal.Dark, TextContrast), shade(focus, "dark", pal.Dark, NonTextContrast)
 	var css bytes.Buffer
-	fmt.Fprintf(&css, ":root{--primary:%s;--on-primary:%s;--primary-text:%s;--focus:%s}\n", primary, onPrimary, lightText, lightFocus)
-	fmt.Fprintf(&css, "@media (prefers-color-scheme: dark){:root{--primary-text:%s;--focus:%s}}\n", darkText, darkFocus)
+	fmt.Fprintf(&css, ":root{--primary:%s;--on-primary:%s;--link:%s;--focus:%s}\n", primary, onPrimary, lightText, lightFocus)
+	fmt.Fprintf(&css, "@media (prefers-color-scheme: dark){:root{--link:%s;--focus:%s}}\n", darkText, darkFocus)
 	b.CSS = css.Bytes()
 	return b, nil
 }

@@ -247,7 +247,7 @@ func TestBrandCSSServesShadesThatReachAAInBothSchemes(t *testing.T) {
 				for _, v := range []struct {
 					name string
 					need float64
-				}{{"--primary-text", TextContrast}, {"--focus", NonTextContrast}} {
+				}{{"--link", TextContrast}, {"--focus", NonTextContrast}} {
 					if against, r := worst(s.vars[v.name], s.backs.list()); r < v.need {
 						t.Errorf("%s: %s %s on %s has %s", s.name, v.name, s.vars[v.name], against, FormatRatio(r, v.need))
 					}
@@ -259,7 +259,7 @@ func TestBrandCSSServesShadesThatReachAAInBothSchemes(t *testing.T) {
 				adjusted[a.Used.String()] = true
 			}
 			for _, vars := range []map[string]RGB{light, dark} {
-				for _, name := range []string{"--primary-text", "--focus"} {
+				for _, name := range []string{"--link", "--focus"} {
 					if c := vars[name].String(); c != color && !adjusted[c] {
 						t.Errorf("%s is %s, and no adjustment says so", name, c)
 					}
@@ -326,8 +326,8 @@ func TestAnOverrideStylesheetsBackgroundsAreTheOnesChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 	light, _ := brandVars(t, string(b.CSS))
-	if against, r := worst(light["--primary-text"], []RGB{{0x20, 0x20, 0x20}, {0x10, 0x10, 0x10}}); r < TextContrast {
-		t.Errorf("--primary-text %s on the override's %s has %s", light["--primary-text"], against, FormatRatio(r, TextContrast))
+	if against, r := worst(light["--link"], []RGB{{0x20, 0x20, 0x20}, {0x10, 0x10, 0x10}}); r < TextContrast {
+		t.Errorf("--link %s on the override's %s has %s", light["--link"], against, FormatRatio(r, TextContrast))
 	}
 }
 
@@ -341,7 +341,7 @@ func TestThePageStylesheetTakesTheBrandColourOnlyWhereItIsChecked(t *testing.T) 
 	}
 	bad := regexp.MustCompile(`(?:^|[;{\s])((?:color|border[a-z-]*|outline[a-z-]*|text-decoration[a-z-]*)\s*:[^;}]*var\(--primary\))`)
 	for _, m := range bad.FindAllStringSubmatch(string(css), -1) {
-		t.Errorf("gatehouse.css uses the unchecked brand colour: %q (use --primary-text or --focus)", m[1])
+		t.Errorf("gatehouse.css uses the unchecked brand colour: %q (use --link or --focus)", m[1])
 	}
 	if !strings.Contains(string(css), "var(--on-primary)") {
 		t.Errorf("the button's text colour is not --on-primary")
