@@ -77,8 +77,8 @@ func newErrorSite(t *testing.T, ui config.UI) *errorSite {
 }
 
 // do sends a request in lang (with the CSRF cookie of a GET of /login
-// when csrf is set) and returns the response and its body.
-func (s *errorSite) do(t *testing.T, method, target, lang string, body io.Reader, header map[string]string, csrf bool) (*http.Response, string) {
+// when csrf is set) and returns the response.
+func (s *errorSite) do(t *testing.T, method, target, lang string, body io.Reader, header map[string]string, csrf bool) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(method, target, body)
 	if body != nil {
@@ -97,7 +97,7 @@ func (s *errorSite) do(t *testing.T, method, target, lang string, body io.Reader
 	}
 	rec := httptest.NewRecorder()
 	s.h.ServeHTTP(rec, req)
-	return rec.Result(), rec.Body.String()
+	return rec
 }
 
 type inLanguages struct{ en, de string }
@@ -172,9 +172,10 @@ func TestEveryErrorIsAPageInTheLayoutInTheRequestsLanguage(t *testing.T) {
 					body = strings.NewReader(tc.body)
 				}
 				s.logs.Reset()
-				resp, page := s.do(t, tc.method, tc.target, lang, body, tc.header, tc.csrf)
-				checkErrorPage(t, resp, page, tc.code, lang, tc.heading.in(lang), tc.says.in(lang), tc.next.in(lang), tc.href)
-				if id := resp.Header.Get("X-Request-Id"); tc.logged && !strings.Contains(s.logs.String(), "request_id="+id) {
+				rec := s.do(t, tc.method, tc.target, lang, body, tc.header, tc.csrf)
+				page := rec.Body.String()
+				checkErrorPage(t, rec, tc.code, lang, tc.heading.in(lang), tc.says.in(lang), tc.next.in(lang), tc.href)
+				if id := rec.Header().Get("X-Request-Id"); tc.logged && !strings.Contains(s.logs.String(), "request_id="+id) {
 					t.Errorf("the log does not carry the page's reference %s:\n%s", id, s.logs.String())
 				}
 				if strings.Contains(page, "fire") || strings.Contains(page, "EOF") {
@@ -195,11 +196,11 @@ func TestEveryErrorIsAPageInTheLayoutInTheRequestsLanguage(t *testing.T) {
 		req.AddCookie(c)
 		rec := httptest.NewRecorder()
 		s.h.ServeHTTP(rec, req)
-		checkErrorPage(t, rec.Result(), rec.Body.String(), 400, "de", "Hier geht es nicht weiter", "Diese Anmeldung kann nicht fortgesetzt werden.", "Neu beginnen", "/login")
+		checkErrorPage(t, rec, 400, "de", "Hier geht es nicht weiter", "Diese Anmeldung kann nicht fortgesetzt werden.", "Neu beginnen", "/login")
 	})
 	t.Run("a 405 keeps the mux's Allow header", func(t *testing.T) {
-		resp, _ := s.do(t, "PUT", "/login", "en", nil, nil, false)
-		if got := resp.Header.Get("Allow"); !strings.Contains(got, "GET") || !strings.Contains(got, "POST") {
+		rec := s.do(t, "PUT", "/login", "en", nil, nil, false)
+		if got := rec.Header().Get("Allow"); !strings.Contains(got, "GET") || !strings.Contains(got, "POST") {
 			t.Errorf("Allow = %q", got)
 		}
 	})
@@ -207,20 +208,21 @@ func TestEveryErrorIsAPageInTheLayoutInTheRequestsLanguage(t *testing.T) {
 
 // checkErrorPage checks an error page: its status, language, headers,
 // layout, heading, sentence, next step and reference.
-func checkErrorPage(t *testing.T, resp *http.Response, page string, code int, lang, heading, says, next, href string) {
+func checkErrorPage(t *testing.T, rec *httptest.ResponseRecorder, code int, lang, heading, says, next, href string) {
 	t.Helper()
-	if resp.StatusCode != code {
-		t.Errorf("status %d, want %d", resp.StatusCode, code)
+	page := rec.Body.String()
+	if rec.Code != code {
+		t.Errorf("status %d, want %d", rec.Code, code)
 	}
 	for k, want := range map[string]string{
 		"Content-Type": "text/html; charset=utf-8", "Content-Language": lang, "Content-Security-Policy": DefaultCSP,
 		"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
 	} {
-		if got := resp.Header.Get(k); got != want {
+		if got := rec.Header().Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
-	id := resp.Header.Get("X-Request-Id")
+	id := rec.Header().Get("X-Request-Id")
 	ref := map[string]string{"en": "Reference for your helpdesk: ", "de": "Referenz für Ihren Helpdesk: "}[lang] + id
 	text := html.UnescapeString(page)
 	for what, want := range map[string]string{
@@ -250,11 +252,11 @@ func TestMachineEndpointsAreAnsweredInPlainText(t *testing.T) {
 		{"a machine endpoint's failure", "GET", "/FederationMetadata/doc.xml", 500},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := s.do(t, tc.method, tc.target, "en", nil, nil, false)
-			id := resp.Header.Get("X-Request-Id")
-			if resp.StatusCode != tc.code || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" || strings.Contains(body, "<") ||
-				!strings.Contains(body, "Reference for your helpdesk: "+id) || resp.Header.Get("Content-Security-Policy") != DefaultCSP {
-				t.Errorf("status %d, %s, CSP %q:\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Security-Policy"), body)
+			rec := s.do(t, tc.method, tc.target, "en", nil, nil, false)
+			id, body := rec.Header().Get("X-Request-Id"), rec.Body.String()
+			if rec.Code != tc.code || rec.Header().Get("Content-Type") != "text/plain; charset=utf-8" || strings.Contains(body, "<") ||
+				!strings.Contains(body, "Reference for your helpdesk: "+id) || rec.Header().Get("Content-Security-Policy") != DefaultCSP {
+				t.Errorf("status %d, %s, CSP %q:\n%s", rec.Code, rec.Header().Get("Content-Type"), rec.Header().Get("Content-Security-Policy"), body)
 			}
 		})
 	}
@@ -273,10 +275,10 @@ func TestAnErrorPageThatCannotRenderIsAnsweredInPlainTranslatedText(t *testing.T
 	ui := config.Default().UI
 	ui.OverrideDir = dir
 	s := newErrorSite(t, ui)
-	resp, body := s.do(t, "GET", "/no/such/page", "de", nil, nil, false)
-	id := resp.Header.Get("X-Request-Id")
-	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" || resp.Header.Get("Content-Language") != "de" {
-		t.Errorf("status %d, %s, %s", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Language"))
+	rec := s.do(t, "GET", "/no/such/page", "de", nil, nil, false)
+	id, body := rec.Header().Get("X-Request-Id"), rec.Body.String()
+	if rec.Code != 404 || rec.Header().Get("Content-Type") != "text/plain; charset=utf-8" || rec.Header().Get("Content-Language") != "de" {
+		t.Errorf("status %d, %s, %s", rec.Code, rec.Header().Get("Content-Type"), rec.Header().Get("Content-Language"))
 	}
 	for _, want := range []string{"Seite nicht gefunden", "Unter dieser Adresse gibt es keine Seite.", "Zur Startseite: /", "Referenz für Ihren Helpdesk: " + id} {
 		if !strings.Contains(body, want) {
