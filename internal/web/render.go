@@ -68,9 +68,11 @@ func NewRenderer(ui config.UI) (*Renderer, error) {
 	}
 	r := &Renderer{pages: map[string]*template.Template{}, catalog: cat, ui: ui,
 		brand: Brand{Name: ui.Name, HasLogo: ui.LogoFile != ""}}
+	var problems []string
 	read := func(name string) ([]byte, error) {
 		if ui.OverrideDir != "" {
 			if b, err := os.ReadFile(filepath.Join(ui.OverrideDir, "templates", name)); err == nil { // #nosec G304 -- operator's directory.
+				problems = append(problems, cat.checkTemplate(filepath.Join(ui.OverrideDir, "templates", name), b)...)
 				return b, nil
 			}
 		}
@@ -116,6 +118,9 @@ func NewRenderer(ui config.UI) (*Renderer, error) {
 			return nil, fmt.Errorf("template %s: %w", e.Name(), err)
 		}
 		r.pages[strings.TrimSuffix(e.Name(), ".html")] = t
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("override templates: %s", strings.Join(problems, "; "))
 	}
 	sub, _ := fs.Sub(staticFS, "static")
 	r.static = http.FileServerFS(sub)
