@@ -42,9 +42,9 @@ func newLoggedDemo(t *testing.T) (*App, *httptest.Server, *testenv.Buffer) {
 	return a, srv, logs
 }
 
-// fetch sends method to srv's path in lang and returns the response and
-// its body.
-func fetch(t *testing.T, srv *httptest.Server, method, path, lang string) (*http.Response, string) {
+// fetch sends method to srv's path in lang and returns the response's
+// status, header and body.
+func fetch(t *testing.T, srv *httptest.Server, method, path, lang string) (int, http.Header, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, srv.URL+path, nil)
 	if err != nil {
@@ -57,7 +57,7 @@ func fetch(t *testing.T, srv *httptest.Server, method, path, lang string) (*http
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
+	return resp.StatusCode, resp.Header, string(body)
 }
 
 // checkPage checks an error page of the real app: status, language,
@@ -107,8 +107,8 @@ func TestAnUnknownAddressIsA404PageOfTheLayoutInTheRequestsLanguage(t *testing.T
 		{"a post to the start page", "POST", "/", "de", 405, "Hier nicht möglich", `<a class="button" href="/">Zur Startseite</a>`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, page := fetch(t, srv, tc.method, tc.path, tc.lang)
-			checkPage(t, resp.StatusCode, resp.Header, page, logs, tc.code, tc.lang, tc.heading, tc.next)
+			status, header, page := fetch(t, srv, tc.method, tc.path, tc.lang)
+			checkPage(t, status, header, page, logs, tc.code, tc.lang, tc.heading, tc.next)
 		})
 	}
 }
@@ -127,9 +127,9 @@ func TestMachineEndpointsKeepTheirPlainAnswers(t *testing.T) {
 		{"liveness", "GET", "/healthz", 200, "text/plain; charset=utf-8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := fetch(t, srv, tc.method, tc.path, "de")
-			if resp.StatusCode != tc.code || !strings.HasPrefix(resp.Header.Get("Content-Type"), strings.Split(tc.contentType, ";")[0]) || strings.Contains(body, "<html") {
-				t.Errorf("status %d, Content-Type %q:\n%.300s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			status, header, body := fetch(t, srv, tc.method, tc.path, "de")
+			if status != tc.code || !strings.HasPrefix(header.Get("Content-Type"), strings.Split(tc.contentType, ";")[0]) || strings.Contains(body, "<html") {
+				t.Errorf("status %d, Content-Type %q:\n%.300s", status, header.Get("Content-Type"), body)
 			}
 		})
 	}
