@@ -84,6 +84,9 @@ func (e *ErrorPages) Handler() http.Handler {
 		if allow := rec.header.Get("Allow"); allow != "" {
 			w.Header().Set("Allow", allow)
 		}
+		if rec.code < 400 {
+			rec.code = http.StatusNotFound
+		}
 		e.write(w, r, HTTPError{Code: rec.code})
 	})
 }
