@@ -338,6 +338,7 @@ func (a *App) routes() error {
 	}
 	a.SignIn.SetResumeHandler(mux)
 	a.mux = mux
+	pages := web.NewErrorPages(a.Renderer, mux, web.ErrorPagesOptions{Machine: machinePath, Classify: a.classifyError, Log: a.Log.With("component", "web")})
 
 	tp, _ := web.ParseTrustedProxies(a.Config.TrustedProxies) // validated by config
 	hsts := a.Config.TLS.Enabled() || isHTTPS(a.Config.Issuer)
@@ -345,8 +346,11 @@ func (a *App) routes() error {
 	if limit == 0 {
 		limit = 64 * runtime.GOMAXPROCS(0)
 	}
-	a.Handler = web.Chain(web.Instrument(a.Metrics, a.Log, web.LimitConcurrency(limit, mux), web.InstrumentOptions{ServerTiming: a.Config.HTTP.ServerTiming}),
+	// Every error below RequestID, and every address the mux does not
+	// serve, is answered by the error pages.
+	a.Handler = web.Chain(web.Instrument(a.Metrics, a.Log, web.LimitConcurrency(limit, pages.Handler()), web.InstrumentOptions{ServerTiming: a.Config.HTTP.ServerTiming}),
 		web.RequestID(),
+		pages.Middleware,
 		web.ClientIPMiddleware(tp),
 		web.Recover(a.Log),
 		web.SecurityHeaders(hsts),

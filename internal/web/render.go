@@ -159,20 +159,34 @@ func (r *Renderer) NewPage(req *http.Request, title string, data any) Page {
 
 // Render writes page name with status. Pages are never cached.
 func (r *Renderer) Render(w http.ResponseWriter, name string, status int, p Page) error {
+	body, err := r.execute(name, p)
+	if err != nil {
+		return err
+	}
+	return writeHTML(w, status, p.Lang, body)
+}
+
+// execute renders page name in full before anything is written, so a
+// failing template leaves the response untouched.
+func (r *Renderer) execute(name string, p Page) ([]byte, error) {
 	t, ok := r.pages[name]
 	if !ok {
-		return fmt.Errorf("no page %q", name)
+		return nil, fmt.Errorf("no page %q", name)
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
-		return fmt.Errorf("render %s: %w", name, err)
+		return nil, fmt.Errorf("render %s: %w", name, err)
 	}
+	return buf.Bytes(), nil
+}
+
+func writeHTML(w http.ResponseWriter, status int, lang string, body []byte) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Language", p.Lang)
+	h.Set("Content-Language", lang)
 	w.WriteHeader(status)
-	_, err := w.Write(buf.Bytes())
+	_, err := w.Write(body)
 	return err
 }
 
