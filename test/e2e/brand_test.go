@@ -3,50 +3,17 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"math"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
-	"github.com/gatehouse-sso/gatehouse/internal/app"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
-
-// demoGatehouse runs the demo (its own user file: the pages here need no
-// directory) on http://localhost:PORT, with mod applied to its
-// configuration.
-func demoGatehouse(t *testing.T, mod func(*config.Config)) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	cfg, err := app.DemoConfig(filepath.Join(t.TempDir(), "data"), "127.0.0.1:"+port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod(&cfg)
-	if _, err := app.PrepareDemo(cfg, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, app.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close(); _ = a.Close() })
-	return "http://localhost:" + port
-}
 
 // emulateScheme makes the tab's pages match prefers-color-scheme: scheme,
 // and have focus as a window in front would (headless, :focus never
@@ -122,7 +89,7 @@ func TestTheBrandColourReadsInBothColourSchemes(t *testing.T) {
 	}
 	for _, colour := range []string{"#fff59d", "#001f5f"} {
 		t.Run("with "+colour, func(t *testing.T) {
-			base := demoGatehouse(t, func(c *config.Config) {
+			base, _ := demoGatehouse(t, func(c *config.Config) {
 				c.UI.Name, c.UI.PrimaryColor, c.UI.LogoFile = "Contoso", colour, logo
 			})
 			b := NewBrowser(t)

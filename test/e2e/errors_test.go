@@ -1,49 +1,15 @@
 package e2e
 
 import (
-	"context"
-	"log/slog"
-	"net"
-	"net/http"
-	"path/filepath"
 	"regexp"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/gatehouse-sso/gatehouse/internal/app"
-	"github.com/gatehouse-sso/gatehouse/internal/observe"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 )
-
-// demoGatehouse runs the demo (its own user file, no directory server) on
-// http://localhost:PORT and returns the address and the log.
-func demoGatehouse(t *testing.T) (string, *testenv.Buffer) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	cfg, err := app.DemoConfig(filepath.Join(t.TempDir(), "data"), "127.0.0.1:"+port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := app.PrepareDemo(cfg, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	logs := &testenv.Buffer{}
-	a, err := app.New(context.Background(), cfg, app.Options{Logger: observe.NewLogger(logs, "text", slog.LevelInfo)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close(); _ = a.Close() })
-	return "http://localhost:" + port, logs
-}
 
 var referenceRe = regexp.MustCompile(`^Referenz für Ihren Helpdesk: ([0-9a-f]{24})$`)
 
@@ -62,7 +28,7 @@ func checkReference(t *testing.T, b *Browser, logs *testenv.Buffer, path, status
 }
 
 func TestInChromiumA404AndAStaleFormAreGermanPagesWithAWayOnAndAReference(t *testing.T) {
-	base, logs := demoGatehouse(t)
+	base, logs := demoGatehouse(t, nil)
 	b := NewBrowser(t)
 
 	t.Run("an unknown address", func(t *testing.T) {
