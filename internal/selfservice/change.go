@@ -94,7 +94,7 @@ func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
 	u := &res.User
 	pc, ok := h.Directory.(directory.PasswordChanger)
 	if !ok {
-		return web.Errorf(http.StatusNotImplemented, "This directory cannot change passwords. Contact your helpdesk.", nil)
+		return web.Errorf(http.StatusNotImplemented, "error.change_unsupported", nil)
 	}
 	typed := signin.PasswordFields{Current: r.PostFormValue(signin.FieldCurrent), New: r.PostFormValue(signin.FieldNew),
 		Confirm: r.PostFormValue(signin.FieldConfirm)}

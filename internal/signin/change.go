@@ -62,7 +62,7 @@ func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f st
 	ctx := r.Context()
 	pc, ok := e.dir.(directory.PasswordChanger)
 	if !ok {
-		return web.Errorf(http.StatusNotImplemented, "This directory cannot change passwords. Contact your helpdesk.", nil)
+		return web.Errorf(http.StatusNotImplemented, "error.change_unsupported", nil)
 	}
 	newPW, confirm := r.PostFormValue(FieldNew), r.PostFormValue(FieldConfirm)
 	// The form comes back with the field that was wrong focused and
@@ -82,7 +82,7 @@ func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f st
 	}
 	old, err := e.box.Open(st.SealedOld, []byte("oldpw:"+f.ID))
 	if err != nil {
-		return web.Errorf(http.StatusBadRequest, "This sign-in cannot continue. Start again.", err)
+		return web.Errorf(http.StatusBadRequest, "error.signin_broken", err)
 	}
 	pol := e.PolicyFor(ctx, st.User)
 	if v := e.CheckNewPassword(pol, newPW, st.User); len(v) > 0 {
@@ -94,7 +94,7 @@ func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f st
 		case errors.As(err, &pe):
 			return again(http.StatusUnprocessableEntity, FieldNew, PolicyMessage(&p, pol, pe.Violations))
 		case errors.Is(err, directory.ErrWrongPassword):
-			return web.Errorf(http.StatusConflict, "Your password was changed elsewhere in the meantime. Sign in again.", err)
+			return web.Errorf(http.StatusConflict, "error.password_changed_elsewhere", err)
 		default:
 			return err
 		}
