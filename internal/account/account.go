@@ -154,7 +154,7 @@ func (h *Handler) remove(w http.ResponseWriter, r *http.Request) error {
 	id := r.PostFormValue("id")
 	c, err := h.Store.GetCredential(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && c.UserID != res.User.ID) {
-		return web.Errorf(http.StatusNotFound, "That sign-in method no longer exists.", err)
+		return web.Errorf(http.StatusNotFound, "error.method_gone", err).Then(web.NextAccount)
 	}
 	if err != nil {
 		return err
@@ -177,7 +177,7 @@ func (h *Handler) newRecovery(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if h.Recovery == nil {
-		return web.Errorf(http.StatusNotFound, "Recovery codes are not enabled.", nil)
+		return web.Errorf(http.StatusNotFound, "error.recovery_disabled", nil).Then(web.NextAccount)
 	}
 	codes, err := h.Recovery.Generate(r.Context(), res.User.ID)
 	if err != nil {

@@ -179,7 +179,7 @@ func (e *Engine) enrolled(ctx context.Context, u *directory.User) ([]string, err
 func (e *Engine) deny(ctx context.Context, req Request, res *Result, d policy.Decision) error {
 	e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, UserID: res.User.ID, Login: firstNonEmpty(res.User.UPN, res.User.SAMAccountName),
 		App: req.App, Result: d.Reason})
-	return web.Errorf(http.StatusForbidden, "You are not allowed to use this application. Ask your administrator for access.",
+	return web.Errorf(http.StatusForbidden, "error.app_denied",
 		fmt.Errorf("signin: %s denied to %s: %s", req.App, res.User.ID, d.Reason))
 }
 
@@ -298,7 +298,7 @@ func (e *Engine) createFlow(ctx context.Context, step string, st flowState) (sto
 // asks the user to come back, not an internal error.
 func CreateFlowError(err error) error {
 	if errors.Is(err, store.ErrCapacity) {
-		return web.Errorf(http.StatusServiceUnavailable, "Too many sign-ins are in progress right now. Try again in a few minutes.", err)
+		return web.Errorf(http.StatusServiceUnavailable, "error.too_many_flows", err)
 	}
 	return err
 }
