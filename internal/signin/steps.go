@@ -95,8 +95,10 @@ type loginData struct {
 	Step     string
 	Login    string
 	Methods  []string
-	Method   string
-	Extra    any // a factor's page data
+	// Method is the method the page is for; "" on the enrolment step is
+	// the chooser between Methods.
+	Method string
+	Extra  any // a factor's page data
 }
 
 func (e *Engine) getLogin(w http.ResponseWriter, r *http.Request) error {

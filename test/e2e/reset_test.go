@@ -21,7 +21,7 @@ func TestInChromiumAnADUserResetsAForgottenPasswordWithTheirAuthenticatorApp(t *
 
 	// The user set up an authenticator app at an earlier sign-in.
 	signInWithPassword(b, base, name, oldPW)
-	b.Do(chromedp.WaitVisible(chromedp.CSS(`ul.methods a`)), chromedp.Click(chromedp.CSS(`ul.methods a`)),
+	b.Do(chromedp.WaitVisible(chromedp.CSS(chooseTOTP)), chromedp.Click(chromedp.CSS(chooseTOTP)),
 		chromedp.WaitVisible(chromedp.CSS(`p.secret`)))
 	secret := strings.ReplaceAll(b.Text("p.secret"), " ", "")
 	code, _ := totp.GenerateCode(secret, time.Now())
@@ -99,7 +99,8 @@ func clearField(id string) chromedp.Action[chromedp.Void] {
 func enrolPasskeyAtFirstSignIn(t *testing.T, b *Browser, base, name, password string, auth cdpwebauthn.AuthenticatorID) {
 	t.Helper()
 	signInWithPassword(b, base, name, password)
-	b.Do(chromedp.WaitVisible(chromedp.ID("webauthn-start")), chromedp.Click(chromedp.ID("webauthn-start")),
+	b.Do(chromedp.WaitVisible(chromedp.CSS(choosePasskey)), chromedp.Click(chromedp.CSS(choosePasskey)),
+		chromedp.WaitVisible(chromedp.ID("webauthn-start")), chromedp.Click(chromedp.ID("webauthn-start")),
 		chromedp.WaitVisible(chromedp.CSS(`ol.codes`)),
 		chromedp.Click(chromedp.CSS(`form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`a.button[href="/account"]`)))
 	if n := len(b.VirtualCredentials(auth)); n != 1 {
