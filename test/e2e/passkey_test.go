@@ -338,12 +338,16 @@ func TestPasskeyRegistrationThenSignInInChromium(t *testing.T) {
 	}
 	bogus(true)
 	posts = srv.postCount()
-	b.Do(chromedp.Navigate(srv.url+"/mfa"), chromedp.WaitVisible(chromedp.CSS(`#webauthn-form .field-error[role="alert"]:not(#webauthn-error)`)))
+	b.Do(chromedp.Navigate(srv.url+"/mfa"), chromedp.WaitVisible(chromedp.CSS(`#webauthn-form .field-error:not(#webauthn-error)`)))
 	if got := srv.refusals(); len(got) != 1 || got[0] != "wrong" {
 		t.Fatalf("refusals = %q, want one for a wrong signature", got)
 	}
 	if msg := b.Text(`#webauthn-form .field-error:not(#webauthn-error)`); msg == "" {
 		t.Errorf("no error message after the refusal")
+	}
+	// Announced: the focused button is described by the error.
+	if by := b.Attr("#webauthn-start", "aria-describedby"); by != "code-error" {
+		t.Errorf("the passkey button is described by %q, want the error (code-error)", by)
 	}
 	if state := b.Attr("#webauthn-form", "data-webauthn-state"); state != "idle" || srv.postCount() != posts+1 {
 		t.Errorf("after a refusal the page is %q with %d posts, want idle with 1 (no automatic retry)", state, srv.postCount()-posts)
