@@ -318,6 +318,7 @@ func (a *App) routes() error {
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		w.WriteHeader(http.StatusNoContent) // no icon; answer browsers without a 404
 	})
+	mux.HandleFunc("/", web.NotFound) // any path nothing else serves
 	a.SignIn.Mount(mux)
 	(&account.Handler{Engine: a.SignIn, Sessions: a.Sessions, Store: a.Store, Recovery: a.Factors.Recovery, Renderer: a.Renderer, CSRF: a.CSRF,
 		Audit: a.Audit, Log: a.Log.With("component", "account"), Now: a.Now}).Mount(mux)

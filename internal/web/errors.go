@@ -64,9 +64,14 @@ func Handle(log *slog.Logger, h ReturnHandler) http.Handler {
 
 var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Status}}</title></head>
-<body><main><h1>{{.Status}}</h1><p>{{.Msg}}</p>{{if .RequestID}}<p>Reference: <code>{{.RequestID}}</code></p>{{end}}</main></body></html>
+<title>{{.Status}}</title><link rel="stylesheet" href="/static/gatehouse.css"></head>
+<body><main id="main" class="card"><h1>{{.Status}}</h1><p>{{.Msg}}</p>{{if .RequestID}}<p>Reference: <code>{{.RequestID}}</code></p>{{end}}</main></body></html>
 `))
+
+// NotFound answers a path nothing serves with the error page.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, http.StatusNotFound, "There is no page at this address.")
+}
 
 // writeError answers with a small HTML page carrying the request id for
 // support.
