@@ -143,7 +143,7 @@ const overflowJS = `(() => {
   const out = [];
   const name = el => {
     let s = el.tagName.toLowerCase();
-    if (el.id) s += "#" + el.id;
+    if (el.getAttribute("id")) s += "#" + el.getAttribute("id");
     for (const k of el.classList) s += "." + k;
     const text = (el.innerText || el.value || el.getAttribute("aria-label") || "").trim().replace(/\s+/g, " ");
     return text ? s + " \"" + text.slice(0, 40) + "\"" : s;
@@ -158,6 +158,8 @@ const overflowJS = `(() => {
   const walk = document.createTreeWalker(card, NodeFilter.SHOW_TEXT);
   for (let n = walk.nextNode(); n; n = walk.nextNode()) {
     if (!n.data.trim()) continue;
+    const box = n.parentElement.getBoundingClientRect();
+    if (box.width <= 1 || box.height <= 1) continue; // visually hidden: clipped to a pixel
     const range = document.createRange();
     range.selectNodeContents(n);
     check("the text \"" + n.data.trim().slice(0, 40) + "\" in " + name(n.parentElement), range.getBoundingClientRect());
