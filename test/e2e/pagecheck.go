@@ -176,6 +176,26 @@ func (b *Browser) Overflow() []string {
 	return Run(b, chromedp.Evaluate[[]string](overflowJS))
 }
 
+// headingsJS names each heading whose text is larger than a heading of a
+// higher level (an h2 larger than the h1).
+const headingsJS = `(() => {
+  const size = el => parseFloat(getComputedStyle(el).fontSize);
+  const out = [];
+  const hs = [...document.querySelectorAll("h1, h2, h3, h4, h5, h6")];
+  for (const h of hs) for (const above of hs)
+    if (above.tagName < h.tagName && size(h) > size(above))
+      out.push(h.tagName.toLowerCase() + " \"" + h.innerText.trim() + "\" (" + size(h) + "px) is larger than " +
+        above.tagName.toLowerCase() + " \"" + above.innerText.trim() + "\" (" + size(above) + "px)");
+  return out;
+})()`
+
+// HeadingsOutOfScale names each heading set larger than a heading of a
+// higher level.
+func (b *Browser) HeadingsOutOfScale() []string {
+	b.t.Helper()
+	return Run(b, chromedp.Evaluate[[]string](headingsJS))
+}
+
 // VisibleText is the text the page shows (document.body.innerText), each
 // line trimmed with its runs of white space made one space, empty lines
 // dropped.

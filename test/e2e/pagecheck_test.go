@@ -33,12 +33,12 @@ func servePage(t *testing.T, html, css string) string {
 const checkedPage = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Checked</title>
 <link rel="icon" href="data:,"><link rel="stylesheet" href="/page.css"></head>
-<body><main class="card"><h1>Checked</h1><p class="faint">Faint in the dark</p>
+<body><main class="card"><h1>Checked</h1><h2>Larger</h2><p class="faint">Faint in the dark</p>
 <p><span class="hidden">Visually hidden but read out, longer than a phone is wide</span></p>
 <div class="wide">wide</div></main></body></html>`
 
 const checkedCSS = `body { margin: 0; background: #fff; color: #111; } .card { max-width: 20rem; margin: 0 auto; }
-.faint { color: #1f5fbf; }
+.faint { color: #1f5fbf; } h1 { font-size: 20px; } h2 { font-size: 24px; }
 .hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 @media (prefers-color-scheme: dark) { body { background: #161b22; } .faint { color: color-mix(in srgb, #1f5fbf 90%, #000); } }
 @media (max-width: 480px) { .wide { width: 500px; } }`
@@ -90,7 +90,10 @@ func TestThePageChecksSeeWhatTheLookChanges(t *testing.T) {
 			}
 		})
 	}
-	if got := b.VisibleText(); got != "Checked\nFaint in the dark\nVisually hidden but read out, longer than a phone is wide\nwide\n" {
+	if got := b.HeadingsOutOfScale(); len(got) != 1 || got[0] != `h2 "Larger" (24px) is larger than h1 "Checked" (20px)` {
+		t.Errorf("headings out of scale: %q", got)
+	}
+	if got := b.VisibleText(); got != "Checked\nLarger\nFaint in the dark\nVisually hidden but read out, longer than a phone is wide\nwide\n" {
 		t.Errorf("visible text %q", got)
 	}
 }

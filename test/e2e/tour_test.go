@@ -510,6 +510,9 @@ func (tr *tour) judge(name string) {
 			}
 			tr.t.Errorf("%s (%s, %s): axe-core found %d violation(s):\n  %s", name, tr.lang, l, len(vs), strings.Join(s, "\n  "))
 		}
+		if out := tr.b.HeadingsOutOfScale(); len(out) > 0 {
+			tr.t.Errorf("%s (%s, %s): headings out of scale:\n  %s", name, tr.lang, l, strings.Join(out, "\n  "))
+		}
 		if l.Width <= 480 {
 			if out := tr.b.Overflow(); len(out) > 0 {
 				tr.t.Errorf("%s (%s, %s): does not fit the card:\n  %s", name, tr.lang, l, strings.Join(out, "\n  "))
