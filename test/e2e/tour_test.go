@@ -88,6 +88,7 @@ func tourStates() []tourState {
 		{"home-signed-out", func(tr *tour) { tr.open("/") }},
 		{"signin-identify", func(tr *tour) { tr.open("/login") }},
 		{"signin-identify-empty", func(tr *tour) { tr.next(chromedp.Submit(chromedp.ID("login"))) }},
+		{"signin-flow-expired", func(tr *tour) { tr.open("/login?flow=0123456789abcdef0123456789abcdef") }},
 		{"signin-password", func(tr *tour) { tr.submit("login", tr.main.name) }},
 		{"signin-password-wrong", func(tr *tour) {
 			tr.submit("password", "Wrong!Passw0rd-1")
@@ -117,6 +118,11 @@ func tourStates() []tourState {
 		{"password-change-current-missing", func(tr *tour) {
 			tr.submit("current_password", "")
 			tr.announced("current_password")
+		}},
+		{"password-change-new-missing", func(tr *tour) {
+			tr.fill("current_password", tr.main.password)
+			tr.submit("new_password", "")
+			tr.announced("new_password")
 		}},
 		{"password-change-mismatch", func(tr *tour) {
 			tr.fill("current_password", tr.main.password)
