@@ -24,6 +24,14 @@ func gatehouse(t *testing.T) string { return gatehouseWith(t, nil) }
 
 func gatehouseWith(t *testing.T, mod func(*config.Config)) string {
 	t.Helper()
+	_, base := gatehouseApp(t, mod)
+	return base
+}
+
+// gatehouseApp is gatehouseWith that also returns the app, for a test
+// that prepares state (factors, mail) behind the pages' back.
+func gatehouseApp(t *testing.T, mod func(*config.Config)) (*app.App, string) {
+	t.Helper()
 	v := testenv.Require(t, testenv.ADURL, testenv.ADCAFile, testenv.ADBindDN, testenv.ADBindPassword, testenv.ADBaseDN)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -47,7 +55,7 @@ func gatehouseWith(t *testing.T, mod func(*config.Config)) string {
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close(); _ = a.Close() })
-	return "http://localhost:" + port
+	return a, "http://localhost:" + port
 }
 
 // adUser creates a throwaway AD user and deletes it afterwards.

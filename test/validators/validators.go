@@ -161,14 +161,21 @@ func Passport(tb testing.TB, in PassportInput) []PassportResult {
 	return res
 }
 
-// ensureNodeModules runs `npm ci` in this folder when node_modules is
-// missing or older than package-lock.json. Test binaries of several packages
-// run at once, so a file lock makes one of them install while the others
-// wait.
+// ensureNodeModules installs this folder's npm dependencies when missing.
 func ensureNodeModules(tb testing.TB) {
 	tb.Helper()
-	dir := Dir()
-	if installed(dir) {
+	EnsureNodeModules(tb, Dir(), "passport-wsfed-saml2")
+}
+
+// EnsureNodeModules runs `npm ci --ignore-scripts` in dir (a folder with a
+// package.json and a committed package-lock.json) when node_modules lacks
+// pkg or is older than package-lock.json. Test binaries of several
+// packages run at once, so a file lock makes one of them install while the
+// others wait. Without npm, or when npm ci fails, the test is skipped
+// locally and fails under CI (testenv.Unavailable).
+func EnsureNodeModules(tb testing.TB, dir, pkg string) {
+	tb.Helper()
+	if installed(dir, pkg) {
 		return
 	}
 	npm := testenv.LookPath(tb, "npm", "the nodejs package")
@@ -177,7 +184,7 @@ func ensureNodeModules(tb testing.TB) {
 		tb.Fatalf("lock %s: %v", dir, err)
 	}
 	defer unlock()
-	if installed(dir) {
+	if installed(dir, pkg) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -188,15 +195,15 @@ func ensureNodeModules(tb testing.TB) {
 	if err != nil {
 		testenv.Unavailable(tb, fmt.Sprintf("npm ci in %s failed (%v): %s", dir, err, lastLine(out)))
 	}
-	if !installed(dir) {
-		tb.Fatalf("npm ci in %s succeeded but passport-wsfed-saml2 is not installed:\n%s", dir, out)
+	if !installed(dir, pkg) {
+		tb.Fatalf("npm ci in %s succeeded but %s is not installed:\n%s", dir, pkg, out)
 	}
 }
 
-// installed reports whether node_modules holds the validator and is at
-// least as new as the lock file.
-func installed(dir string) bool {
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "passport-wsfed-saml2", "package.json")); err != nil {
+// installed reports whether node_modules holds pkg and is at least as new
+// as the lock file.
+func installed(dir, pkg string) bool {
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
 		return false
 	}
 	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
