@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
+	"github.com/gatehouse-sso/gatehouse/internal/mfa"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
@@ -64,9 +65,18 @@ func (e *Engine) renderFactorStep(w http.ResponseWriter, r *http.Request, f stor
 		return err
 	}
 	pf := e.pending(st)
-	method := chooseMethod(r.URL.Query().Get("method"), offered, pf.Method)
+	start := pf.Method
+	if start == "" && f.Step == StepEnrol {
+		start = st.Req.AddFactor // the method the user came to add
+	}
+	method := chooseMethod(r.URL.Query().Get("method"), offered, start)
 	d.Methods, d.Method = offered, method
 	d.Remember = f.Step == StepMFA && e.sessions.RemembersBrowsers()
+	d.Adding = st.Req.AddFactor != ""
+	// Recovery codes as the only way left means the user's last method was
+	// removed (by them or an administrator): the page says so and what to
+	// do next.
+	d.OnlyRecovery = f.Step == StepMFA && len(offered) == 1 && offered[0] == mfa.MethodRecovery
 	var prev []byte
 	if method == pf.Method {
 		prev = pf.Data
@@ -128,8 +138,12 @@ func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow
 	if err != nil {
 		var ue UserError
 		if errors.As(err, &ue) {
+			detail := map[string]string{"method": pf.Method}
+			if f.Step == StepEnrol {
+				detail["step"] = StepEnrol // setting a method up, not signing in with it
+			}
 			e.audit.Record(ctx, audit.Event{Type: audit.SignInMFAFailure, UserID: st.User.ID, Login: st.Login, App: st.Req.App,
-				Result: ue.Reason, Detail: map[string]string{"method": pf.Method}})
+				Result: ue.Reason, Detail: detail})
 			p := e.render.NewPage(r, "mfa.title", &loginData{FlowID: f.ID, Step: f.Step, Login: st.Login})
 			setRetryAfter(w, ue.RetryAfter)
 			return e.renderStep(w, r, f, st, ue.Status, map[string]string{"code": p.T(ue.MessageKey)})
@@ -139,6 +153,7 @@ func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow
 	if f.Step == StepEnrol {
 		e.audit.Record(ctx, audit.Event{Type: audit.FactorEnrolled, UserID: st.User.ID, Login: st.Login, Result: "ok",
 			Detail: map[string]string{"method": pf.Method}})
+		st.Added = true
 	} else {
 		e.audit.Record(ctx, audit.Event{Type: audit.MFAUsed, UserID: st.User.ID, Login: st.Login, App: st.Req.App, Result: "ok",
 			Detail: map[string]string{"method": pf.Method}})
