@@ -260,7 +260,8 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stderr, "gatehouse config check: --config FILE is required\n")
 			return 2
 		}
-		if _, err := config.Load(path); err != nil {
+		cfg, err := config.Load(path)
+		if err != nil {
 			var ps config.Problems
 			if errors.As(err, &ps) {
 				fmt.Fprintf(stdout, "%s: %d problem(s):\n", path, len(ps))
@@ -273,6 +274,14 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s: OK\n", path)
+		notes, err := app.CheckConfig(cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+			return 1
+		}
+		for _, n := range notes {
+			fmt.Fprintf(stdout, "  %s\n", n)
+		}
 		return 0
 	case "env":
 		for _, n := range config.EnvNames() {

@@ -306,7 +306,7 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) add(w http.ResponseWriter, r *http.Request) error {
 	method := r.PostFormValue("method")
 	if !slices.Contains(h.Engine.Enrollable(), method) {
-		return web.Errorf(http.StatusBadRequest, "This sign-in method cannot be added here.", nil)
+		return web.Errorf(http.StatusBadRequest, "error.method_not_addable", nil).Then(web.NextAccount)
 	}
 	res, err := h.Engine.Authenticate(w, r, addRequest(method))
 	if err != nil || res == nil {
@@ -322,11 +322,11 @@ func (h *Handler) add(w http.ResponseWriter, r *http.Request) error {
 // gone.
 func (h *Handler) ownFactor(ctx context.Context, res *signin.Result, id string) (store.Credential, error) {
 	if id == "" || len(id) > 128 {
-		return store.Credential{}, web.Errorf(http.StatusNotFound, "That sign-in method no longer exists.", nil)
+		return store.Credential{}, web.Errorf(http.StatusNotFound, "error.method_gone", nil).Then(web.NextAccount)
 	}
 	c, err := h.Store.GetCredential(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (c.UserID != res.User.ID || !strongMethod(c.Type))) {
-		return c, web.Errorf(http.StatusNotFound, "That sign-in method no longer exists.", err)
+		return c, web.Errorf(http.StatusNotFound, "error.method_gone", err).Then(web.NextAccount)
 	}
 	return c, err
 }
@@ -434,7 +434,7 @@ func (h *Handler) confirmRecovery(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if h.Recovery == nil {
-		return web.Errorf(http.StatusNotFound, "Recovery codes are not enabled.", nil)
+		return web.Errorf(http.StatusNotFound, "error.recovery_disabled", nil).Then(web.NextAccount)
 	}
 	left, err := h.Recovery.Remaining(r.Context(), res.User.ID)
 	if err != nil {
@@ -456,7 +456,7 @@ func (h *Handler) newRecovery(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if h.Recovery == nil {
-		return web.Errorf(http.StatusNotFound, "Recovery codes are not enabled.", nil)
+		return web.Errorf(http.StatusNotFound, "error.recovery_disabled", nil).Then(web.NextAccount)
 	}
 	codes, err := h.Recovery.Generate(r.Context(), res.User.ID)
 	if err != nil {
@@ -478,7 +478,7 @@ func (h *Handler) forgetDevices(w http.ResponseWriter, r *http.Request) error {
 	if id := r.PostFormValue("id"); id != "" {
 		err := h.Sessions.ForgetBrowser(ctx, res.User.ID, id)
 		if errors.Is(err, store.ErrNotFound) {
-			return web.Errorf(http.StatusNotFound, "That browser is no longer remembered.", err)
+			return web.Errorf(http.StatusNotFound, "error.browser_gone", err).Then(web.NextAccount)
 		}
 		if err != nil {
 			return err

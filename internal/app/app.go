@@ -263,11 +263,14 @@ func passwordChecker(cfg config.Config) (*password.Checker, error) {
 
 // buildWeb builds what the pages need and the sign-in engine.
 func (a *App) buildWeb() error {
-	r, err := web.NewRenderer(a.Config.UI)
+	ui := a.Config.UI
+	ui.UsernameExample = UsernameExample(a.Config)
+	r, err := web.NewRenderer(ui)
 	if err != nil {
 		return err
 	}
 	a.Renderer = r
+	logBranding(a.Log, r.Branding())
 	a.CSRF = web.NewCSRF(a.Secrets.DeriveKey("csrf"), isHTTPS(a.Config.Issuer))
 	a.Audit = audit.New(a.Store, a.Log.With("component", "audit"), a.Now)
 	if a.Factors, err = a.buildFactors(); err != nil {
@@ -336,6 +339,7 @@ func (a *App) routes() error {
 	}
 	a.SignIn.SetResumeHandler(mux)
 	a.mux = mux
+	pages := web.NewErrorPages(a.Renderer, mux, web.ErrorPagesOptions{Machine: machinePath, Classify: a.classifyError, Log: a.Log.With("component", "web")})
 
 	tp, _ := web.ParseTrustedProxies(a.Config.TrustedProxies) // validated by config
 	hsts := a.Config.TLS.Enabled() || isHTTPS(a.Config.Issuer)
@@ -343,8 +347,11 @@ func (a *App) routes() error {
 	if limit == 0 {
 		limit = 64 * runtime.GOMAXPROCS(0)
 	}
-	a.Handler = web.Chain(web.Instrument(a.Metrics, a.Log, web.LimitConcurrency(limit, mux), web.InstrumentOptions{ServerTiming: a.Config.HTTP.ServerTiming}),
+	// Every error below RequestID, and every address the mux does not
+	// serve, is answered by the error pages.
+	a.Handler = web.Chain(web.Instrument(a.Metrics, a.Log, web.LimitConcurrency(limit, pages.Handler()), web.InstrumentOptions{ServerTiming: a.Config.HTTP.ServerTiming}),
 		web.RequestID(),
+		pages.Middleware,
 		web.ClientIPMiddleware(tp),
 		web.Recover(a.Log),
 		web.SecurityHeaders(hsts),

@@ -72,6 +72,8 @@ func DemoConfig(dataDir, listen string) (config.Config, error) {
 	cfg.Signing.CertFile = filepath.Join(dataDir, "signing.crt")
 	cfg.Directory.Type = "file"
 	cfg.Directory.File.Path = filepath.Join(dataDir, "users.yaml")
+	// The sign-in page's example is a name the demo's users have.
+	cfg.UI.UsernameExample = DemoUsers()[0].Mail
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}

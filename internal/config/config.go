@@ -177,6 +177,12 @@ type UI struct {
 	Support string `yaml:"support"`
 	// TimeZone (IANA name, e.g. Europe/Berlin) for times in mails; default UTC.
 	TimeZone string `yaml:"time_zone"`
+	// UsernameExample is shown under the sign-in page's user name field
+	// ("For example …"), e.g. "j.doe@corp.example.com". Empty: a name at
+	// the first Entra app's first domain, else at the AD domain (from
+	// discover_domain or base_dn's DC= parts), when users may sign in with
+	// a UPN or mail address; else no example.
+	UsernameExample string `yaml:"username_example"`
 }
 
 // Log configures logging.

@@ -81,7 +81,7 @@ func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
 	u := &res.User
 	pc, ok := h.Directory.(directory.PasswordChanger)
 	if !ok {
-		return web.Errorf(http.StatusNotImplemented, "This directory cannot change passwords. Contact your helpdesk.", nil)
+		return web.Errorf(http.StatusNotImplemented, "error.change_unsupported", nil)
 	}
 	current, newPW, confirm := r.PostFormValue("current_password"), r.PostFormValue("new_password"), r.PostFormValue("confirm_password")
 	p := h.Renderer.NewPage(r, "change.title", nil)

@@ -69,7 +69,7 @@ func (rs *Reset) End(ctx context.Context, r *http.Request, u *directory.User, ne
 func (rs *Reset) reset(ctx context.Context, r *http.Request, u *directory.User, newPassword string, verified []string) (string, error) {
 	pr, ok := rs.Directory.(directory.PasswordResetter)
 	if !ok {
-		return "", web.Errorf(http.StatusNotImplemented, "This directory cannot reset passwords. Contact your helpdesk.", nil)
+		return "", web.Errorf(http.StatusNotImplemented, "error.reset_unsupported", nil)
 	}
 	if err := pr.ResetPassword(ctx, u, newPassword); err != nil {
 		return "", err
@@ -105,7 +105,7 @@ func (rs *Reset) reset(ctx context.Context, r *http.Request, u *directory.User, 
 func (rs *Reset) unlock(ctx context.Context, r *http.Request, u *directory.User, verified []string) (string, error) {
 	ul, ok := rs.Directory.(directory.Unlocker)
 	if !ok {
-		return "", web.Errorf(http.StatusNotImplemented, "This directory cannot unlock accounts. Contact your helpdesk.", nil)
+		return "", web.Errorf(http.StatusNotImplemented, "error.unlock_unsupported", nil)
 	}
 	if err := ul.Unlock(ctx, u); err != nil {
 		return "", err

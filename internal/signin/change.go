@@ -60,7 +60,7 @@ func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f st
 	ctx := r.Context()
 	pc, ok := e.dir.(directory.PasswordChanger)
 	if !ok {
-		return web.Errorf(http.StatusNotImplemented, "This directory cannot change passwords. Contact your helpdesk.", nil)
+		return web.Errorf(http.StatusNotImplemented, "error.change_unsupported", nil)
 	}
 	newPW, confirm := r.PostFormValue("new_password"), r.PostFormValue("confirm_password")
 	again := func(status int, field, msg string) error {
@@ -77,7 +77,7 @@ func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f st
 	}
 	old, err := e.box.Open(st.SealedOld, []byte("oldpw:"+f.ID))
 	if err != nil {
-		return web.Errorf(http.StatusBadRequest, "This sign-in cannot continue. Start again.", err)
+		return web.Errorf(http.StatusBadRequest, "error.signin_broken", err)
 	}
 	pol := e.PolicyFor(ctx, st.User)
 	if v := e.CheckNewPassword(pol, newPW, st.User); len(v) > 0 {
@@ -89,7 +89,7 @@ func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f st
 		case errors.As(err, &pe):
 			return again(http.StatusUnprocessableEntity, "new_password", PolicyMessage(&p, pol, pe.Violations))
 		case errors.Is(err, directory.ErrWrongPassword):
-			return web.Errorf(http.StatusConflict, "Your password was changed elsewhere in the meantime. Sign in again.", err)
+			return web.Errorf(http.StatusConflict, "error.password_changed_elsewhere", err)
 		default:
 			return err
 		}

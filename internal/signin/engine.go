@@ -179,7 +179,7 @@ func (e *Engine) enrolled(ctx context.Context, u *directory.User) ([]string, err
 func (e *Engine) deny(ctx context.Context, req Request, res *Result, d policy.Decision) error {
 	e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, UserID: res.User.ID, Login: firstNonEmpty(res.User.UPN, res.User.SAMAccountName),
 		App: req.App, Result: d.Reason})
-	return web.Errorf(http.StatusForbidden, "You are not allowed to use this application. Ask your administrator for access.",
+	return web.Errorf(http.StatusForbidden, "error.app_denied",
 		fmt.Errorf("signin: %s denied to %s: %s", req.App, res.User.ID, d.Reason))
 }
 
@@ -255,7 +255,7 @@ func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Reques
 		}
 	}
 	if req.AddFactor != "" && !slices.Contains(e.Enrollable(), req.AddFactor) {
-		return nil, web.Errorf(http.StatusBadRequest, "This sign-in method cannot be added here.",
+		return nil, web.Errorf(http.StatusBadRequest, "error.method_not_addable",
 			fmt.Errorf("signin: method %q cannot be enrolled", req.AddFactor))
 	}
 	bind := e.ensureBinding(w, r)
@@ -331,7 +331,7 @@ func (e *Engine) createFlow(ctx context.Context, step string, st flowState) (sto
 // asks the user to come back, not an internal error.
 func CreateFlowError(err error) error {
 	if errors.Is(err, store.ErrCapacity) {
-		return web.Errorf(http.StatusServiceUnavailable, "Too many sign-ins are in progress right now. Try again in a few minutes.", err)
+		return web.Errorf(http.StatusServiceUnavailable, "error.too_many_flows", err)
 	}
 	return err
 }

@@ -788,7 +788,7 @@ func TestAStoreFullOfFlowsAsksTheUserToComeBack(t *testing.T) {
 	e.engine.flows = fullFlows{e.store}
 	res, err := e.engine.Authenticate(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/proto", nil), Request{App: "Wiki"})
 	var he web.HTTPError
-	if res != nil || !errors.As(err, &he) || he.Code != http.StatusServiceUnavailable || !strings.Contains(he.Msg, "Too many sign-ins are in progress") {
+	if res != nil || !errors.As(err, &he) || he.Code != http.StatusServiceUnavailable || he.Msg != "error.too_many_flows" {
 		t.Fatalf("Authenticate = %v, %v; want a 503 asking to come back", res, err)
 	}
 }

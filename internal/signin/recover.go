@@ -585,7 +585,7 @@ func (h *recoveryFlow) decoy(login string) string {
 // flow with it.
 func (h *recoveryFlow) newPassword(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
 	if st.User == nil { // cannot happen: only a proved account gets here
-		return web.Errorf(http.StatusBadRequest, "This cannot continue. Start again.", fmt.Errorf("signin: %s flow %s at %s without a user", h.Kind, f.ID, f.Step))
+		return web.Errorf(http.StatusBadRequest, "error.flow_broken", fmt.Errorf("signin: %s flow %s at %s without a user", h.Kind, f.ID, f.Step))
 	}
 	again := func(status int, field, msg string) error {
 		return h.show(w, r, f, st, status, map[string]string{field: msg}, false)
@@ -626,7 +626,7 @@ func (h *recoveryFlow) end(w http.ResponseWriter, r *http.Request, f store.Flow,
 		if err := h.e.flows.DeleteFlow(ctx, f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			h.e.log.WarnContext(ctx, "ending the flow", "event", h.Kind, "err", err)
 		}
-		return web.Errorf(http.StatusForbidden, "This account cannot be changed here. Contact your helpdesk.", err)
+		return web.Errorf(http.StatusForbidden, "error.account_not_changeable", err)
 	default:
 		restore()
 		return err

@@ -198,8 +198,8 @@ func (e *Engine) newFlow(ctx context.Context, kind, step string, st flowState) (
 		return store.Flow{}, err
 	}
 	if len(data) > maxNewFlow {
-		return store.Flow{}, web.Errorf(http.StatusBadRequest, "This sign-in request is too large. Go back to the application and try again.",
-			fmt.Errorf("signin: a new flow of %d bytes", len(data)))
+		return store.Flow{}, web.Errorf(http.StatusBadRequest, "error.signin_too_large",
+			fmt.Errorf("signin: a new flow of %d bytes", len(data))).Then(web.NextHome) // the application's request is what is too large
 	}
 	now := e.now()
 	f := store.Flow{ID: newID(), Kind: kind, Step: step, Data: data, CreatedAt: now, ExpiresAt: now.Add(e.flowTimeout)}

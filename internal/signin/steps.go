@@ -211,7 +211,7 @@ func (e *Engine) postLogin(w http.ResponseWriter, r *http.Request) error {
 	case StepChangePassword:
 		return e.postChangePassword(w, r, f, st)
 	}
-	return web.Errorf(http.StatusBadRequest, "This sign-in cannot continue. Start again.", fmt.Errorf("flow %s in step %q", f.ID, f.Step))
+	return web.Errorf(http.StatusBadRequest, "error.signin_broken", fmt.Errorf("flow %s in step %q", f.ID, f.Step))
 }
 
 func (e *Engine) postIdentify(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"text/template"
-	"text/template/parse"
 )
 
 // sampleArgs gives each named argument a value like the real ones, so a
@@ -20,6 +18,7 @@ import (
 var sampleArgs = map[string]any{
 	"address": "a•••@contoso.example", "count": 3, "days": 2, "hours": 12, "helpdesk": "IT on 0800 123",
 	"name": "Alice Example", "time": "14:05", "id": "8f3a1c2e", "method": "Authenticator app", "when": "5 minutes ago",
+	"example": "name@contoso.example", "minutes": 5, "seconds": 30,
 	"app": "Microsoft 365", "browser": "Firefox", "system": "Windows", "ip": "192.0.2.10", "zone": "Europe/Berlin",
 	"day": "6", "month": "Dec", "year": "2026", "date": "6 Dec 2026, 19:25",
 }
@@ -267,8 +266,8 @@ func stringLit(e ast.Expr) (string, bool) {
 	return s, err == nil
 }
 
-// templateUses parses the page templates for calls of .T or $.T; a key
-// built with printf "prefix%s" covers every message under that prefix.
+// templateUses lists the calls of T in the page templates; a key built
+// with printf "prefix%s" covers every message under that prefix.
 func templateUses(t *testing.T) (uses []use, prefixes []string) {
 	t.Helper()
 	entries, err := os.ReadDir("templates")
@@ -280,103 +279,21 @@ func templateUses(t *testing.T) (uses []use, prefixes []string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tmpl, err := template.New(e.Name()).Parse(string(body))
+		calls, pre, err := templateCalls(e.Name(), body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, tt := range tmpl.Templates() {
-			if tt.Tree == nil {
-				continue
+		prefixes = append(prefixes, pre...)
+		for _, c := range calls {
+			u := use{where: e.Name() + ":" + strconv.Itoa(c.line), key: c.key}
+			for _, a := range c.args {
+				if a == "" {
+					a = "<not a literal>"
+				}
+				u.args = append(u.args, a)
 			}
-			walkTemplate(tt.Root, func(cmd *parse.CommandNode) {
-				if !isTemplateT(cmd.Args[0]) || len(cmd.Args) < 2 {
-					return
-				}
-				u := use{where: e.Name() + ":" + strconv.Itoa(lineOf(body, cmd.Position()))}
-				switch k := cmd.Args[1].(type) {
-				case *parse.StringNode:
-					u.key = k.Text
-				case *parse.PipeNode:
-					if p := printfPrefix(k); p != "" {
-						prefixes = append(prefixes, p)
-					}
-				}
-				for i := 2; i < len(cmd.Args); i += 2 {
-					if s, ok := cmd.Args[i].(*parse.StringNode); ok {
-						u.args = append(u.args, s.Text)
-					} else {
-						u.args = append(u.args, "<not a literal>")
-					}
-				}
-				uses = append(uses, u)
-			})
+			uses = append(uses, u)
 		}
 	}
 	return uses, prefixes
-}
-
-func isTemplateT(n parse.Node) bool {
-	switch f := n.(type) {
-	case *parse.FieldNode:
-		return slices.Equal(f.Ident, []string{"T"})
-	case *parse.VariableNode:
-		return slices.Equal(f.Ident, []string{"$", "T"})
-	}
-	return false
-}
-
-// printfPrefix returns "enrol." for (printf "enrol.%s" .Method).
-func printfPrefix(p *parse.PipeNode) string {
-	if len(p.Cmds) != 1 || len(p.Cmds[0].Args) < 2 {
-		return ""
-	}
-	fn, ok := p.Cmds[0].Args[0].(*parse.IdentifierNode)
-	format, ok2 := p.Cmds[0].Args[1].(*parse.StringNode)
-	if !ok || !ok2 || fn.Ident != "printf" {
-		return ""
-	}
-	prefix, _, _ := strings.Cut(format.Text, "%")
-	return prefix
-}
-
-func walkTemplate(n parse.Node, visit func(*parse.CommandNode)) {
-	switch n := n.(type) {
-	case *parse.ListNode:
-		if n == nil {
-			return
-		}
-		for _, c := range n.Nodes {
-			walkTemplate(c, visit)
-		}
-	case *parse.ActionNode:
-		walkTemplate(n.Pipe, visit)
-	case *parse.IfNode:
-		walkBranch(&n.BranchNode, visit)
-	case *parse.RangeNode:
-		walkBranch(&n.BranchNode, visit)
-	case *parse.WithNode:
-		walkBranch(&n.BranchNode, visit)
-	case *parse.TemplateNode:
-		walkTemplate(n.Pipe, visit)
-	case *parse.PipeNode:
-		if n == nil {
-			return
-		}
-		for _, c := range n.Cmds {
-			visit(c)
-			for _, a := range c.Args {
-				walkTemplate(a, visit)
-			}
-		}
-	}
-}
-
-func walkBranch(b *parse.BranchNode, visit func(*parse.CommandNode)) {
-	walkTemplate(b.Pipe, visit)
-	walkTemplate(b.List, visit)
-	walkTemplate(b.ElseList, visit)
-}
-
-func lineOf(body []byte, pos parse.Pos) int {
-	return 1 + strings.Count(string(body[:pos]), "\n")
 }

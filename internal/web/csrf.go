@@ -37,7 +37,7 @@ type CSRF struct {
 func NewCSRF(key []byte, secure bool) *CSRF {
 	c := &CSRF{key: key, secure: secure, cop: http.NewCrossOriginProtection()}
 	c.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, http.StatusForbidden, "This form was sent from another site and was refused. Go back, reload the page and try again.")
+		writeError(w, r, HTTPError{Code: http.StatusForbidden, Title: "error.form_refused_title", Msg: "error.form_refused", Next: NextFormPage})
 	}))
 	return c
 }
@@ -72,7 +72,7 @@ func (c *CSRF) Protect(h http.Handler) http.Handler {
 				sent = r.PostFormValue(CSRFField) // body size is already limited
 			}
 			if cookie == "" || sent == "" || !hmac.Equal([]byte(sent), []byte(c.token(cookie))) {
-				writeError(w, r, http.StatusForbidden, "This form has expired or was not sent from this site. Go back, reload the page and try again.")
+				writeError(w, r, HTTPError{Code: http.StatusForbidden, Title: "error.form_expired_title", Msg: "error.form_expired", Next: NextFormPage})
 				return
 			}
 		}

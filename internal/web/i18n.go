@@ -175,13 +175,15 @@ func (c *Catalog) T(lang, key string, args ...any) string {
 	}
 	vals := map[string]string{}
 	var bad []string
-	for i := 0; i < len(args); i += 2 {
-		name, ok := args[i].(string)
-		if !ok || i+1 >= len(args) {
-			bad = append(bad, fmt.Sprintf("%%!(BADARGS %v)", args[i]))
+	for len(args) > 0 {
+		name, ok := args[0].(string)
+		if !ok || len(args) == 1 {
+			bad = append(bad, fmt.Sprintf("%%!(BADARGS %v)", args[0]))
+			args = args[1:]
 			continue
 		}
-		vals[name] = fmt.Sprint(args[i+1])
+		vals[name] = fmt.Sprint(args[1])
+		args = args[2:]
 	}
 	used := map[string]bool{}
 	out := placeholder.ReplaceAllStringFunc(m, func(ph string) string {

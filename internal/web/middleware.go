@@ -166,7 +166,7 @@ func Recover(log *slog.Logger) Middleware {
 					panic(v)
 				}
 				log.ErrorContext(r.Context(), "panic serving request", "panic", v, "path", r.URL.Path, "stack", string(debug.Stack()))
-				writeError(w, r, http.StatusInternalServerError, "Something went wrong on our side.")
+				writeError(w, r, HTTPError{Code: http.StatusInternalServerError})
 			}()
 			next.ServeHTTP(w, r)
 		})
@@ -179,7 +179,7 @@ func LimitBody(n int64) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > n {
-				writeError(w, r, http.StatusRequestEntityTooLarge, "The request is too large.")
+				writeError(w, r, HTTPError{Code: http.StatusRequestEntityTooLarge})
 				return
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, n)
@@ -326,7 +326,7 @@ func LimitConcurrency(n int, next http.Handler) http.Handler {
 		select {
 		case slots <- struct{}{}:
 		case <-r.Context().Done():
-			writeError(w, r, http.StatusServiceUnavailable, "The server is busy. Try again in a moment.")
+			writeError(w, r, HTTPError{Code: http.StatusServiceUnavailable, Msg: "error.busy"})
 			return
 		}
 		defer func() { <-slots }()

@@ -40,6 +40,17 @@ func (p Page) Languages() []string { return p.catalog.Languages() }
 // T translates key into the page's language.
 func (p Page) T(key string, args ...any) string { return p.catalog.T(p.Lang, key, args...) }
 
+// DocumentTitle is the page's <title>: "<page title> – <brand>", or the
+// brand alone when the page's title is the brand's name, so that no
+// title says it twice.
+func (p Page) DocumentTitle() string {
+	t := strings.TrimSpace(p.T(p.Title))
+	if t == "" || strings.EqualFold(t, strings.TrimSpace(p.Brand.Name)) {
+		return p.Brand.Name
+	}
+	return t + " – " + p.Brand.Name
+}
+
 // FieldError returns the error message for a field, or "".
 func (p Page) FieldError(field string) string { return p.Errors[field] }
 
@@ -47,17 +58,20 @@ func (p Page) FieldError(field string) string { return p.Errors[field] }
 type Brand struct {
 	Name    string
 	HasLogo bool
+	// UsernameExample is the example sign-in name under the user name
+	// field; empty: none is shown.
+	UsernameExample string
 }
 
 // Renderer renders the pages: built-in templates, or an override
 // directory's of the same name.
 type Renderer struct {
-	pages   map[string]*template.Template
-	catalog *Catalog
-	brand   Brand
-	ui      config.UI
-	static  http.Handler
-	brandCS []byte
+	pages    map[string]*template.Template
+	catalog  *Catalog
+	brand    Brand
+	ui       config.UI
+	static   http.Handler
+	branding Branding
 }
 
 // NewRenderer parses every page template with the layout.
@@ -67,10 +81,12 @@ func NewRenderer(ui config.UI) (*Renderer, error) {
 		return nil, err
 	}
 	r := &Renderer{pages: map[string]*template.Template{}, catalog: cat, ui: ui,
-		brand: Brand{Name: ui.Name, HasLogo: ui.LogoFile != ""}}
+		brand: Brand{Name: ui.Name, HasLogo: ui.LogoFile != "", UsernameExample: ui.UsernameExample}}
+	var problems []string
 	read := func(name string) ([]byte, error) {
 		if ui.OverrideDir != "" {
 			if b, err := os.ReadFile(filepath.Join(ui.OverrideDir, "templates", name)); err == nil { // #nosec G304 -- operator's directory.
+				problems = append(problems, cat.checkTemplate(filepath.Join(ui.OverrideDir, "templates", name), b)...)
 				return b, nil
 			}
 		}
@@ -117,11 +133,20 @@ func NewRenderer(ui config.UI) (*Renderer, error) {
 		}
 		r.pages[strings.TrimSuffix(e.Name(), ".html")] = t
 	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("override templates: %s", strings.Join(problems, "; "))
+	}
 	sub, _ := fs.Sub(staticFS, "static")
 	r.static = http.FileServerFS(sub)
-	r.brandCS = []byte(fmt.Sprintf(":root{--primary:%s}\n", ui.PrimaryColor))
+	if r.branding, err = NewBranding(ui); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
+
+// Branding returns brand.css and the colour adjustments behind it, which
+// the caller should tell the operator about.
+func (r *Renderer) Branding() Branding { return r.branding }
 
 // Catalog returns the message catalogs.
 func (r *Renderer) Catalog() *Catalog { return r.catalog }
@@ -134,26 +159,40 @@ func (r *Renderer) NewPage(req *http.Request, title string, data any) Page {
 
 // Render writes page name with status. Pages are never cached.
 func (r *Renderer) Render(w http.ResponseWriter, name string, status int, p Page) error {
+	body, err := r.execute(name, p)
+	if err != nil {
+		return err
+	}
+	return writeHTML(w, status, p.Lang, body)
+}
+
+// execute renders page name in full before anything is written, so a
+// failing template leaves the response untouched.
+func (r *Renderer) execute(name string, p Page) ([]byte, error) {
 	t, ok := r.pages[name]
 	if !ok {
-		return fmt.Errorf("no page %q", name)
+		return nil, fmt.Errorf("no page %q", name)
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
-		return fmt.Errorf("render %s: %w", name, err)
+		return nil, fmt.Errorf("render %s: %w", name, err)
 	}
+	return buf.Bytes(), nil
+}
+
+func writeHTML(w http.ResponseWriter, status int, lang string, body []byte) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Language", p.Lang)
+	h.Set("Content-Language", lang)
 	w.WriteHeader(status)
-	_, err := w.Write(buf.Bytes())
+	_, err := w.Write(body)
 	return err
 }
 
 // StaticHandler serves /static/: the override directory's file when it
 // has one, else the built-in; /static/brand.css carries the configured
-// colour and /static/logo the configured logo.
+// colour (see NewBranding) and /static/logo the configured logo.
 func (r *Renderer) StaticHandler() http.Handler {
 	return http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
@@ -161,7 +200,7 @@ func (r *Renderer) StaticHandler() http.Handler {
 		switch {
 		case name == "brand.css":
 			w.Header().Set("Content-Type", "text/css; charset=utf-8")
-			_, _ = w.Write(r.brandCS)
+			_, _ = w.Write(r.branding.CSS)
 			return
 		case name == "logo" && r.ui.LogoFile != "":
 			http.ServeFile(w, req, r.ui.LogoFile)

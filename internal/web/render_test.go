@@ -58,3 +58,32 @@ func TestAnOverrideDirectoryReplacesTemplatesAndStaticFiles(t *testing.T) {
 		t.Errorf("path traversal out of the static directory")
 	}
 }
+
+func TestAnOverrideTemplateWrittenForOtherMessagesFailsAtStartWithItsLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"a message's argument passed without its name",
+			"{{define \"content\"}}\n<p>{{$.T \"home.signed_in_as\" .Data.Name}}</p>{{end}}",
+			`home.html:2: "home.signed_in_as" takes the arguments {name} as name, value pairs, e.g. {{$.T "home.signed_in_as" "name" .Name}}`},
+		{"a message that does not exist",
+			`{{define "content"}}<p>{{.T "home.welcome"}}</p>{{end}}`, `home.html:1: no message "home.welcome"`},
+		{"a template that does not parse", `{{define "content"}}{{if}}{{end}}`, "home.html"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(dir, "templates"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "templates", "home.html"), []byte(tc.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ui := config.Default().UI
+			ui.OverrideDir = dir
+			_, err := NewRenderer(ui)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("NewRenderer = %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+}

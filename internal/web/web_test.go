@@ -101,11 +101,11 @@ func TestHandlerErrorsShowOnlyTheirMessage(t *testing.T) {
 	var logs bytes.Buffer
 	log := observe.NewLogger(&logs, "text", slog.LevelInfo)
 	h := Handle(log, func(http.ResponseWriter, *http.Request) error {
-		return Errorf(http.StatusBadRequest, "Unknown application.", io.ErrUnexpectedEOF)
+		return Errorf(http.StatusBadRequest, "error.wsfed_unknown_app", io.ErrUnexpectedEOF)
 	})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-	if rec.Code != 400 || !strings.Contains(rec.Body.String(), "Unknown application.") || strings.Contains(rec.Body.String(), "EOF") {
+	if rec.Code != 400 || !strings.Contains(rec.Body.String(), "This application is not registered with this sign-in service.") || strings.Contains(rec.Body.String(), "EOF") {
 		t.Errorf("code %d body %s", rec.Code, rec.Body.String())
 	}
 	if !strings.Contains(logs.String(), "unexpected EOF") {

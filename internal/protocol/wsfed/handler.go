@@ -50,14 +50,16 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 // request we cannot trust is answered with an error page, never a
 // redirect.
 func requestError(err error) error {
-	msg := "This sign-in request is not valid. Start again from the application."
+	msg := "error.wsfed_invalid"
 	switch {
 	case errors.Is(err, ErrUnknownRealm):
-		msg = "This application is not registered with this sign-in service. Ask your administrator."
+		msg = "error.wsfed_unknown_app"
 	case errors.Is(err, ErrReplyNotAllowed):
-		msg = "This application asked to send you to an address it is not registered for. The sign-in was stopped."
+		msg = "error.wsfed_reply_not_allowed"
 	}
-	return web.Errorf(http.StatusBadRequest, msg, err)
+	// The request itself is wrong: only the application can start a
+	// good one, so the way forward is not this address again.
+	return web.Errorf(http.StatusBadRequest, msg, err).Then(web.NextHome)
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
@@ -106,7 +108,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, q url.Values) e
 	a, err := IssueAssertion(ctx, h.Builder, req.RP, claims)
 	if err != nil {
 		if errors.Is(err, ErrDomainNotFederated) {
-			return web.Errorf(http.StatusForbidden, "Your account's domain is not set up for this application. Ask your administrator.", err)
+			return web.Errorf(http.StatusForbidden, "error.wsfed_domain", err)
 		}
 		return err
 	}
