@@ -35,7 +35,9 @@ func newDemoAt(t *testing.T, now func() time.Time, mods ...func(*config.Config))
 }
 
 var (
-	secretRe = regexp.MustCompile(`<p class="secret">([A-Z2-7 ]+)</p>`)
+	// secretRe finds an enrolment page's TOTP key: its copy button's,
+	// which is the key the page shows in groups.
+	secretRe = regexp.MustCompile(`data-copy="([A-Z2-7]+)"`)
 	codesRe  = regexp.MustCompile(`<li>([a-z0-9]{5}-[a-z0-9]{5})</li>`)
 )
 

@@ -48,8 +48,8 @@ func TestAForgottenADPasswordIsResetWithTheUsersOwnFactor(t *testing.T) {
 	b := browse.New(t, srv.URL)
 	b.Get("/password/reset")
 	b.Submit(map[string]string{"login": name})
-	known := b.Submit(map[string]string{"method": "email", "send": "1"})
-	if !strings.Contains(known, "we sent a code to") {
+	known := sendEmailCode(t, b)
+	if !strings.Contains(known, "We sent a code to") {
 		t.Fatalf("no email step:\n%s", known)
 	}
 
@@ -57,7 +57,7 @@ func TestAForgottenADPasswordIsResetWithTheUsersOwnFactor(t *testing.T) {
 	c := browse.New(t, srv.URL)
 	c.Get("/password/reset")
 	c.Submit(map[string]string{"login": "nobody-" + name})
-	unknown := c.Submit(map[string]string{"method": "email", "send": "1"})
+	unknown := sendEmailCode(t, c)
 	if normalise(known) != normalise(unknown) {
 		t.Fatalf("the pages differ for a known and an unknown account:\n%s\n----\n%s", normalise(known), normalise(unknown))
 	}
@@ -85,12 +85,10 @@ func TestAForgottenADPasswordIsResetWithTheUsersOwnFactor(t *testing.T) {
 
 	// One strong factor is enough: the TOTP code of the next step.
 	code, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
-	b.Get(strings.TrimPrefix(b.URL, srv.URL))
-	b.Submit(map[string]string{"method": "totp", "code": "000000"})
+	submitMethod(t, b, "totp", "000000")
 	if b.Status != 401 {
 		t.Fatalf("a wrong code was accepted")
 	}
-	// Submit the TOTP form (the second form on the page after the email one).
 	page := submitMethod(t, b, "totp", code)
 	if !strings.Contains(page, `name="new_password"`) || !strings.Contains(page, "At least 7 characters.") {
 		t.Fatalf("no new-password page with the policy:\n%s", page)
@@ -149,9 +147,13 @@ func newADAppWithMail(t *testing.T, mod func(*config.Config)) (*App, *httptest.S
 	return a, srv, mail
 }
 
-// submitMethod posts the code form of one method on a reset page.
+// submitMethod posts the code form of one method on a reset page, going
+// to that method's page first when the page shows another.
 func submitMethod(t *testing.T, b *browse.Browser, method, code string) string {
 	t.Helper()
+	if !strings.Contains(b.Last, `id="code_`+method+`"`) {
+		showMethod(t, b, method)
+	}
 	i := strings.Index(b.Last, `id="code_`+method+`"`) // the code form, not email's send form
 	if i < 0 {
 		t.Fatalf("no %s form:\n%s", method, b.Last)
@@ -159,6 +161,33 @@ func submitMethod(t *testing.T, b *browse.Browser, method, code string) string {
 	start := strings.LastIndex(b.Last[:i], "<form")
 	b.Last = b.Last[start:] // make the method's form the first one
 	return b.Submit(map[string]string{"code": code})
+}
+
+// showMethod opens the page of one method of a reset's verify step (the
+// page shows one method at a time).
+func showMethod(t *testing.T, b *browse.Browser, method string) string {
+	t.Helper()
+	u, err := url.Parse(b.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("method", method)
+	u.RawQuery = q.Encode()
+	return b.Get(u.String())
+}
+
+// sendEmailCode asks a reset's verify step for an email code and returns
+// the answer.
+func sendEmailCode(t *testing.T, b *browse.Browser) string {
+	t.Helper()
+	page := showMethod(t, b, "email")
+	i := strings.Index(page, `name="send"`)
+	if i < 0 {
+		t.Fatalf("no email send form:\n%s", page)
+	}
+	b.Last = page[strings.LastIndex(page[:i], "<form"):]
+	return b.Submit(nil)
 }
 
 func TestALockedOutADUserUnlocksWithTheirFactorAndKeepsThePassword(t *testing.T) {
@@ -238,7 +267,7 @@ func TestAUserWithoutFactorsIsSentToTheHelpdeskWhenEmailAloneIsNotAllowed(t *tes
 	b := browse.New(t, srv.URL)
 	b.Get("/password/reset")
 	b.Submit(map[string]string{"login": name})
-	b.Submit(map[string]string{"method": "email", "send": "1"})
+	sendEmailCode(t, b)
 	msgs := mail.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("want the code mail, got %d mails", len(msgs))
@@ -268,7 +297,7 @@ func TestResetCodesGoToTheAlternateAddressAndTheNoticeToTheMailbox(t *testing.T)
 	b := browse.New(t, srv.URL)
 	b.Get("/password/reset")
 	b.Submit(map[string]string{"login": name})
-	page := b.Submit(map[string]string{"method": "email", "send": "1"})
+	page := sendEmailCode(t, b)
 	if !strings.Contains(page, "p•••@e•••.org") {
 		t.Fatalf("the masked destination is not the alternate address:\n%s", page)
 	}
@@ -319,7 +348,7 @@ func TestDisabledAndExpiredADAccountsWalkTheResetAndUnlockPagesOfAnUnknownOne(t 
 					b := browse.New(t, srv.URL)
 					b.Get(path)
 					b.Submit(map[string]string{"login": login})
-					return b, b.Submit(map[string]string{"method": "email", "send": "1"})
+					return b, sendEmailCode(t, b)
 				}
 				b, known := walk(name)
 				_, unknown := walk("nobody-" + name)

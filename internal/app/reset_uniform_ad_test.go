@@ -26,7 +26,7 @@ func resetWalk(t *testing.T, base, path, login string) *browse.Browser {
 	b := browse.New(t, base)
 	b.Get(path)
 	b.Submit(map[string]string{"login": login})
-	b.Submit(map[string]string{"method": "email", "send": "1"})
+	sendEmailCode(t, b)
 	return b
 }
 
@@ -54,7 +54,7 @@ func TestAnUnknownLoginIsShownTheAddressARealAccountOfThatLoginWouldShow(t *test
 		} {
 			t.Run(tc.what+" at "+path, func(t *testing.T) {
 				known := resetWalk(t, srv.URL, path, tc.known)
-				if want := "we sent a code to " + name[:1] + "•••@c•••.test"; !strings.Contains(known.Last, want) {
+				if want := "We sent a code to " + name[:1] + "•••@c•••.test"; !strings.Contains(known.Last, want) {
 					t.Fatalf("the known account's page does not say %q:\n%s", want, known.Last)
 				}
 				sameAnswer(t, "the email step", known, resetWalk(t, srv.URL, path, tc.unknown))
@@ -99,7 +99,7 @@ func TestWrongCodesAreLimitedForAnUnknownAccountAtTheSameCountAsForARealOne(t *t
 				b.Get("/password/reset")
 				b.Submit(map[string]string{"login": login})
 				if tc.send {
-					b.Submit(map[string]string{"method": "email", "send": "1"})
+					sendEmailCode(t, b)
 				}
 				return b
 			}

@@ -40,12 +40,25 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 type changePage struct {
 	NewPassword signin.NewPasswordForm
 	Done        bool
+	// Current is the current password shown again: only once the
+	// directory accepted it (signin.Refill).
+	Current string
+	// Focus is the field the page focuses: the one that was wrong, else
+	// the first.
+	Focus string
 }
 
-func (h *Handler) renderChange(w http.ResponseWriter, r *http.Request, u *directory.User, status int, errs map[string]string, notice string) error {
-	d := &changePage{}
+// renderChange shows the change page: with errs (field → message), the
+// field focus focused and the values kept shown again; or, with notice,
+// the change done.
+func (h *Handler) renderChange(w http.ResponseWriter, r *http.Request, u *directory.User, status int, errs map[string]string, focus string, kept signin.PasswordFields, notice string) error {
+	d := &changePage{Current: kept.Current, Focus: focus}
 	p := h.Renderer.NewPage(r, "change.title", d)
-	d.NewPassword = h.Engine.NewPasswordForm(h.Engine.PolicyFor(r.Context(), u), u, &p, false)
+	npFocus := ""
+	if focus != signin.FieldCurrent {
+		npFocus = focus
+	}
+	d.NewPassword = h.Engine.NewPasswordForm(h.Engine.PolicyFor(r.Context(), u), u, &p, npFocus, kept)
 	for k, v := range errs {
 		p.Errors[k] = v
 	}
@@ -69,7 +82,7 @@ func (h *Handler) getChange(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, "/password/change", http.StatusSeeOther)
 		return nil
 	}
-	return h.renderChange(w, r, &res.User, http.StatusOK, nil, "")
+	return h.renderChange(w, r, &res.User, http.StatusOK, nil, signin.FieldCurrent, signin.PasswordFields{}, "")
 }
 
 func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
@@ -83,38 +96,47 @@ func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return web.Errorf(http.StatusNotImplemented, "error.change_unsupported", nil)
 	}
-	current, newPW, confirm := r.PostFormValue("current_password"), r.PostFormValue("new_password"), r.PostFormValue("confirm_password")
+	typed := signin.PasswordFields{Current: r.PostFormValue(signin.FieldCurrent), New: r.PostFormValue(signin.FieldNew),
+		Confirm: r.PostFormValue(signin.FieldConfirm)}
 	p := h.Renderer.NewPage(r, "change.title", nil)
+	// A refusal shows the form again with the wrong field focused and
+	// empty, and the fields that were right kept (signin.Refill): the
+	// current password only once the directory accepted it.
+	currentRight := false
 	again := func(status int, field, msg string) error {
-		return h.renderChange(w, r, u, status, map[string]string{field: msg}, "")
+		return h.renderChange(w, r, u, status, map[string]string{field: msg}, field, signin.Refill(field, typed, currentRight), "")
 	}
-	switch {
-	case current == "" || len(current) > maxPassword:
-		return again(http.StatusUnprocessableEntity, "current_password", p.T("change.current_required"))
-	case newPW == "" || len(newPW) > maxPassword:
-		return again(http.StatusUnprocessableEntity, "new_password", p.T("change.new_required"))
-	case newPW != confirm:
-		return again(http.StatusUnprocessableEntity, "confirm_password", p.T("change.mismatch"))
+	if typed.Current == "" || len(typed.Current) > maxPassword {
+		return again(http.StatusUnprocessableEntity, signin.FieldCurrent, p.T("change.current_required"))
 	}
-	pol := h.Engine.PolicyFor(ctx, u)
-	if v := h.Engine.CheckNewPassword(pol, newPW, u); len(v) > 0 {
-		return again(http.StatusUnprocessableEntity, "new_password", signin.PolicyMessage(&p, pol, v))
-	}
-	// The current password goes through the sign-in guard first: AD
-	// counts a wrong one, so it must never reach AD past the limits.
+	// The current password is checked first, so that a refusal of the new
+	// one can keep it. It goes through the sign-in guard: AD counts a
+	// wrong one, so it must never reach AD past the limits.
 	wrong := func() error {
+		currentRight = false
 		h.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Login: u.UPN, Result: "wrong_current_password"})
-		return again(http.StatusUnprocessableEntity, "current_password", p.T("change.current_wrong"))
+		return again(http.StatusUnprocessableEntity, signin.FieldCurrent, p.T("change.current_wrong"))
 	}
-	switch err := h.Engine.CheckCurrentPassword(r, u, current); {
+	switch err := h.Engine.CheckCurrentPassword(r, u, typed.Current); {
 	case errors.Is(err, signin.ErrWrongCurrentPassword):
 		return wrong()
 	case errors.Is(err, abuse.ErrThrottled):
-		return again(http.StatusTooManyRequests, "current_password", p.T("login.throttled"))
+		return again(http.StatusTooManyRequests, signin.FieldCurrent, p.T("login.throttled"))
 	case err != nil:
 		return err
 	}
-	err = pc.ChangePassword(ctx, u, current, newPW)
+	currentRight = true
+	switch {
+	case typed.New == "" || len(typed.New) > maxPassword:
+		return again(http.StatusUnprocessableEntity, signin.FieldNew, p.T("change.new_required"))
+	case typed.New != typed.Confirm:
+		return again(http.StatusUnprocessableEntity, signin.FieldConfirm, p.T("change.mismatch"))
+	}
+	pol := h.Engine.PolicyFor(ctx, u)
+	if v := h.Engine.CheckNewPassword(pol, typed.New, u); len(v) > 0 {
+		return again(http.StatusUnprocessableEntity, signin.FieldNew, signin.PolicyMessage(&p, pol, v))
+	}
+	err = pc.ChangePassword(ctx, u, typed.Current, typed.New)
 	var pe *directory.PolicyError
 	switch {
 	case err == nil:
@@ -122,7 +144,7 @@ func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
 		return wrong() // changed elsewhere between the check and the change
 	case errors.As(err, &pe):
 		h.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Login: u.UPN, Result: "policy"})
-		return again(http.StatusUnprocessableEntity, "new_password", signin.PolicyMessage(&p, pol, pe.Violations))
+		return again(http.StatusUnprocessableEntity, signin.FieldNew, signin.PolicyMessage(&p, pol, pe.Violations))
 	default:
 		return err
 	}
@@ -133,5 +155,5 @@ func (h *Handler) postChange(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Login: u.UPN, Result: "ok",
 		Detail: map[string]string{"where": "self-service", "sessions_revoked": strconv.FormatInt(ended, 10)}})
-	return h.renderChange(w, r, u, http.StatusOK, nil, "change.done")
+	return h.renderChange(w, r, u, http.StatusOK, nil, "", signin.PasswordFields{}, "change.done")
 }

@@ -47,10 +47,12 @@ func (e *Engine) ResetPolicyFor(ctx context.Context, u *directory.User) director
 	return p
 }
 
-func (e *Engine) renderChangePassword(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, p *web.Page, status int) error {
+// renderChangePassword shows the in-flow change page, focusing the field
+// focus and showing kept again (Refill).
+func (e *Engine) renderChangePassword(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, p *web.Page, status int, focus string, kept PasswordFields) error {
 	pol := e.PolicyFor(r.Context(), st.User)
 	d := changeData{FlowID: f.ID, Step: f.Step, Login: st.Login, Reason: st.MustChange,
-		NewPassword: e.NewPasswordForm(pol, st.User, p, true)}
+		NewPassword: e.NewPasswordForm(pol, st.User, p, focus, kept)}
 	p.Title = "change.title"
 	p.Data = d
 	return e.render.Render(w, "login_change_password", status, *p)
@@ -62,18 +64,21 @@ func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f st
 	if !ok {
 		return web.Errorf(http.StatusNotImplemented, "error.change_unsupported", nil)
 	}
-	newPW, confirm := r.PostFormValue("new_password"), r.PostFormValue("confirm_password")
+	newPW, confirm := r.PostFormValue(FieldNew), r.PostFormValue(FieldConfirm)
+	// The form comes back with the field that was wrong focused and
+	// empty, and what was right kept (Refill).
+	typed := PasswordFields{New: newPW, Confirm: confirm}
 	again := func(status int, field, msg string) error {
 		p := e.render.NewPage(r, "change.title", nil)
 		p.Errors[field] = msg
-		return e.renderChangePassword(w, r, f, st, &p, status)
+		return e.renderChangePassword(w, r, f, st, &p, status, field, Refill(field, typed, false))
 	}
 	p := e.render.NewPage(r, "change.title", nil)
 	switch {
 	case newPW == "" || len(newPW) > maxPasswordLen:
-		return again(http.StatusUnprocessableEntity, "new_password", p.T("change.new_required"))
+		return again(http.StatusUnprocessableEntity, FieldNew, p.T("change.new_required"))
 	case newPW != confirm:
-		return again(http.StatusUnprocessableEntity, "confirm_password", p.T("change.mismatch"))
+		return again(http.StatusUnprocessableEntity, FieldConfirm, p.T("change.mismatch"))
 	}
 	old, err := e.box.Open(st.SealedOld, []byte("oldpw:"+f.ID))
 	if err != nil {
@@ -81,13 +86,13 @@ func (e *Engine) postChangePassword(w http.ResponseWriter, r *http.Request, f st
 	}
 	pol := e.PolicyFor(ctx, st.User)
 	if v := e.CheckNewPassword(pol, newPW, st.User); len(v) > 0 {
-		return again(http.StatusUnprocessableEntity, "new_password", PolicyMessage(&p, pol, v))
+		return again(http.StatusUnprocessableEntity, FieldNew, PolicyMessage(&p, pol, v))
 	}
 	if err := pc.ChangePassword(ctx, st.User, string(old), newPW); err != nil {
 		var pe *directory.PolicyError
 		switch {
 		case errors.As(err, &pe):
-			return again(http.StatusUnprocessableEntity, "new_password", PolicyMessage(&p, pol, pe.Violations))
+			return again(http.StatusUnprocessableEntity, FieldNew, PolicyMessage(&p, pol, pe.Violations))
 		case errors.Is(err, directory.ErrWrongPassword):
 			return web.Errorf(http.StatusConflict, "error.password_changed_elsewhere", err)
 		default:

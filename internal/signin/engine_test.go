@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -42,18 +43,30 @@ const (
 type fakeFactors struct {
 	mu       sync.Mutex
 	enrolled map[string][]string
-	sent     int
+	// enrollable is what Enrollable returns; nil means only "totp".
+	enrollable []string
+	begun      []string // the methods BeginEnrol was called for
+	sent       int
 	// gate, when set, runs in every Verify: a test can hold requests there
 	// until all of them have loaded the flow.
 	gate func()
 }
+
+// fakeKeyShown is how an enrolment page shows the fake's TOTP key: in
+// groups, each kept whole.
+const fakeKeyShown = "<span>ABCD</span> <span>EFGH</span>"
 
 func (f *fakeFactors) Enrolled(_ context.Context, u *directory.User) ([]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.enrolled[u.ID], nil
 }
-func (f *fakeFactors) Enrollable() []string { return []string{"totp"} }
+func (f *fakeFactors) Enrollable() []string {
+	if f.enrollable != nil {
+		return f.enrollable
+	}
+	return []string{"totp"}
+}
 func (f *fakeFactors) Challenge(_ context.Context, _ *http.Request, _ *directory.User, _ string, prev []byte, _ *web.Page) ([]byte, error) {
 	if prev == nil {
 		f.mu.Lock()
@@ -71,8 +84,16 @@ func (f *fakeFactors) Verify(_ context.Context, r *http.Request, _ *directory.Us
 	}
 	return "otp", nil
 }
-func (f *fakeFactors) BeginEnrol(_ context.Context, _ *http.Request, _ *directory.User, _ string, prev []byte, p *web.Page) ([]byte, error) {
-	p.Data.(*loginData).Extra = struct{ QR, Secret string }{"data:image/png;base64,AA==", "ABCD EFGH"}
+func (f *fakeFactors) BeginEnrol(_ context.Context, _ *http.Request, _ *directory.User, method string, prev []byte, p *web.Page) ([]byte, error) {
+	f.mu.Lock()
+	f.begun = append(f.begun, method)
+	f.mu.Unlock()
+	if method == "webauthn" {
+		p.Data.(*loginData).Extra = `{"publicKey":{}}`
+		return []byte("enrol-passkey"), nil
+	}
+	p.Data.(*loginData).Extra = totpPage{QR: "data:image/png;base64,AA==", URL: "otpauth://totp/X:alice?secret=ABCDEFGH",
+		Key: "ABCDEFGH", Groups: []string{"ABCD", "EFGH"}}
 	if prev != nil {
 		return prev, nil
 	}
@@ -282,11 +303,11 @@ func TestMFAIsEnforcedAndEnrolmentForcedWhenRequired(t *testing.T) {
 	b := e.browser()
 	b.Get("/proto?app=Wiki&hint=alice")
 	page := b.Submit(map[string]string{"password": alicePW})
-	if !strings.Contains(page, "Set up a second sign-in method") || !strings.Contains(page, "ABCD EFGH") {
+	if !strings.Contains(page, "Set up a second sign-in method") || !strings.Contains(page, fakeKeyShown) {
 		t.Fatalf("no forced enrolment:\n%s", page)
 	}
 	page = b.Submit(map[string]string{"code": "000000"})
-	if b.Status != http.StatusUnauthorized || !strings.Contains(page, "That code didn&#39;t work") || !strings.Contains(page, "ABCD EFGH") {
+	if b.Status != http.StatusUnauthorized || !strings.Contains(page, "That code didn&#39;t work") || !strings.Contains(page, fakeKeyShown) {
 		t.Fatalf("a wrong enrolment code: status %d\n%s", b.Status, page)
 	}
 	page = b.Submit(map[string]string{"code": "123456"})
@@ -305,6 +326,105 @@ func TestMFAIsEnforcedAndEnrolmentForcedWhenRequired(t *testing.T) {
 	}
 	if got := b2.Submit(map[string]string{"code": "123456"}); !strings.Contains(got, "mfa=yes") {
 		t.Fatalf("got %q", got)
+	}
+}
+
+func TestEnrolmentOffersEveryMethodAsEqualsAndBeginsNoneUntilOneIsChosen(t *testing.T) {
+	e := newEnv(t, "all", user(t, "alice", alicePW, nil))
+	e.factors.enrollable = []string{"webauthn", "totp"}
+	b := e.browser()
+	b.Get("/proto?app=Wiki&hint=alice")
+	page := b.Submit(map[string]string{"password": alicePW})
+	flow := strings.TrimPrefix(b.URL, b.Base)
+	begun := func() []string {
+		e.factors.mu.Lock()
+		defer e.factors.mu.Unlock()
+		return slices.Clone(e.factors.begun)
+	}
+	chooser := func(t *testing.T, page string) {
+		t.Helper()
+		for _, want := range []string{
+			"Set up a second sign-in method",
+			`href="` + flow + `&amp;method=webauthn">Passkey or security key</a>`, "nothing to type",
+			`href="` + flow + `&amp;method=totp">Authenticator app</a>`, "shows a 6-digit code",
+		} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the chooser lacks %q:\n%s", want, page)
+			}
+		}
+		if strings.Contains(page, "<form") || strings.Contains(page, "data-webauthn") {
+			t.Errorf("the chooser already shows a method:\n%s", page)
+		}
+	}
+
+	t.Run("the first page names both methods and begins neither", func(t *testing.T) {
+		chooser(t, page)
+		if got := begun(); len(got) != 0 {
+			t.Errorf("methods begun before a choice: %q", got)
+		}
+	})
+	t.Run("a chosen method's page links back to the choice", func(t *testing.T) {
+		page := b.Get(flow + "&method=webauthn")
+		if !strings.Contains(page, `data-webauthn="create"`) || !strings.Contains(page, `href="`+flow+`&amp;choose=1">Choose another method</a>`) {
+			t.Fatalf("no passkey page with a way back:\n%s", page)
+		}
+		chooser(t, b.Get(flow+"&choose=1"))
+	})
+	t.Run("the other method, chosen after going back, is set up", func(t *testing.T) {
+		page := b.Get(flow + "&method=totp")
+		if !strings.Contains(page, fakeKeyShown) || !strings.Contains(page, "&amp;choose=1") {
+			t.Fatalf("no authenticator-app page with a way back:\n%s", page)
+		}
+		// A wrong code keeps the method's page, not the chooser.
+		if page = b.Submit(map[string]string{"code": "000000"}); b.Status != http.StatusUnauthorized || !strings.Contains(page, fakeKeyShown) {
+			t.Fatalf("a wrong code: status %d\n%s", b.Status, page)
+		}
+		if page = b.Submit(map[string]string{"code": "123456"}); !strings.Contains(page, "aaaaa-bbbbb") {
+			t.Fatalf("no recovery codes after enrolment:\n%s", page)
+		}
+		if got := begun(); !slices.Equal(got, []string{"webauthn", "totp", "totp"}) {
+			t.Errorf("methods begun: %q, want the passkey, then the app (and again for the wrong code's page)", got)
+		}
+	})
+}
+
+func TestTheEnrolmentChooserShowsUntilAnOfferedMethodIsChosenOrBegun(t *testing.T) {
+	both := []string{"webauthn", "totp"}
+	for _, tc := range []struct {
+		name    string
+		offered []string
+		query   string
+		pending string
+		want    bool
+	}{
+		{"two methods, none chosen", both, "", "", true},
+		{"two methods, the identify page's passkey offer pending", both, "", "passkey", true},
+		{"two methods, one asked for", both, "method=totp", "", false},
+		{"two methods, one begun earlier", both, "", "webauthn", false},
+		{"two methods, one begun and the user asks to choose again", both, "choose=1", "webauthn", true},
+		{"two methods, a method that is not offered asked for", both, "method=email", "", true},
+		{"one method", []string{"totp"}, "", "", false},
+		{"one method, even when asked to choose", []string{"totp"}, "choose=1", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q, _ := url.ParseQuery(tc.query)
+			if got := showsChooser(tc.offered, q, tc.pending); got != tc.want {
+				t.Errorf("showsChooser(%q, %q, %q) = %v, want %v", tc.offered, tc.query, tc.pending, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEnrolmentWithOneMethodGoesStraightToIt(t *testing.T) {
+	e := newEnv(t, "all", user(t, "alice", alicePW, nil))
+	b := e.browser()
+	b.Get("/proto?app=Wiki&hint=alice")
+	page := b.Submit(map[string]string{"password": alicePW})
+	if !strings.Contains(page, fakeKeyShown) || strings.Contains(page, "choose=1") || strings.Contains(page, `class="choices"`) {
+		t.Fatalf("one method: not straight to it, or a choice offered:\n%s", page)
+	}
+	if !strings.Contains(page, "Your organisation requires a second step") {
+		t.Errorf("the single method's page does not say why:\n%s", page)
 	}
 }
 

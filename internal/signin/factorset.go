@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/abuse"
@@ -346,8 +347,22 @@ func userError(err error) error {
 // flow because it holds the secret.
 type totpEnrolPage struct {
 	QR      string `json:"qr"`
+	URL     string `json:"url,omitempty"` // the otpauth:// key URI the QR code holds
 	Secret  string `json:"secret"`
 	Pending []byte `json:"pending"`
+}
+
+// totpPage is what login_enrol.html shows of a TOTP enrolment.
+type totpPage struct {
+	QR template.URL // a PNG data: URI
+	// URL is the otpauth:// key URI the QR code holds, for a link that
+	// opens the authenticator app on the phone showing the page; "" for
+	// an enrolment begun before it was kept.
+	URL template.URL
+	// Key is the secret to copy (no spaces); Groups is it in the groups
+	// of four the page shows, each unbroken.
+	Key    string
+	Groups []string
 }
 
 func (fs *FactorSet) sealAD(u *directory.User) []byte { return []byte("totp-enrol-page\x00" + u.ID) }
@@ -378,7 +393,7 @@ func (fs *FactorSet) BeginEnrol(ctx context.Context, _ *http.Request, u *directo
 	if err != nil {
 		return nil, err
 	}
-	page = totpEnrolPage{QR: en.QRCodeDataURI(), Secret: en.Secret, Pending: en.Pending}
+	page = totpEnrolPage{QR: en.QRCodeDataURI(), URL: en.URL, Secret: en.Secret, Pending: en.Pending}
 	setEnrolExtra(p, page)
 	raw, err := json.Marshal(page) // #nosec G117 -- sealed on the next line, never stored in the clear.
 	if err != nil {
@@ -388,13 +403,21 @@ func (fs *FactorSet) BeginEnrol(ctx context.Context, _ *http.Request, u *directo
 }
 
 func setEnrolExtra(p *web.Page, page totpEnrolPage) {
-	if d, ok := p.Data.(*loginData); ok {
-		// The QR code is a data: URI we generated, not user input.
-		d.Extra = struct {
-			QR     template.URL
-			Secret string
-		}{template.URL(page.QR), page.Secret} // #nosec G203 -- generated PNG data URI.
+	d, ok := p.Data.(*loginData)
+	if !ok {
+		return
 	}
+	key := strings.ReplaceAll(page.Secret, " ", "")
+	tp := totpPage{Key: key, Groups: totp.SecretGroups(key)}
+	// The QR code is a data: URI we generated, not user input.
+	tp.QR = template.URL(page.QR) // #nosec G203 -- generated PNG data URI.
+	// html/template lets only http(s) and mailto links through; this
+	// otpauth:// URI is the one totp.Enrol built (our issuer, the user's
+	// name, the secret, each query-escaped by net/url).
+	if strings.HasPrefix(page.URL, "otpauth://") {
+		tp.URL = template.URL(page.URL) // #nosec G203 -- generated otpauth URI.
+	}
+	d.Extra = tp
 }
 
 // FinishEnrol implements Factors. A user's first factor also gets a set of

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -44,6 +45,22 @@ func chooseMethod(asked string, offered []string, pending string) string {
 	return ""
 }
 
+// showsChooser reports whether the enrolment step shows the chooser, every
+// method the user may set up as equals, each leading to its page
+// (?method=), which links back (?choose): when more than one is offered
+// and none is asked for or begun. pending is the flow's pending method,
+// which may be none of the offered ones (the identify page's passkey
+// offer).
+func showsChooser(offered []string, q url.Values, pending string) bool {
+	switch {
+	case len(offered) < 2:
+		return false
+	case q.Has("choose"):
+		return true
+	}
+	return !slices.Contains(offered, q.Get("method")) && !slices.Contains(offered, pending)
+}
+
 func (e *Engine) offered(r *http.Request, step string, st flowState) ([]string, error) {
 	switch {
 	case step == StepEnrol:
@@ -66,13 +83,21 @@ func (e *Engine) renderFactorStep(w http.ResponseWriter, r *http.Request, f stor
 	}
 	pf := e.pending(st)
 	start := pf.Method
-	if start == "" && f.Step == StepEnrol {
+	if f.Step == StepEnrol && st.Req.AddFactor != "" && !slices.Contains(offered, start) {
 		start = st.Req.AddFactor // the method the user came to add
 	}
-	method := chooseMethod(r.URL.Query().Get("method"), offered, start)
+	d.Adding = st.Req.AddFactor != ""
+	q := r.URL.Query()
+	if f.Step == StepEnrol && showsChooser(offered, q, start) {
+		// Nothing begins until a method is chosen, and a method begun
+		// earlier keeps its pending state (the same key) for when it is
+		// chosen again.
+		d.Methods = offered
+		return e.render.Render(w, "login_enrol", status, *p)
+	}
+	method := chooseMethod(q.Get("method"), offered, start)
 	d.Methods, d.Method = offered, method
 	d.Remember = f.Step == StepMFA && e.sessions.RemembersBrowsers()
-	d.Adding = st.Req.AddFactor != ""
 	// Recovery codes as the only way left means the user's last method was
 	// removed (by them or an administrator): the page says so and what to
 	// do next.

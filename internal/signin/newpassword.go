@@ -20,8 +20,61 @@ type NewPasswordForm struct {
 	Rules []Rule
 	// Names are the name parts the password must not contain (AD's
 	// complexity rule), comma-separated; the user's own, so safe to show.
-	Names     string
-	Autofocus bool
+	Names string
+	// Focus is the field of the two the page focuses ("new_password" or
+	// "confirm_password"); "" when another field of the page has it.
+	Focus string
+	// New and Confirm are what the fields show again after a refusal:
+	// only values that were right (Refill).
+	New, Confirm string
+}
+
+// Names of a password form's fields, also the keys of their errors.
+const (
+	FieldCurrent = "current_password"
+	FieldNew     = "new_password"
+	FieldConfirm = "confirm_password"
+)
+
+// PasswordFields are the values of a password form's fields.
+type PasswordFields struct {
+	Current, New, Confirm string
+}
+
+// Refill decides what a password form shows again after the field wrong
+// (FieldCurrent, FieldNew or FieldConfirm) was refused: the fields that
+// were right keep what the user typed, so only the wrong one is typed
+// again — the page focuses it, empty. A current password that was wrong
+// clears only itself; a new one the policy refused clears itself and its
+// confirmation; a confirmation that did not match clears only itself.
+// Nothing wrong is ever put back, and the current password only once the
+// directory accepted it (currentRight); a value longer than a password
+// may be is not put back either.
+//
+// The values go back as the value attributes of the password inputs, as
+// most identity providers do: only to the browser that has just sent
+// them, in a page that is never cached (web.Renderer.Render sends
+// Cache-Control: no-store) and never logged. The alternative — a sealed
+// copy in the flow or a cookie — would keep a password on the server or
+// in the browser longer than the page that shows it.
+func Refill(wrong string, typed PasswordFields, currentRight bool) PasswordFields {
+	keep := func(v string) string {
+		if len(v) > maxPasswordLen {
+			return ""
+		}
+		return v
+	}
+	var out PasswordFields
+	if currentRight && wrong != FieldCurrent {
+		out.Current = keep(typed.Current)
+	}
+	switch wrong {
+	case FieldCurrent:
+		out.New, out.Confirm = keep(typed.New), keep(typed.Confirm)
+	case FieldConfirm:
+		out.New = keep(typed.New)
+	}
+	return out
 }
 
 // Rule is one rule of the policy: Kind (min_length, complexity, name,
@@ -31,9 +84,11 @@ type Rule struct {
 }
 
 // NewPasswordForm words the user's effective policy and Gatehouse's own
-// checks for the page, in the page's language.
-func (e *Engine) NewPasswordForm(pol directory.Policy, u *directory.User, p *web.Page, autofocus bool) NewPasswordForm {
-	f := NewPasswordForm{Autofocus: autofocus}
+// checks for the page, in the page's language. focus is the field the
+// page focuses (see NewPasswordForm.Focus); kept are the values to show
+// again (Refill), New and Confirm of them used here.
+func (e *Engine) NewPasswordForm(pol directory.Policy, u *directory.User, p *web.Page, focus string, kept PasswordFields) NewPasswordForm {
+	f := NewPasswordForm{Focus: focus, New: kept.New, Confirm: kept.Confirm}
 	add := func(kind, value, text string) { f.Rules = append(f.Rules, Rule{Kind: kind, Value: value, Text: text}) }
 	if pol.MinLength > 0 {
 		add("min_length", strconv.Itoa(pol.MinLength), p.T("change.rule_length", "count", pol.MinLength))

@@ -188,15 +188,30 @@ type recoveryData struct {
 	Step  string
 	Path  string
 	Intro string
-	// Methods are the methods offered; Verified those already verified.
-	Methods, Verified []string
+	// Login is the name typed, shown again on the identify page after a
+	// refusal that was not about it.
+	Login string
+	// Offer are the methods still to choose from (not yet verified);
+	// Verified those already verified.
+	Offer, Verified []string
+	// Method is the method the verify page shows, one at a time; "" shows
+	// the choice of Offer. The same for every account: what is offered
+	// depends on the configuration only.
+	Method string
+	// CodeSent says an email code was asked for in this flow, so the
+	// email method shows the field for it (a decoy's alike).
+	CodeSent bool
 	// Destination is where the email code went (a decoy for an unknown
 	// account).
 	Destination string
-	// Passkey is the passkey request's options, when a passkey is offered.
+	// Passkey is the passkey request's options, when the passkey is shown.
 	Passkey     string
 	NewPassword NewPasswordForm
 	Done        bool
+
+	// focus and kept are how the new-password fields are shown (Refill).
+	focus string
+	kept  PasswordFields
 }
 
 func (h *recoveryFlow) t(r *http.Request, key string, args ...any) string {
@@ -213,32 +228,38 @@ func (h *recoveryFlow) page(w http.ResponseWriter, r *http.Request, status int, 
 	}
 	p.Notice = notice
 	if d.Step == StepNewPassword {
-		d.NewPassword = h.e.NewPasswordForm(h.e.ResetPolicyFor(r.Context(), u), u, &p, true)
+		focus := d.focus
+		if focus == "" {
+			focus = FieldNew
+		}
+		d.NewPassword = h.e.NewPasswordForm(h.e.ResetPolicyFor(r.Context(), u), u, &p, focus, d.kept)
 	}
 	return h.e.render.Render(w, "password_reset", status, p)
 }
 
-func (h *recoveryFlow) identifyPage(w http.ResponseWriter, r *http.Request, status int, field, key string) error {
+// identifyPage shows the first page, with the error key on field ("" for
+// the form) and login, the name typed, in its field again.
+func (h *recoveryFlow) identifyPage(w http.ResponseWriter, r *http.Request, status int, field, key, login string) error {
 	var errs map[string]string
 	if key != "" {
 		errs = map[string]string{field: h.t(r, key)}
 	}
-	return h.page(w, r, status, &recoveryData{Step: "identify"}, nil, errs, "")
+	return h.page(w, r, status, &recoveryData{Step: "identify", Login: login}, nil, errs, "")
 }
 
 func (h *recoveryFlow) get(w http.ResponseWriter, r *http.Request) error {
 	id := r.URL.Query().Get("flow")
 	if id == "" {
-		return h.identifyPage(w, r, http.StatusOK, "", "")
+		return h.identifyPage(w, r, http.StatusOK, "", "", "")
 	}
 	f, st, err := h.load(r, id)
 	if errors.Is(err, errFlowGone) || (err == nil && f.Step == StepDone) {
-		return h.identifyPage(w, r, http.StatusOK, "", "login.expired_flow")
+		return h.identifyPage(w, r, http.StatusOK, "", "login.expired_flow", "")
 	}
 	if err != nil {
 		return err
 	}
-	return h.show(w, r, f, st, http.StatusOK, nil, false)
+	return h.show(w, r, f, st, view{status: http.StatusOK, method: r.URL.Query().Get("method")})
 }
 
 func (h *recoveryFlow) load(r *http.Request, id string) (store.Flow, flowState, error) {
@@ -268,7 +289,7 @@ func (h *recoveryFlow) post(w http.ResponseWriter, r *http.Request) error {
 	case StepNewPassword:
 		return h.newPassword(w, r, f, st)
 	}
-	return h.identifyPage(w, r, http.StatusOK, "", "login.expired_flow")
+	return h.identifyPage(w, r, http.StatusOK, "", "login.expired_flow", "")
 }
 
 // staleOr answers a lost compare-and-swap — the flow moved on, or ended
@@ -295,7 +316,7 @@ func (h *recoveryFlow) identify(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	login := strings.TrimSpace(r.PostFormValue("login"))
 	if login == "" || len(login) > maxLoginLen {
-		return h.identifyPage(w, r, http.StatusUnprocessableEntity, "login", "login.required")
+		return h.identifyPage(w, r, http.StatusUnprocessableEntity, "login", "login.required", "")
 	}
 	c, err := h.e.throttle.IncrementCounter(ctx, h.Kind+":ip:"+observe.ClientIP(ctx), h.e.now(), recoveryWindow)
 	if err != nil {
@@ -303,7 +324,7 @@ func (h *recoveryFlow) identify(w http.ResponseWriter, r *http.Request) error {
 	}
 	if c.Count > recoveryStarts {
 		setRetryAfter(w, c.ExpiresAt.Sub(h.e.now()))
-		return h.identifyPage(w, r, http.StatusTooManyRequests, "", "login.throttled")
+		return h.identifyPage(w, r, http.StatusTooManyRequests, "", "login.throttled", login)
 	}
 	rs := &recoveryState{}
 	ev := audit.Event{Type: h.Event, Login: login, Result: "started"}
@@ -328,7 +349,7 @@ func (h *recoveryFlow) identify(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, directory.ErrUserNotFound):
 	default:
 		h.e.log.ErrorContext(ctx, "looking up the account to recover", "user", login, "err", err)
-		return h.identifyPage(w, r, http.StatusServiceUnavailable, "", "login.unavailable")
+		return h.identifyPage(w, r, http.StatusServiceUnavailable, "", "login.unavailable", login)
 	}
 	bind := h.e.ensureBinding(w, r)
 	// The flow names no user (st.User) until the account is proved: a
@@ -358,18 +379,45 @@ func (h *recoveryFlow) methods() []string {
 	return h.factors.RecoveryMethods()
 }
 
-// show renders the flow's current step. A passkey offer gets a new request
-// each time it is shown (each is used once), kept in the flow.
-func (h *recoveryFlow) show(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, status int, errs map[string]string, emailSent bool) error {
+// view is how show shows a step.
+type view struct {
+	status int
+	// errs are the errors to show, already worded: field → message.
+	errs map[string]string
+	// method is the verify step's method to show; "" (or one not
+	// offered) shows the choice, unless only one is left.
+	method string
+	// emailSent shows the notice that a code went out.
+	emailSent bool
+	// focus and kept are the new-password step's after a refusal
+	// (Refill).
+	focus string
+	kept  PasswordFields
+}
+
+// show renders the flow's current step. The passkey, when shown, gets a
+// new request each time (each is used once), kept in the flow.
+func (h *recoveryFlow) show(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, v view) error {
 	rs := st.Recovery
-	d := &recoveryData{FlowID: f.ID, Step: f.Step, Verified: rs.Verified}
+	d := &recoveryData{FlowID: f.ID, Step: f.Step, Verified: rs.Verified, focus: v.focus, kept: v.kept}
 	if f.Step == StepVerify {
-		d.Methods = h.methods()
+		for _, m := range h.methods() {
+			if !slices.Contains(rs.Verified, m) {
+				d.Offer = append(d.Offer, m)
+			}
+		}
+		switch {
+		case slices.Contains(d.Offer, v.method):
+			d.Method = v.method
+		case len(d.Offer) == 1:
+			d.Method = d.Offer[0]
+		}
 		d.Destination = rs.Destination
 		if d.Destination == "" {
 			d.Destination = h.decoy(st.Login)
 		}
-		if slices.Contains(d.Methods, mfa.MethodWebAuthn) && !slices.Contains(rs.Verified, mfa.MethodWebAuthn) {
+		d.CodeSent = len(rs.Pending[mfa.MethodEmail]) > 0
+		if d.Method == mfa.MethodWebAuthn {
 			sess, opts, err := h.factors.RecoveryChallenge(r.Context(), nil, mfa.MethodWebAuthn, h.Purpose, h.e.render.Catalog().Language(r))
 			if err != nil {
 				return err
@@ -382,10 +430,10 @@ func (h *recoveryFlow) show(w http.ResponseWriter, r *http.Request, f store.Flow
 		}
 	}
 	notice := ""
-	if emailSent {
+	if v.emailSent {
 		notice = h.t(r, "reset.email_sent", "address", d.Destination)
 	}
-	return h.page(w, r, status, d, st.User, errs, notice)
+	return h.page(w, r, v.status, d, st.User, v.errs, notice)
 }
 
 func setPending(rs *recoveryState, method string, data []byte) {
@@ -408,7 +456,7 @@ func (h *recoveryFlow) verify(w http.ResponseWriter, r *http.Request, f store.Fl
 	rs := st.Recovery
 	method := r.PostFormValue("method")
 	if !slices.Contains(h.methods(), method) {
-		return h.show(w, r, f, st, http.StatusBadRequest, nil, false)
+		return h.show(w, r, f, st, view{status: http.StatusBadRequest})
 	}
 	if method == mfa.MethodEmail && r.PostFormValue("send") == "1" {
 		return h.sendCode(w, r, f, st)
@@ -433,7 +481,7 @@ func (h *recoveryFlow) verify(w http.ResponseWriter, r *http.Request, f store.Fl
 		h.e.audit.Record(ctx, audit.Event{Type: h.Event, UserID: accountID(rs), Login: st.Login, Result: "verify_failed",
 			Detail: map[string]string{"method": method, "reason": ue.Reason}})
 		setRetryAfter(w, ue.RetryAfter)
-		return h.show(w, r, f, st, ue.Status, map[string]string{"code_" + method: h.t(r, ue.MessageKey)}, false)
+		return h.show(w, r, f, st, view{status: ue.Status, errs: map[string]string{"code_" + method: h.t(r, ue.MessageKey)}, method: method})
 	}
 	if method == mfa.MethodEmail {
 		delete(rs.Pending, method)
@@ -479,6 +527,10 @@ func accountID(rs *recoveryState) string {
 	return rs.Account.ID
 }
 
+// sendEmailField is the error key of the email method's send button: a
+// code that could not be sent is not a wrong code.
+const sendEmailField = "send_email"
+
 // errMailFailed is an email step's answer while the mail server fails.
 var errMailFailed = errors.New("signin: the email code could not be sent")
 
@@ -504,17 +556,17 @@ func (h *recoveryFlow) sendCode(w http.ResponseWriter, r *http.Request, f store.
 		if err := h.e.saveFlow(ctx, f.ID, f.Step, f.Step, st); err != nil {
 			return h.staleOr(w, r, f, err)
 		}
-		return h.show(w, r, f, st, http.StatusOK, nil, true)
+		return h.show(w, r, f, st, view{status: http.StatusOK, method: mfa.MethodEmail, emailSent: true})
 	case errors.Is(err, mfa.ErrThrottled):
-		status, errs = http.StatusTooManyRequests, map[string]string{"code_" + mfa.MethodEmail: h.t(r, "reset.email_throttled")}
+		status, errs = http.StatusTooManyRequests, map[string]string{sendEmailField: h.t(r, "reset.email_throttled")}
 	case errors.Is(err, errMailFailed):
-		status, errs = http.StatusServiceUnavailable, map[string]string{"code_" + mfa.MethodEmail: h.t(r, "mfa.email_failed")}
+		status, errs = http.StatusServiceUnavailable, map[string]string{sendEmailField: h.t(r, "mfa.email_failed")}
 	default:
 		return err
 	}
 	h.e.audit.Record(ctx, audit.Event{Type: h.Event, UserID: accountID(rs), Login: st.Login, Result: "code_not_sent",
 		Detail: map[string]string{"method": mfa.MethodEmail, "reason": mfa.Reason(err)}})
-	return h.show(w, r, f, st, status, errs, false)
+	return h.show(w, r, f, st, view{status: status, errs: errs, method: mfa.MethodEmail})
 }
 
 // sendOrDecoy sends the code, or makes the decoy. It returns the pending
@@ -587,20 +639,23 @@ func (h *recoveryFlow) newPassword(w http.ResponseWriter, r *http.Request, f sto
 	if st.User == nil { // cannot happen: only a proved account gets here
 		return web.Errorf(http.StatusBadRequest, "error.flow_broken", fmt.Errorf("signin: %s flow %s at %s without a user", h.Kind, f.ID, f.Step))
 	}
+	newPW, confirm := r.PostFormValue(FieldNew), r.PostFormValue(FieldConfirm)
+	// The form comes back with the field that was wrong focused and
+	// empty, and what was right kept (Refill).
+	typed := PasswordFields{New: newPW, Confirm: confirm}
 	again := func(status int, field, msg string) error {
-		return h.show(w, r, f, st, status, map[string]string{field: msg}, false)
+		return h.show(w, r, f, st, view{status: status, errs: map[string]string{field: msg}, focus: field, kept: Refill(field, typed, false)})
 	}
-	newPW, confirm := r.PostFormValue("new_password"), r.PostFormValue("confirm_password")
 	switch {
 	case newPW == "" || len(newPW) > maxPasswordLen:
-		return again(http.StatusUnprocessableEntity, "new_password", h.t(r, "change.new_required"))
+		return again(http.StatusUnprocessableEntity, FieldNew, h.t(r, "change.new_required"))
 	case newPW != confirm:
-		return again(http.StatusUnprocessableEntity, "confirm_password", h.t(r, "change.mismatch"))
+		return again(http.StatusUnprocessableEntity, FieldConfirm, h.t(r, "change.mismatch"))
 	}
 	pol := h.e.ResetPolicyFor(r.Context(), st.User)
 	if v := h.e.CheckNewPassword(pol, newPW, st.User); len(v) > 0 {
 		p := h.e.render.NewPage(r, h.Title, nil)
-		return again(http.StatusUnprocessableEntity, "new_password", PolicyMessage(&p, pol, v))
+		return again(http.StatusUnprocessableEntity, FieldNew, PolicyMessage(&p, pol, v))
 	}
 	return h.end(w, r, f, st, newPW)
 }
@@ -638,7 +693,7 @@ func (h *recoveryFlow) end(w http.ResponseWriter, r *http.Request, f store.Flow,
 		if errors.As(err, &pe) && f.Step == StepNewPassword {
 			p := h.e.render.NewPage(r, h.Title, nil)
 			msg := PolicyMessage(&p, h.e.ResetPolicyFor(ctx, u), pe.Violations)
-			return h.show(w, r, f, st, http.StatusUnprocessableEntity, map[string]string{"new_password": msg}, false)
+			return h.show(w, r, f, st, view{status: http.StatusUnprocessableEntity, errs: map[string]string{FieldNew: msg}, focus: FieldNew})
 		}
 		return err
 	}

@@ -107,12 +107,17 @@ func recoveryEnv(t *testing.T) (*env, *recoveringFactors, *countingEnding, strin
 	return e, rf, end, srv.URL
 }
 
-// verifyPage starts an unlock for login and returns its verify page.
-func verifyPage(t *testing.T, base, login string) (*browse.Browser, string) {
+// verifyPage starts an unlock for login and returns its verify page: the
+// choice of methods, or with a method that method's page.
+func verifyPage(t *testing.T, base, login, method string) (*browse.Browser, string) {
 	t.Helper()
 	b := browse.New(t, base)
 	b.Get("/account/unlock")
-	return b, b.Submit(map[string]string{"login": login})
+	page := b.Submit(map[string]string{"login": login})
+	if method != "" {
+		page = b.Get(b.URL + "&method=" + method)
+	}
+	return b, page
 }
 
 var optionsRe = regexp.MustCompile(`data-options="[^"]*"`)
@@ -131,11 +136,16 @@ func postPasskey(t *testing.T, b *browse.Browser, credential string) string {
 func TestARecoveryOffersAPasskeyToEveryAccountAndTakesOnlyTheAccountsOwn(t *testing.T) {
 	_, _, end, base := recoveryEnv(t)
 	aliceID, bobID := fmt.Sprintf("%032x", "alice"), fmt.Sprintf("%032x", "bob")
-	b, known := verifyPage(t, base, "alice")
-	_, unknown := verifyPage(t, base, "nobody")
 	same := func(p string) string {
 		return optionsRe.ReplaceAllString(csrfRe.ReplaceAllString(regexp.MustCompile(`flow(=|%3d)[A-Za-z0-9_-]+`).ReplaceAllString(p, "flow="), ""), "")
 	}
+	_, knownChoice := verifyPage(t, base, "alice", "")
+	_, unknownChoice := verifyPage(t, base, "nobody", "")
+	if !strings.Contains(knownChoice, "method=webauthn") || same(knownChoice) != same(unknownChoice) {
+		t.Fatalf("the choice of methods differs for a known and an unknown account:\n%s\n----\n%s", knownChoice, unknownChoice)
+	}
+	b, known := verifyPage(t, base, "alice", "webauthn")
+	_, unknown := verifyPage(t, base, "nobody", "webauthn")
 	if !strings.Contains(known, `data-webauthn="discover"`) || same(known) != same(unknown) {
 		t.Fatalf("the passkey offer differs for a known and an unknown account:\n%s\n----\n%s", known, unknown)
 	}
@@ -152,7 +162,7 @@ func TestARecoveryOffersAPasskeyToEveryAccountAndTakesOnlyTheAccountsOwn(t *test
 		t.Fatalf("ended %v, want alice's with her passkey", got)
 	}
 	// An unknown account: the passkey of a real one fails like any answer.
-	c, _ := verifyPage(t, base, "nobody")
+	c, _ := verifyPage(t, base, "nobody", "webauthn")
 	if postPasskey(t, c, "passkey:"+aliceID); c.Status != http.StatusUnauthorized {
 		t.Fatalf("a passkey unlocked an unknown account: status %d", c.Status)
 	}
@@ -160,7 +170,7 @@ func TestARecoveryOffersAPasskeyToEveryAccountAndTakesOnlyTheAccountsOwn(t *test
 
 func TestARecoveryFlowAndASignInFlowAreNotEachOther(t *testing.T) {
 	e, _, _, base := recoveryEnv(t)
-	b, _ := verifyPage(t, base, "alice")
+	b, _ := verifyPage(t, base, "alice", "")
 	u, _ := url.Parse(b.URL)
 	unlockFlow := u.Query().Get("flow")
 	if page := b.Get("/login?flow=" + unlockFlow); !strings.Contains(page, "has expired") {
@@ -175,7 +185,7 @@ func TestARecoveryFlowAndASignInFlowAreNotEachOther(t *testing.T) {
 
 func TestTheFlowNamesTheAccountOnlyOnceProved(t *testing.T) {
 	e, _, _, base := recoveryEnv(t)
-	b, page := verifyPage(t, base, "alice")
+	b, page := verifyPage(t, base, "alice", "totp")
 	u, _ := url.Parse(b.URL)
 	id := u.Query().Get("flow")
 	if f, err := e.store.GetFlow(context.Background(), id, e.clock()); err != nil || f.UserID != "" {
@@ -194,7 +204,7 @@ func TestTheFlowNamesTheAccountOnlyOnceProved(t *testing.T) {
 
 func TestConcurrentAnswersEndARecoveryOnce(t *testing.T) {
 	_, rf, end, base := recoveryEnv(t)
-	b, page := verifyPage(t, base, "alice")
+	b, page := verifyPage(t, base, "alice", "totp")
 	form := url.Values{"code": {"123456"}, "method": {"totp"}, web.CSRFField: {csrfRe.FindStringSubmatch(page)[1]}}
 	action := b.URL
 	const n = 8

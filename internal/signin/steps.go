@@ -98,8 +98,10 @@ type loginData struct {
 	Step     string
 	Login    string
 	Methods  []string
-	Method   string
-	Extra    any // a factor's page data
+	// Method is the method the page is for; "" on the enrolment step is
+	// the chooser between Methods.
+	Method string
+	Extra  any // a factor's page data
 	// Adding: the enrolment adds a method from /account (Request.AddFactor)
 	// rather than one the policy requires.
 	Adding bool
@@ -162,7 +164,7 @@ func (e *Engine) renderStep(w http.ResponseWriter, r *http.Request, f store.Flow
 		}
 		return e.renderFactorStep(w, r, f, st, &p, &d, status)
 	case StepChangePassword:
-		return e.renderChangePassword(w, r, f, st, &p, status)
+		return e.renderChangePassword(w, r, f, st, &p, status, FieldNew, PasswordFields{})
 	case StepIdentify:
 		if err := e.offerPasskey(r, f, &st, &d); err != nil {
 			return e.staleOr(w, r, f, err)
@@ -220,9 +222,10 @@ func (e *Engine) postIdentify(w http.ResponseWriter, r *http.Request, f store.Fl
 	}
 	login := strings.TrimSpace(r.PostFormValue("login"))
 	if login == "" || len(login) > maxLoginLen {
-		p := e.render.NewPage(r, "login.title", loginData{FlowID: f.ID, Step: f.Step})
-		p.Errors["login"] = p.T("login.required")
-		return e.render.Render(w, "login_identify", http.StatusUnprocessableEntity, p)
+		// The page again, with its passkey offer (a new request: each is
+		// used once).
+		p := e.render.NewPage(r, "login.title", nil)
+		return e.renderStep(w, r, f, st, http.StatusUnprocessableEntity, map[string]string{"login": p.T("login.required")})
 	}
 	st.Login = login
 	return e.moveTo(r.Context(), w, r, f, StepPassword, st)

@@ -14,13 +14,14 @@ import (
 func TestTheUserNameFieldDescribesOnlyWhatThePageShows(t *testing.T) {
 	describedBy := regexp.MustCompile(`id="login"[^>]*?aria-describedby="([^"]*)"`)
 	for _, tc := range []struct {
-		name, example, fieldError string
-		wantHint, wantDescribed   string
+		name, example, fieldError, formError string
+		wantHint, wantDescribed              string
 	}{
-		{"an example is shown and describes the field", "j.doe@contoso.com", "", "For example j.doe@contoso.com", "login-hint"},
-		{"an example and an error both describe the field", "j.doe@contoso.com", "Enter your user name.", "For example j.doe@contoso.com", "login-hint login-error"},
-		{"without an example there is no hint", "", "", "", ""},
-		{"without an example the error alone describes the field", "", "Enter your user name.", "", "login-error"},
+		{"an example is shown and describes the field", "j.doe@contoso.com", "", "", "For example j.doe@contoso.com", "login-hint"},
+		{"an example and an error both describe the field, the error first", "j.doe@contoso.com", "Enter your user name.", "", "For example j.doe@contoso.com", "login-error login-hint"},
+		{"without an example there is no hint", "", "", "", "", ""},
+		{"without an example the error alone describes the field", "", "Enter your user name.", "", "", "login-error"},
+		{"a form's error describes the field, before the example", "j.doe@contoso.com", "", "This sign-in took too long.", "For example j.doe@contoso.com", "form-error login-hint"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ui := config.Default().UI
@@ -33,6 +34,9 @@ func TestTheUserNameFieldDescribesOnlyWhatThePageShows(t *testing.T) {
 			p := r.NewPage(httptest.NewRequest("GET", "/login", nil), "login.title", map[string]any{"FlowID": "f", "Login": "", "Passkey": ""})
 			if tc.fieldError != "" {
 				p.Errors["login"] = tc.fieldError
+			}
+			if tc.formError != "" {
+				p.Errors[""] = tc.formError
 			}
 			if err := r.Render(rec, "login_identify", 200, p); err != nil {
 				t.Fatal(err)

@@ -40,6 +40,13 @@ func (p Page) Languages() []string { return p.catalog.Languages() }
 // T translates key into the page's language.
 func (p Page) T(key string, args ...any) string { return p.catalog.T(p.Lang, key, args...) }
 
+// With returns the page with data as its Data, for a partial template
+// that shows part of a page ({{template "recovery_codes" ($.With .Codes)}}).
+func (p Page) With(data any) Page {
+	p.Data = data
+	return p
+}
+
 // DocumentTitle is the page's <title>: "<page title> – <brand>", or the
 // brand alone when the page's title is the brand's name, so that no
 // title says it twice.

@@ -34,8 +34,8 @@ func TestAnEntraSignInInChromiumEndsInATokenPostedToLoginSrf(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("password")),
 		chromedp.SendKeys(chromedp.ID("password"), pw),
 		chromedp.Submit(chromedp.ID("password")),
-		// MFA is required: enrol the authenticator app (passkeys are offered first).
-		chromedp.WaitVisible(chromedp.CSS(`ul.methods a`)), chromedp.Click(chromedp.CSS(`ul.methods a`)),
+		// MFA is required: enrol the authenticator app, chosen at the chooser.
+		chromedp.WaitVisible(chromedp.CSS(chooseTOTP)), chromedp.Click(chromedp.CSS(chooseTOTP)),
 		chromedp.WaitVisible(chromedp.CSS(`p.secret`)))
 	code, _ := totp.GenerateCode(strings.ReplaceAll(b.Text("p.secret"), " ", ""), time.Now())
 	b.Do(chromedp.SendKeys(chromedp.ID("code"), code), chromedp.Submit(chromedp.ID("code")),
@@ -98,7 +98,7 @@ func TestInChromiumWAuthMultipleAuthnStepsUpAPasswordOnlyEntraSession(t *testing
 	q.Set("wauth", "http://schemas.microsoft.com/claims/multipleauthn")
 	q.Set("wctx", "b")
 	b.Do(chromedp.Navigate(base+"/wsfed?"+q.Encode()),
-		chromedp.WaitVisible(chromedp.CSS(`ul.methods a`)), chromedp.Click(chromedp.CSS(`ul.methods a`)),
+		chromedp.WaitVisible(chromedp.CSS(chooseTOTP)), chromedp.Click(chromedp.CSS(chooseTOTP)),
 		chromedp.WaitVisible(chromedp.CSS(`p.secret`)))
 	code, _ := totp.GenerateCode(strings.ReplaceAll(b.Text("p.secret"), " ", ""), time.Now())
 	b.Do(chromedp.SendKeys(chromedp.ID("code"), code), chromedp.Submit(chromedp.ID("code")),

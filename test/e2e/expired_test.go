@@ -114,11 +114,11 @@ func TestInChromiumAnExpiredOrMustChangeADPasswordIsChangedInsideAnEntraSignInTh
 				chromedp.Submit(chromedp.ID("password")),
 				// The second factor comes first: the app requires it and the
 				// user has none, so the authenticator app is set up.
-				chromedp.WaitVisible(chromedp.CSS(`ul.methods a`)))
+				chromedp.WaitVisible(chromedp.CSS(chooseTOTP)))
 			if got := b.Text("main"); !strings.Contains(got, "Set up a second sign-in method") || strings.Contains(got, tc.intro) {
 				t.Fatalf("not the second factor first: %q", got)
 			}
-			b.Do(chromedp.Click(chromedp.CSS(`ul.methods a`)), chromedp.WaitVisible(chromedp.CSS(`p.secret`)))
+			b.Do(chromedp.Click(chromedp.CSS(chooseTOTP)), chromedp.WaitVisible(chromedp.CSS(`p.secret`)))
 			code, _ := totp.GenerateCode(strings.ReplaceAll(b.Text("p.secret"), " ", ""), time.Now())
 			b.Do(chromedp.SendKeys(chromedp.ID("code"), code), chromedp.Submit(chromedp.ID("code")),
 				chromedp.WaitVisible(chromedp.CSS(`ol.codes`)), chromedp.Click(chromedp.CSS(`form button[type=submit]`)),

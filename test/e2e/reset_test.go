@@ -21,7 +21,7 @@ func TestInChromiumAnADUserResetsAForgottenPasswordWithTheirAuthenticatorApp(t *
 
 	// The user set up an authenticator app at an earlier sign-in.
 	signInWithPassword(b, base, name, oldPW)
-	b.Do(chromedp.WaitVisible(chromedp.CSS(`ul.methods a`)), chromedp.Click(chromedp.CSS(`ul.methods a`)),
+	b.Do(chromedp.WaitVisible(chromedp.CSS(chooseTOTP)), chromedp.Click(chromedp.CSS(chooseTOTP)),
 		chromedp.WaitVisible(chromedp.CSS(`p.secret`)))
 	secret := strings.ReplaceAll(b.Text("p.secret"), " ", "")
 	code, _ := totp.GenerateCode(secret, time.Now())
@@ -34,6 +34,7 @@ func TestInChromiumAnADUserResetsAForgottenPasswordWithTheirAuthenticatorApp(t *
 	b.Do(chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.CSS(`a[href="/password/reset"]`)),
 		chromedp.Click(chromedp.CSS(`a[href="/password/reset"]`)),
 		chromedp.WaitVisible(chromedp.ID("login")), chromedp.SendKeys(chromedp.ID("login"), name), chromedp.Submit(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.CSS(`a[href*="method=totp"]`)), chromedp.Click(chromedp.CSS(`a[href*="method=totp"]`)),
 		chromedp.WaitVisible(chromedp.ID("code_totp")))
 	next, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
 	b.Do(chromedp.SendKeys(chromedp.ID("code_totp"), next), chromedp.Submit(chromedp.ID("code_totp")),
@@ -98,7 +99,8 @@ func clearField(id string) chromedp.Action[chromedp.Void] {
 func enrolPasskeyAtFirstSignIn(t *testing.T, b *Browser, base, name, password string, auth cdpwebauthn.AuthenticatorID) {
 	t.Helper()
 	signInWithPassword(b, base, name, password)
-	b.Do(chromedp.WaitVisible(chromedp.ID("webauthn-start")), chromedp.Click(chromedp.ID("webauthn-start")),
+	b.Do(chromedp.WaitVisible(chromedp.CSS(choosePasskey)), chromedp.Click(chromedp.CSS(choosePasskey)),
+		chromedp.WaitVisible(chromedp.ID("webauthn-start")), chromedp.Click(chromedp.ID("webauthn-start")),
 		chromedp.WaitVisible(chromedp.CSS(`ol.codes`)),
 		chromedp.Click(chromedp.CSS(`form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`a.button[href="/account"]`)))
 	if n := len(b.VirtualCredentials(auth)); n != 1 {
@@ -108,16 +110,17 @@ func enrolPasskeyAtFirstSignIn(t *testing.T, b *Browser, base, name, password st
 }
 
 // startRecovery opens path (never /login, whose autofill would sign in
-// with the passkey at once) and names the account; the next page must
-// offer the passkey.
+// with the passkey at once), names the account and chooses the passkey,
+// which the next page must offer.
 func startRecovery(t *testing.T, b *Browser, base, path, name string) {
 	t.Helper()
 	b.Do(chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.ID("login")),
 		chromedp.SendKeys(chromedp.ID("login"), name), chromedp.Submit(chromedp.ID("login")),
-		chromedp.WaitVisible(chromedp.CSS(`main section`)))
-	if !Run(b, chromedp.Evaluate[bool](`document.getElementById('webauthn-start') !== null`)) {
+		chromedp.WaitVisible(chromedp.CSS(`main ul.methods`)))
+	if !Run(b, chromedp.Evaluate[bool](`document.querySelector('a[href*="method=webauthn"]') !== null`)) {
 		t.Fatalf("%s offers no passkey: %q", path, b.Text("main"))
 	}
+	b.Do(chromedp.Click(chromedp.CSS(`a[href*="method=webauthn"]`)), chromedp.WaitVisible(chromedp.ID("webauthn-start")))
 }
 
 func TestInChromiumAPasskeyAloneResetsAForgottenADPassword(t *testing.T) {

@@ -81,8 +81,9 @@ func TestAnADUserEnrolsAPasskeyAtFirstSignInAndSignsInWithoutAPasswordNextTime(t
 	auth := b.AddVirtualAuthenticator(nil)
 
 	signInWithPassword(b, base, name, pw)
-	// MFA is required and the user has none: enrolment, passkey first.
-	b.Do(chromedp.WaitVisible(chromedp.ID("webauthn-start")), chromedp.Click(chromedp.ID("webauthn-start")),
+	// MFA is required and the user has none: enrolment, a passkey chosen.
+	b.Do(chromedp.WaitVisible(chromedp.CSS(choosePasskey)), chromedp.Click(chromedp.CSS(choosePasskey)),
+		chromedp.WaitVisible(chromedp.ID("webauthn-start")), chromedp.Click(chromedp.ID("webauthn-start")),
 		chromedp.WaitVisible(chromedp.CSS(`ol.codes`)))
 	if n := len(b.VirtualCredentials(auth)); n != 1 {
 		t.Fatalf("the authenticator holds %d credentials, want 1", n)
@@ -116,7 +117,7 @@ func TestAnADUserSignsInWithTOTPAndAReplayedCodeIsRefused(t *testing.T) {
 	b := NewBrowser(t)
 
 	signInWithPassword(b, base, name, pw)
-	b.Do(chromedp.WaitVisible(chromedp.CSS(`ul.methods a`)), chromedp.Click(chromedp.CSS(`ul.methods a`)),
+	b.Do(chromedp.WaitVisible(chromedp.CSS(chooseTOTP)), chromedp.Click(chromedp.CSS(chooseTOTP)),
 		chromedp.WaitVisible(chromedp.CSS(`p.secret`)))
 	secret := strings.ReplaceAll(b.Text("p.secret"), " ", "")
 	code, _ := totp.GenerateCode(secret, time.Now())

@@ -21,12 +21,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
 	"image/png"
 	"io"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/boombuler/barcode/qr"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/hotp"
 	"github.com/pquerna/otp/totp"
@@ -46,6 +49,10 @@ const (
 	Skew       = 1  // steps accepted either side of the current one
 	QRSize     = 256
 	DefaultTTL = 15 * time.Minute
+	// QuietZone is the light border around the QR symbol, in modules:
+	// ISO/IEC 18004 asks for four, and phone cameras that meet a dark
+	// page right at the symbol's edge often fail to find it.
+	QuietZone = 4
 )
 
 // DefaultLimit is the attempt limit per user when Options.Limit is zero.
@@ -129,7 +136,8 @@ func New(o Options) (*TOTP, error) {
 type Enrolment struct {
 	// URL is the otpauth:// key URI (issuer, account, secret).
 	URL string
-	// QRCode is a PNG of URL, QRSize pixels square.
+	// QRCode is a PNG of URL, QRSize pixels square, each module a whole
+	// number of pixels, with a quiet zone of at least QuietZone modules.
 	QRCode []byte
 	// Secret is the seed in base32, in groups of four for typing.
 	Secret    string
@@ -183,12 +191,8 @@ func (t *TOTP) Enrol(ctx context.Context, userID, account string) (Enrolment, er
 	if err != nil {
 		return Enrolment{}, fmt.Errorf("totp: enrol: %w", err)
 	}
-	img, err := key.Image(QRSize, QRSize)
+	qrPNG, err := qrCode(key.URL(), QRSize)
 	if err != nil {
-		return Enrolment{}, fmt.Errorf("totp: enrol: QR code: %w", err)
-	}
-	var qr bytes.Buffer
-	if err := png.Encode(&qr, img); err != nil {
 		return Enrolment{}, fmt.Errorf("totp: enrol: QR code: %w", err)
 	}
 	notAfter := t.now().Add(t.ttl)
@@ -198,11 +202,48 @@ func (t *TOTP) Enrol(ctx context.Context, userID, account string) (Enrolment, er
 	}
 	return Enrolment{
 		URL:       key.URL(),
-		QRCode:    qr.Bytes(),
+		QRCode:    qrPNG,
 		Secret:    GroupSecret(key.Secret()),
 		Pending:   t.box.Seal(raw, pendingAD(userID)),
 		ExpiresAt: notAfter,
 	}, nil
+}
+
+// qrCode draws content as a QR code (error correction M) in a PNG size
+// pixels square: whole pixels per module, so nothing blurs, and the symbol
+// centred with at least QuietZone light modules on every side.
+// (pquerna/otp's Key.Image scales the bare symbol to the edge: its quiet
+// zone is less than one module.)
+func qrCode(content string, size int) ([]byte, error) {
+	sym, err := qr.Encode(content, qr.M, qr.Auto)
+	if err != nil {
+		return nil, err
+	}
+	n := sym.Bounds().Dx()
+	scale := size / (n + 2*QuietZone)
+	if scale < 1 {
+		return nil, fmt.Errorf("a %d-module symbol does not fit %d pixels with its quiet zone", n, size)
+	}
+	img := image.NewPaletted(image.Rect(0, 0, size, size), color.Palette{color.White, color.Black})
+	off := (size - n*scale) / 2
+	for y := range n {
+		for x := range n {
+			if lum, _, _, _ := color.GrayModel.Convert(sym.At(x, y)).RGBA(); lum >= 0x8000 {
+				continue // a light module
+			}
+			for dy := range scale {
+				row := img.Pix[(off+y*scale+dy)*img.Stride:]
+				for dx := range scale {
+					row[off+x*scale+dx] = 1
+				}
+			}
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // Confirm finishes an enrolment when code is right for the pending seed:
@@ -426,15 +467,21 @@ func codeReason(code string) string {
 
 // GroupSecret writes a base32 secret in groups of four, the way it is
 // easiest to type from the screen: "JBSW Y3DP EHPK 3PXP".
-func GroupSecret(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && i%4 == 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteRune(r)
+func GroupSecret(s string) string { return strings.Join(SecretGroups(s), " ") }
+
+// SecretGroups splits a secret into the groups of four that GroupSecret
+// shows (the last may be shorter). A page shows each group unbroken and
+// wraps only between them, so a key is never split inside a group.
+func SecretGroups(s string) []string {
+	var out []string
+	for len(s) > 4 {
+		out = append(out, s[:4])
+		s = s[4:]
 	}
-	return b.String()
+	if s != "" {
+		out = append(out, s)
+	}
+	return out
 }
 
 func throttleKey(userID string) string { return "mfa.totp:" + userID }

@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"encoding/base32"
 	"errors"
+	"image"
+	"image/color"
 	"image/png"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/pquerna/otp"
 	pqtotp "github.com/pquerna/otp/totp"
 
@@ -116,6 +121,109 @@ func TestEnrolmentShowsAScannableKeyAndStoresNothingYet(t *testing.T) {
 	if other.Secret == e.Secret {
 		t.Error("two enrolments got the same secret")
 	}
+}
+
+// TestTheQRCodeHasAQuietZoneOfFourModulesAndReadsAsTheKeyURL measures the
+// QR code's light border in the PNG itself: the symbol's module size is
+// taken from its top-left finder pattern (seven modules wide), and the
+// border on every side must be at least totp.QuietZone modules (ISO/IEC
+// 18004). An independent decoder (ZXing's port) must then read the
+// otpauth:// URL from it.
+func TestTheQRCodeHasAQuietZoneOfFourModulesAndReadsAsTheKeyURL(t *testing.T) {
+	for _, tc := range []struct{ name, account string }{
+		{"a short account name", "al@corp.example.test"},
+		{"a long account name, which needs a larger symbol", strings.Repeat("alexandra.schmidt-weber", 3) + "@corp.example.test"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t, mfa.Limit{})
+			e, err := fx.f.Enrol(t.Context(), "u1", tc.account)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := png.Decode(bytes.NewReader(e.QRCode))
+			if err != nil {
+				t.Fatalf("QR code is not a PNG: %v", err)
+			}
+			sym, module := symbolBounds(t, img)
+			modules := sym.Dx() / module
+			if sym.Dx() != sym.Dy() || sym.Dx()%module != 0 || modules < 21 || (modules-21)%4 != 0 {
+				t.Fatalf("the symbol is %v with %d-pixel modules: not a QR symbol's size", sym, module)
+			}
+			b := img.Bounds()
+			for side, px := range map[string]int{
+				"left": sym.Min.X - b.Min.X, "top": sym.Min.Y - b.Min.Y, "right": b.Max.X - sym.Max.X, "bottom": b.Max.Y - sym.Max.Y,
+			} {
+				if px < totp.QuietZone*module {
+					t.Errorf("the quiet zone on the %s is %d pixels, %.1f modules; want at least %d", side, px, float64(px)/float64(module), totp.QuietZone)
+				}
+			}
+			bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_PURE_BARCODE: true})
+			if err != nil {
+				t.Fatalf("the QR code does not decode: %v", err)
+			}
+			if res.GetText() != e.URL {
+				t.Errorf("the QR code reads %q, want the key URL %q", res.GetText(), e.URL)
+			}
+		})
+	}
+}
+
+func TestAKeyIsShownInGroupsOfFour(t *testing.T) {
+	for _, tc := range []struct {
+		name, secret string
+		want         []string
+	}{
+		{"a 160-bit key makes eight full groups", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+			[]string{"JBSW", "Y3DP", "EHPK", "3PXP", "JBSW", "Y3DP", "EHPK", "3PXP"}},
+		{"a key whose length is not a multiple of four ends with a short group", "JBSWY3DPEH", []string{"JBSW", "Y3DP", "EH"}},
+		{"a key of exactly one group is one group", "JBSW", []string{"JBSW"}},
+		{"no key makes no group", "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := totp.SecretGroups(tc.secret)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("SecretGroups(%q) = %q, want %q", tc.secret, got, tc.want)
+			}
+			if g := totp.GroupSecret(tc.secret); g != strings.Join(tc.want, " ") || strings.ReplaceAll(g, " ", "") != tc.secret {
+				t.Errorf("GroupSecret(%q) = %q", tc.secret, g)
+			}
+		})
+	}
+}
+
+// symbolBounds returns the smallest rectangle holding every dark pixel of
+// img and the module size in pixels: the length of the dark run the
+// top-left finder pattern starts the first dark row with, over seven.
+func symbolBounds(t *testing.T, img image.Image) (image.Rectangle, int) {
+	t.Helper()
+	dark := func(x, y int) bool {
+		lum, _, _, _ := color.GrayModel.Convert(img.At(x, y)).RGBA()
+		return lum < 0x8000
+	}
+	b := img.Bounds()
+	sym := image.Rectangle{Min: b.Max, Max: b.Min}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if dark(x, y) {
+				sym = sym.Union(image.Rect(x, y, x+1, y+1))
+			}
+		}
+	}
+	if sym.Empty() {
+		t.Fatal("the QR code has no dark pixel")
+	}
+	run := 0
+	for x := sym.Min.X; x < sym.Max.X && dark(x, sym.Min.Y); x++ {
+		run++
+	}
+	if run%7 != 0 {
+		t.Fatalf("the finder pattern's top edge is %d pixels, not seven whole modules", run)
+	}
+	return sym, run / 7
 }
 
 func TestEnrolmentIsConfirmedOnlyByACorrectCode(t *testing.T) {

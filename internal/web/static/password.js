@@ -102,5 +102,8 @@
 
   input.addEventListener('input', update);
   if (confirmInput) { confirmInput.addEventListener('input', updateConfirm); }
+  // A page shown again after a refusal may keep the new password (it was
+  // right, the confirmation was not): its rules are shown checked at once.
+  if (input.value !== '') { update(); }
   list.setAttribute('data-live', 'true'); // tests wait on this
 })();

@@ -21,8 +21,11 @@
 // submitted. A failure or cancellation is announced in a live region and
 // the button can be used again.
 //
-// Messages can be translated with attributes on the form: data-msg-cancelled,
-// data-msg-exists, data-msg-unsupported, data-msg-security, data-msg-failed.
+// Messages are translated with attributes on the form: data-msg-cancelled,
+// data-msg-exists, data-msg-unsupported, data-msg-address, data-msg-failed
+// (the templates' "webauthn_messages" writes them from the catalog; the
+// English here is the fallback). Not "security": html/template treats an
+// attribute whose name contains "uri" as a URL and would escape it.
 // The form's data-webauthn-state says where the ceremony is: idle, pending,
 // submitted or error (tests wait on it).
 (function () {
@@ -32,7 +35,7 @@
     cancelled: 'The passkey request was cancelled or timed out. Try again, or choose another method.',
     exists: 'This passkey or security key is already registered. Use another one.',
     unsupported: 'This browser cannot use passkeys. Choose another method.',
-    security: 'Passkeys cannot be used at this address.',
+    address: 'Passkeys cannot be used at this address.',
     failed: 'The passkey could not be used. Try again, or choose another method.'
   };
 
@@ -148,7 +151,7 @@
       case 'InvalidStateError':
         return 'exists';
       case 'SecurityError':
-        return 'security';
+        return 'address';
       case 'NotSupportedError':
         return 'unsupported';
     }
