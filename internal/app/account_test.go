@@ -255,15 +255,18 @@ func TestRemovingTheLastMethodAsksFirstSaysWhatFollowsAndLeavesAWayBack(t *testi
 		mod     func(*config.Config)
 		warning string
 		next    string // what the next sign-in asks for after the password
+		// optional: no second step is required, so none is set up at
+		// sign-in; the user has one from elsewhere.
+		optional bool
 	}{
 		{"with recovery codes, they are what is left", func(*config.Config) {},
-			"only your recovery codes (10 left) can confirm a sign-in", "You have no passkey or authenticator app any more"},
+			"only your recovery codes (10 left) can confirm a sign-in", "You have no passkey or authenticator app any more", false},
 		{"without recovery codes, the next sign-in sets a new method up", func(c *config.Config) { c.MFA.Methods = []string{"webauthn", "totp"} },
-			"At your next sign-in you will be asked to set up a new one", "Set up a second sign-in method"},
+			"At your next sign-in you will be asked to set up a new one", "Set up a second sign-in method", false},
 		{"where no second step is required, the password alone is left", func(c *config.Config) {
 			c.MFA.Methods = []string{"webauthn", "totp"}
 			c.MFA.RequiredFor = "none"
-		}, "your password alone signs you in here", "You are signed in as Bob Jones."},
+		}, "your password alone signs you in here", "You are signed in as Bob Jones.", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &clock{t: time.Now()}
@@ -271,7 +274,7 @@ func TestRemovingTheLastMethodAsksFirstSaysWhatFollowsAndLeavesAWayBack(t *testi
 			bob := DemoUsers()[1]
 			b := browse.New(t, srv.URL)
 			var secret string
-			if tc.name == "where no second step is required, the password alone is left" {
+			if tc.optional {
 				u := lookup(t, a, bob.Username)
 				secret = enrolTOTP(t, a, u)
 				signInPasswordOnly(t, b, bob.Username, bob.Password)
