@@ -246,6 +246,25 @@ func TestInChromiumTheGermanAccountPageWithEverythingOnItFitsAPhone(t *testing.T
 			}
 		})
 	}
+
+	t.Run("new recovery codes, asked for and shown on the phone", func(t *testing.T) {
+		if _, err := chromedp.Call(b.Context(), emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
+			Width: 390, Height: 844, DeviceScaleFactor: 1, Mobile: true}); err != nil {
+			t.Fatal(err)
+		}
+		b.Do(chromedp.Navigate(base+"/account/recovery"), chromedp.WaitVisible(chromedp.CSS(`form[action="/account/recovery"] button[type=submit]`)))
+		if out := Run(b, chromedp.Evaluate[[]string](overflowing)); len(out) > 0 {
+			t.Errorf("the confirmation at 390 px:\n  %s", strings.Join(out, "\n  "))
+		}
+		b.Do(chromedp.Click(chromedp.CSS(`form[action="/account/recovery"] button[type=submit]`)),
+			chromedp.WaitVisible(chromedp.CSS(`.codes-sheet [data-code-actions]:not([hidden])`)))
+		if n := Run(b, chromedp.Evaluate[int](`document.querySelectorAll('#recovery-codes li').length`)); n != 10 {
+			t.Errorf("%d new codes shown", n)
+		}
+		if out := Run(b, chromedp.Evaluate[[]string](overflowing)); len(out) > 0 {
+			t.Errorf("the new codes at 390 px:\n  %s", strings.Join(out, "\n  "))
+		}
+	})
 	b.CheckProblems()
 }
 
