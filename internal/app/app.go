@@ -322,8 +322,9 @@ func (a *App) routes() error {
 		w.WriteHeader(http.StatusNoContent) // no icon; answer browsers without a 404
 	})
 	a.SignIn.Mount(mux)
-	(&account.Handler{Engine: a.SignIn, Sessions: a.Sessions, Store: a.Store, Recovery: a.Factors.Recovery, Renderer: a.Renderer, CSRF: a.CSRF,
-		Audit: a.Audit, Log: a.Log.With("component", "account"), Now: a.Now}).Mount(mux)
+	tz, _ := time.LoadLocation(a.Config.UI.TimeZone) // validated by config; "" is UTC
+	(&account.Handler{Engine: a.SignIn, Sessions: a.Sessions, Store: a.Store, Factors: a.Factors, Recovery: a.Factors.Recovery,
+		Renderer: a.Renderer, CSRF: a.CSRF, Audit: a.Audit, TimeZone: tz, Log: a.Log.With("component", "account"), Now: a.Now}).Mount(mux)
 	ss := &selfservice.Handler{Engine: a.SignIn, Sessions: a.Sessions, Directory: a.Directory, Renderer: a.Renderer, CSRF: a.CSRF,
 		Audit: a.Audit, Log: a.Log.With("component", "selfservice"), Now: a.Now}
 	ss.Mount(mux)

@@ -111,33 +111,6 @@ type clock struct {
 func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
-func TestTheAccountPageListsFactorsAndRemovingOneNeedsARecentSecondFactor(t *testing.T) {
-	c := &clock{t: time.Now()}
-	_, srv := newDemoAt(t, c.now)
-	bob := DemoUsers()[1]
-	b := browse.New(t, srv.URL)
-	secret, _ := enrolAtAccount(t, b, bob, c.now())
-	page := b.Submit(nil) // recovery codes seen
-	if !strings.Contains(page, "Sign-in methods") || !strings.Contains(page, "Authenticator app") ||
-		!strings.Contains(page, "signin.success") || !strings.Contains(page, "Recovery codes left: 10.") {
-		t.Fatalf("account page incomplete:\n%s", page)
-	}
-	c.add(10 * time.Minute)
-	page = b.Submit(nil) // the remove form: the second factor is no longer recent
-	if !strings.Contains(page, `name="code"`) {
-		t.Fatalf("removing a factor without a recent second factor:\n%s", page)
-	}
-	code, _ := totp.GenerateCode(secret, c.now())
-	page = b.Submit(map[string]string{"code": code})
-	if !strings.Contains(page, "Authenticator app") {
-		t.Fatalf("not back at the account page:\n%s", page)
-	}
-	page = b.Submit(nil)
-	if !strings.Contains(page, "The sign-in method was removed.") || strings.Contains(page, "Authenticator app –") {
-		t.Fatalf("factor not removed:\n%s", page)
-	}
-}
-
 // chooseTOTP switches an enrolment page to the authenticator app (passkeys
 // are offered first).
 func chooseTOTP(t *testing.T, b *browse.Browser, page string) string {

@@ -75,7 +75,8 @@ func signInPasswordOnly(t *testing.T, b *browse.Browser, name, pw string) {
 	}
 }
 
-var factorIDRe = regexp.MustCompile(`name="id" value="([^"]+)"`)
+// factorIDRe finds the ids in /account's links to remove a method.
+var factorIDRe = regexp.MustCompile(`href="/account/factors/remove\?id=([^"&]+)"`)
 
 func TestAPasswordAloneNeverMintsRecoveryCodesOrRemovesAFactor(t *testing.T) {
 	a, srv := newADAppWith(t, entraOnAD("required"))
@@ -100,9 +101,13 @@ func TestAPasswordAloneNeverMintsRecoveryCodesOrRemovesAFactor(t *testing.T) {
 	if n, _ := a.Factors.Recovery.Remaining(context.Background(), u.ID); n != 0 {
 		t.Fatalf("%d recovery codes exist", n)
 	}
-	// Removing the factor: the same.
+	// Removing the factor: the same, for the confirmation and for the form.
+	page = b.Get("/account/factors/remove?id=" + ids[0][1])
+	if !strings.Contains(page, `name="code"`) || strings.Contains(page, `action="/account/factors/remove"`) {
+		t.Fatalf("removing a factor with a password-only session was not stepped up:\n%s", page)
+	}
 	b.Get("/account")
-	page = b.Submit(map[string]string{"id": ids[0][1]})
+	page = postWithToken(t, b, "/account/factors/remove", map[string]string{"id": ids[0][1]})
 	if !strings.Contains(page, `name="code"`) {
 		t.Fatalf("removing a factor with a password-only session was not stepped up:\n%s", page)
 	}
@@ -123,17 +128,14 @@ func TestAPasswordAloneNeverMintsRecoveryCodesOrRemovesAFactor(t *testing.T) {
 }
 
 // newRecoveryCodes asks /account for new recovery codes the way its page
-// does.
+// does: the confirmation (after the step-up it needs), then its form.
 func newRecoveryCodes(t *testing.T, b *browse.Browser) string {
 	t.Helper()
-	page := b.Get("/account")
-	i := strings.Index(page, `action="/account/recovery"`)
-	if i < 0 {
-		return b.Get("/account/recovery")
+	page := b.Get("/account/recovery")
+	if !strings.Contains(page, `action="/account/recovery"`) {
+		return page // the step-up, or an enrolment first
 	}
-	start := strings.LastIndex(page[:i], "<form")
-	b.Last = page[start:]
-	return b.Submit(nil)
+	return b.SubmitForm("/account/recovery", nil)
 }
 
 func TestAUserWithNoFactorEnrolsOneBeforeGettingRecoveryCodes(t *testing.T) {
@@ -336,16 +338,17 @@ func TestRemovingAFactorEndsTheSessionsItMayHaveSignedIn(t *testing.T) {
 	// Browser B removes the factor, with a step-up.
 	b := browse.New(t, srv.URL)
 	signInPasswordOnly(t, b, name, pw)
-	page := b.Get("/account")
-	page = b.Submit(map[string]string{"id": factorIDRe.FindStringSubmatch(page)[1]})
+	id := factorIDRe.FindStringSubmatch(b.Get("/account"))[1]
+	page := b.Get("/account/factors/remove?id=" + id)
 	flow := regexp.MustCompile(`/login\?flow=([A-Za-z0-9_-]+)`).FindStringSubmatch(page)
 	if flow == nil {
 		t.Fatalf("no step-up:\n%s", page)
 	}
 	b.Get("/login?flow=" + flow[1] + "&method=recovery") // the step-up, with a recovery code
-	b.Submit(map[string]string{"code": codes[0]})
-	page = b.Get("/account")
-	b.Submit(map[string]string{"id": factorIDRe.FindStringSubmatch(page)[1]})
+	if page := b.Submit(map[string]string{"code": codes[0]}); !strings.Contains(page, `action="/account/factors/remove"`) {
+		t.Fatalf("not back at the confirmation after the step-up:\n%s", page)
+	}
+	b.SubmitForm("/account/factors/remove", nil)
 	if !strings.Contains(b.Last, "The sign-in method was removed.") {
 		t.Fatalf("not removed (status %d):\n%s", b.Status, b.Last)
 	}

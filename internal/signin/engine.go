@@ -250,9 +250,13 @@ func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Reques
 		if d = e.decide(req, &sd.User, enrolled, false, res.proof(time.Time{})); d.Denied {
 			return nil, e.deny(ctx, req, res, d)
 		}
-		if d.Satisfied() {
+		if d.Satisfied() && req.AddFactor == "" {
 			return grant(res, d), nil
 		}
+	}
+	if req.AddFactor != "" && !slices.Contains(e.Enrollable(), req.AddFactor) {
+		return nil, web.Errorf(http.StatusBadRequest, "error.method_not_addable",
+			fmt.Errorf("signin: method %q cannot be enrolled", req.AddFactor))
 	}
 	bind := e.ensureBinding(w, r)
 	st := flowState{Req: req, Binding: hashBinding(bind)}
@@ -287,6 +291,35 @@ func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Reques
 	// The first step's page answers this request itself (no redirect to
 	// /login first): its forms post to /login?flow=, which Protect guards.
 	return nil, e.renderStep(w, e.csrf.Ensure(w, r), f, st, http.StatusOK, nil)
+}
+
+// Finished returns the result of the finished flow r carries (its
+// ResumeParam) when that flow answers req, and uses it up; nil when r
+// carries none, or one that does not answer req. Unlike Authenticate it
+// never starts a flow: a page that only reports how a flow ended (/account
+// after adding a sign-in method) calls it on a GET.
+func (e *Engine) Finished(r *http.Request, req Request) (*Result, error) {
+	id := r.URL.Query().Get(ResumeParam)
+	if id == "" {
+		return nil, nil
+	}
+	res, err := e.resume(r.Context(), r, id, req)
+	if errors.Is(err, errFlowGone) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e.admit(r.Context(), req, res, res.flowStart)
+}
+
+// Enrollable lists the methods a user may set up (Request.AddFactor), in
+// the configured order.
+func (e *Engine) Enrollable() []string {
+	if e.factors == nil {
+		return nil
+	}
+	return e.factors.Enrollable()
 }
 
 func (e *Engine) createFlow(ctx context.Context, step string, st flowState) (store.Flow, error) {

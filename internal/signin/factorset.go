@@ -429,7 +429,7 @@ func (fs *FactorSet) FinishEnrol(ctx context.Context, r *http.Request, u *direct
 		if !ok || !fs.enabled(method) {
 			return "", nil, userError(mfa.Invalid(method, mfa.ReasonMismatch))
 		}
-		if _, err := fs.WebAuthn.FinishRegistration(ctx, u, sess, []byte(r.PostFormValue("credential")), "Passkey"); err != nil {
+		if _, err := fs.WebAuthn.FinishRegistration(ctx, u, sess, []byte(r.PostFormValue("credential")), ""); err != nil {
 			return "", nil, userError(err)
 		}
 	default:

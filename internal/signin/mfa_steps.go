@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
+	"github.com/gatehouse-sso/gatehouse/internal/mfa"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
@@ -81,17 +82,26 @@ func (e *Engine) renderFactorStep(w http.ResponseWriter, r *http.Request, f stor
 		return err
 	}
 	pf := e.pending(st)
+	start := pf.Method
+	if f.Step == StepEnrol && st.Req.AddFactor != "" && !slices.Contains(offered, start) {
+		start = st.Req.AddFactor // the method the user came to add
+	}
+	d.Adding = st.Req.AddFactor != ""
 	q := r.URL.Query()
-	if f.Step == StepEnrol && showsChooser(offered, q, pf.Method) {
+	if f.Step == StepEnrol && showsChooser(offered, q, start) {
 		// Nothing begins until a method is chosen, and a method begun
 		// earlier keeps its pending state (the same key) for when it is
 		// chosen again.
 		d.Methods = offered
 		return e.render.Render(w, "login_enrol", status, *p)
 	}
-	method := chooseMethod(q.Get("method"), offered, pf.Method)
+	method := chooseMethod(q.Get("method"), offered, start)
 	d.Methods, d.Method = offered, method
 	d.Remember = f.Step == StepMFA && e.sessions.RemembersBrowsers()
+	// Recovery codes as the only way left means the user's last method was
+	// removed (by them or an administrator): the page says so and what to
+	// do next.
+	d.OnlyRecovery = f.Step == StepMFA && len(offered) == 1 && offered[0] == mfa.MethodRecovery
 	var prev []byte
 	if method == pf.Method {
 		prev = pf.Data
@@ -153,8 +163,12 @@ func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow
 	if err != nil {
 		var ue UserError
 		if errors.As(err, &ue) {
+			detail := map[string]string{"method": pf.Method}
+			if f.Step == StepEnrol {
+				detail["step"] = StepEnrol // setting a method up, not signing in with it
+			}
 			e.audit.Record(ctx, audit.Event{Type: audit.SignInMFAFailure, UserID: st.User.ID, Login: st.Login, App: st.Req.App,
-				Result: ue.Reason, Detail: map[string]string{"method": pf.Method}})
+				Result: ue.Reason, Detail: detail})
 			p := e.render.NewPage(r, "mfa.title", &loginData{FlowID: f.ID, Step: f.Step, Login: st.Login})
 			setRetryAfter(w, ue.RetryAfter)
 			return e.renderStep(w, r, f, st, ue.Status, map[string]string{"code": p.T(ue.MessageKey)})
@@ -164,6 +178,7 @@ func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow
 	if f.Step == StepEnrol {
 		e.audit.Record(ctx, audit.Event{Type: audit.FactorEnrolled, UserID: st.User.ID, Login: st.Login, Result: "ok",
 			Detail: map[string]string{"method": pf.Method}})
+		st.Added = true
 	} else {
 		e.audit.Record(ctx, audit.Event{Type: audit.MFAUsed, UserID: st.User.ID, Login: st.Login, App: st.Req.App, Result: "ok",
 			Detail: map[string]string{"method": pf.Method}})

@@ -227,7 +227,7 @@ func (ss *Sessions) start(ctx context.Context, w http.ResponseWriter, r *http.Re
 		}
 	}
 	if remember {
-		if err := ss.remember(ctx, w, s.UserID, s.MFATime, s.Methods); err != nil {
+		if err := ss.remember(ctx, w, r, s.UserID, s.MFATime, s.Methods); err != nil {
 			ss.log.ErrorContext(ctx, "remembering the device", "err", err)
 		}
 	}

@@ -51,6 +51,12 @@ type Request struct {
 	InPlace bool
 	// State is the protocol's own saved request, handed back on resume.
 	State []byte
+	// AddFactor asks for one more second factor before the flow ends:
+	// /account's "Add a sign-in method", naming the method to start with
+	// (the enrol page offers the others too). The flow first proves what
+	// the request asks (the account-security step-up), then enrols, then
+	// ends as any flow does; a live session alone never answers it.
+	AddFactor string
 }
 
 // sameAsk reports whether a flow finished for r answers o: the same app
@@ -58,7 +64,7 @@ type Request struct {
 // password-only /login, no wfresh) must not answer a stricter one.
 func (r Request) sameAsk(o Request) bool {
 	return r.App == o.App && r.Action == o.Action && r.RequireMFA == o.RequireMFA && r.ForceAuthn == o.ForceAuthn &&
-		r.MaxAge == o.MaxAge && r.MFAMaxAge == o.MFAMaxAge
+		r.MaxAge == o.MaxAge && r.MFAMaxAge == o.MFAMaxAge && r.AddFactor == o.AddFactor
 }
 
 // ResumeParam is the query parameter that carries a finished flow's id
@@ -123,6 +129,8 @@ type flowState struct {
 	SessionID   string          `json:"session_id,omitempty"` // set when done
 	PriorSessID string          `json:"prior_session_id,omitempty"`
 	Consumed    bool            `json:"consumed,omitempty"`
+	// Added: the factor Req.AddFactor asked for has been enrolled.
+	Added bool `json:"added,omitempty"`
 	// Recovery is a self-service recovery's own part (MountRecovery); nil
 	// in a sign-in.
 	Recovery *recoveryState `json:"recovery,omitempty"`

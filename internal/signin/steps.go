@@ -46,6 +46,9 @@ func (e *Engine) afterPrimary(ctx context.Context, st *flowState, since time.Tim
 		return StepEnrol, nil
 	case d.MFA:
 		return e.mfaStep(st, d.Methods), nil
+	case st.Req.AddFactor != "" && !st.Added:
+		// The step-up is done: now the factor the user came to add.
+		return StepEnrol, nil
 	case st.MustChange != "":
 		return StepChangePassword, nil
 	}
@@ -99,6 +102,12 @@ type loginData struct {
 	// the chooser between Methods.
 	Method string
 	Extra  any // a factor's page data
+	// Adding: the enrolment adds a method from /account (Request.AddFactor)
+	// rather than one the policy requires.
+	Adding bool
+	// OnlyRecovery: the second step can take nothing but a recovery code,
+	// the user having no other method left.
+	OnlyRecovery bool
 }
 
 func (e *Engine) getLogin(w http.ResponseWriter, r *http.Request) error {
@@ -147,7 +156,10 @@ func (e *Engine) renderStep(w http.ResponseWriter, r *http.Request, f store.Flow
 	switch f.Step {
 	case StepMFA, StepEnrol, StepRecoveryCodes:
 		p.Title = "mfa.title"
-		if f.Step == StepEnrol {
+		switch {
+		case f.Step == StepEnrol && st.Req.AddFactor != "":
+			p.Title = "account.add_title"
+		case f.Step == StepEnrol:
 			p.Title = "enrol.title"
 		}
 		return e.renderFactorStep(w, r, f, st, &p, &d, status)

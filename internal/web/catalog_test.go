@@ -20,6 +20,8 @@ var sampleArgs = map[string]any{
 	"name": "Alice Example", "time": "14:05", "id": "8f3a1c2e", "method": "Authenticator app", "when": "5 minutes ago",
 	"example": "name@contoso.example", "minutes": 5, "seconds": 30,
 	"org": "Contoso", "date": "2 May 2026",
+	"app": "Microsoft 365", "browser": "Firefox", "system": "Windows", "ip": "192.0.2.10", "zone": "Europe/Berlin",
+	"day": "6", "month": "Dec", "year": "2026",
 }
 
 // argsFor lists name, value pairs for every placeholder of msg.

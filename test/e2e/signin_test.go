@@ -112,7 +112,7 @@ func TestAnADUserEnrolsAPasskeyAtFirstSignInAndSignsInWithoutAPasswordNextTime(t
 		t.Fatalf("passwordless sign-in failed: %q", got)
 	}
 	b.Do(chromedp.Navigate(base + "/account"))
-	if got := b.Text("main"); !strings.Contains(got, "signin.success") {
+	if got := b.Text("main"); !strings.Contains(got, "Signed in") {
 		t.Fatalf("no sign-in in the account's activity: %q", got)
 	}
 	b.CheckProblems()

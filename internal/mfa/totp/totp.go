@@ -58,7 +58,10 @@ const (
 // DefaultLimit is the attempt limit per user when Options.Limit is zero.
 func DefaultLimit() mfa.Limit { return mfa.Limit{Max: 5, Window: 5 * time.Minute} }
 
-// DefaultName labels a credential the user did not name.
+// DefaultName is the label older versions stored for a credential the
+// user did not name. Such a credential is now stored without a name (pages
+// show the method's name in the reader's language); pages treat this
+// label as no name.
 const DefaultName = "Authenticator app"
 
 // Store is what the factor needs of the store.
@@ -244,7 +247,7 @@ func qrCode(content string, size int) ([]byte, error) {
 }
 
 // Confirm finishes an enrolment when code is right for the pending seed:
-// it stores the credential (named name, or DefaultName) and returns it.
+// it stores the credential (named name, which may be empty) and returns it.
 // The confirming code's step counts as used, so it cannot sign in again.
 func (t *TOTP) Confirm(ctx context.Context, userID string, pending []byte, code, name string) (mfa.Factor, error) {
 	log := t.log.With("user", userID, "method", mfa.MethodTOTP)
@@ -277,9 +280,7 @@ func (t *TOTP) Confirm(ctx context.Context, userID string, pending []byte, code,
 	if err != nil {
 		return mfa.Factor{}, fmt.Errorf("totp: confirm: %w", err)
 	}
-	if strings.TrimSpace(name) == "" {
-		name = DefaultName
-	}
+	name = strings.TrimSpace(name)
 	c := store.Credential{
 		ID: p.ID, UserID: userID, Type: mfa.MethodTOTP, Name: name,
 		Secret: t.box.Seal(p.Seed, seedAD(p.ID, userID)), Data: data,

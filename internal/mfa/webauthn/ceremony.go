@@ -130,7 +130,7 @@ func (s *Service) BeginRegistration(ctx context.Context, u *directory.User) (opt
 }
 
 // FinishRegistration verifies the browser's response to BeginRegistration
-// and stores the credential under name (DefaultName when empty). It
+// and stores the credential under name (which may be empty). It
 // returns the stored record; the response is refused with a
 // *VerificationError for anything the browser or user did wrong, and
 // ReasonDuplicate when the credential is already registered.

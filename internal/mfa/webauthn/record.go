@@ -277,9 +277,6 @@ func cleanName(name string) string {
 	if r := []rune(name); len(r) > MaxNameRunes {
 		name = strings.TrimSpace(string(r[:MaxNameRunes]))
 	}
-	if name == "" {
-		return DefaultName
-	}
 	return name
 }
 

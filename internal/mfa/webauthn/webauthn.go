@@ -37,7 +37,10 @@ const (
 // when Options.Timeout is zero. The browser is told the same.
 const DefaultTimeout = 5 * time.Minute
 
-// DefaultName labels a credential the user did not name.
+// DefaultName is the label older versions stored for a credential the
+// user did not name. Such a credential is now stored without a name (pages
+// show the method's name in the reader's language); pages treat this
+// label as no name.
 const DefaultName = "Passkey"
 
 // Type is the store.Credential.Type of a WebAuthn credential.

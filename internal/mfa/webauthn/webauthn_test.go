@@ -649,7 +649,7 @@ func TestConcurrentUseOfOneAssertionSucceedsOnce(t *testing.T) {
 func TestCredentialNames(t *testing.T) {
 	f := newFixture(t)
 	tests := []struct{ name, in, want string }{
-		{"an empty name becomes the default", "", "Passkey"},
+		{"an empty name stays empty (the page names the method in the reader's language)", "", ""},
 		{"space is trimmed and collapsed", "  My   YubiKey \t", "My YubiKey"},
 		{"control characters are dropped", "Key\x00\x1b[31m1", "Key[31m1"},
 		{"a long name is cut to 64 characters", strings.Repeat("ä", 70), strings.Repeat("ä", 64)},
