@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
+
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 )
 
@@ -36,6 +39,19 @@ type Page struct {
 
 // Languages lists the languages the switcher offers.
 func (p Page) Languages() []string { return p.catalog.Languages() }
+
+// LanguageName names a language in itself ("English", "Deutsch"), as a
+// language switcher should: a reader looks for their own language's name.
+func (p Page) LanguageName(code string) string {
+	tag, err := language.Parse(code)
+	if err != nil {
+		return code
+	}
+	if n := display.Self.Name(tag); n != "" {
+		return n
+	}
+	return code
+}
 
 // T translates key into the page's language.
 func (p Page) T(key string, args ...any) string { return p.catalog.T(p.Lang, key, args...) }

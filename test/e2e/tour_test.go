@@ -112,6 +112,13 @@ func tourStates() []tourState {
 		}},
 		{"home-signed-in", func(tr *tour) { tr.click(`form button[type=submit]`) }},
 		{"account", func(tr *tour) { tr.open("/account") }},
+		{"account-add-passkey", func(tr *tour) {
+			tr.click(`form[action="/account/factors/add"] button[value="webauthn"]`)
+		}},
+		{"account-recovery-confirm", func(tr *tour) {
+			tr.open("/account")
+			tr.click(`a[href="/account/recovery"]`)
+		}},
 		{"account-new-recovery-codes", func(tr *tour) {
 			tr.click(`form[action="/account/recovery"] button`)
 			tr.main.recovery = strings.Fields(tr.b.Text("ol.codes"))
@@ -256,9 +263,12 @@ func tourStates() []tourState {
 			tr.b.Do(chromedp.WaitVisible(chromedp.CSS(`#webauthn-form .field-error:not(#webauthn-error)`)))
 			tr.bogusSignature(false)
 		}},
-		{"account-removed", func(tr *tour) {
+		{"account-remove-confirm", func(tr *tour) {
 			tr.next(chromedp.Click(chromedp.ID("webauthn-start")))
 			tr.open("/account")
+			tr.click(`a[href^="/account/factors/remove"]`)
+		}},
+		{"account-removed", func(tr *tour) {
 			tr.click(`form[action="/account/factors/remove"] button`)
 		}},
 		{"mfa-throttled", func(tr *tour) {
@@ -550,7 +560,9 @@ func (tr *tour) forgetStatus() {
 var (
 	codeRE = regexp.MustCompile(`\b[0-9a-z]{5}-[0-9a-z]{5}\b`)
 	idRE   = regexp.MustCompile(`\b[0-9a-f]{24}\b`) // a request id to quote
-	timeRE = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\b`)
+	// A time as /account and the mails show it: "Today, 20:48",
+	// "Gestern, 09:05", "6 Dec 2026, 19:25", "6. Dez. 2026, 19:25".
+	timeRE = regexp.MustCompile(`(?:\b(?:Today|Yesterday|Heute|Gestern)|\b\d{1,2}\.?[ \x{a0}\x{202f}]\p{L}{3,4}\.?[ \x{a0}\x{202f}]\d{4}),[ \x{a0}\x{202f}]\d{2}:\d{2}\b`)
 )
 
 // golden compares the page's visible text with testdata/pages/NAME.LANG.txt.
