@@ -1,11 +1,7 @@
 package e2e
 
 import (
-	"context"
-	"log/slog"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +15,6 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/observe"
-	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv/browse"
 )
 
@@ -37,30 +32,8 @@ func (c *settableClock) add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock();
 // what a test sets up directly (events from elsewhere).
 func gatehouseAt(t *testing.T, now func() time.Time, mod func(*config.Config)) (string, *app.App) {
 	t.Helper()
-	v := testenv.Require(t, testenv.ADURL, testenv.ADCAFile, testenv.ADBindDN, testenv.ADBindPassword, testenv.ADBaseDN)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	cfg, err := app.DemoConfig(filepath.Join(t.TempDir(), "data"), "127.0.0.1:"+port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Directory.Type = "activedirectory"
-	ad := &cfg.Directory.ActiveDirectory
-	ad.URLs, ad.CAFile, ad.BindDN, ad.BindPassword, ad.BaseDN = []string{v[0]}, v[1], v[2], config.Secret(v[3]), v[4]
-	if mod != nil {
-		mod(&cfg)
-	}
-	a, err := app.New(context.Background(), cfg, app.Options{Logger: slog.New(slog.DiscardHandler), Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close(); _ = a.Close() })
-	return "http://localhost:" + port, a
+	s := serve(t, true, now, mod)
+	return s.base, s.app
 }
 
 // toAccount opens /account, signing in with the passkey from the

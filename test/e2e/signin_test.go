@@ -1,11 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"log/slog"
-	"net"
-	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,30 +27,8 @@ func gatehouseWith(t *testing.T, mod func(*config.Config)) string {
 // that prepares state (factors, mail) behind the pages' back.
 func gatehouseApp(t *testing.T, mod func(*config.Config)) (*app.App, string) {
 	t.Helper()
-	v := testenv.Require(t, testenv.ADURL, testenv.ADCAFile, testenv.ADBindDN, testenv.ADBindPassword, testenv.ADBaseDN)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	cfg, err := app.DemoConfig(filepath.Join(t.TempDir(), "data"), "127.0.0.1:"+port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Directory.Type = "activedirectory"
-	ad := &cfg.Directory.ActiveDirectory
-	ad.URLs, ad.CAFile, ad.BindDN, ad.BindPassword, ad.BaseDN = []string{v[0]}, v[1], v[2], config.Secret(v[3]), v[4]
-	if mod != nil {
-		mod(&cfg)
-	}
-	a, err := app.New(context.Background(), cfg, app.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close(); _ = a.Close() })
-	return a, "http://localhost:" + port
+	s := serve(t, true, nil, mod)
+	return s.app, s.base
 }
 
 // adUser creates a throwaway AD user and deletes it afterwards.
