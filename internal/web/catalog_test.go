@@ -5,7 +5,6 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -271,22 +270,14 @@ func stringLit(e ast.Expr) (string, bool) {
 // with printf "prefix%s" covers every message under that prefix.
 func templateUses(t *testing.T) (uses []use, prefixes []string) {
 	t.Helper()
-	entries, err := os.ReadDir("templates")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		body, err := os.ReadFile(filepath.Join("templates", e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		calls, pre, err := templateCalls(e.Name(), body)
+	for _, tmpl := range builtinTemplates(t) {
+		calls, pre, err := templateCalls(tmpl.file, tmpl.body)
 		if err != nil {
 			t.Fatal(err)
 		}
 		prefixes = append(prefixes, pre...)
 		for _, c := range calls {
-			u := use{where: e.Name() + ":" + strconv.Itoa(c.line), key: c.key}
+			u := use{where: tmpl.file + ":" + strconv.Itoa(c.line), key: c.key}
 			for _, a := range c.args {
 				if a == "" {
 					a = "<not a literal>"
@@ -297,4 +288,28 @@ func templateUses(t *testing.T) (uses []use, prefixes []string) {
 		}
 	}
 	return uses, prefixes
+}
+
+// builtinTemplate is one file of templates/.
+type builtinTemplate struct {
+	file string
+	body []byte
+}
+
+// builtinTemplates reads every built-in template.
+func builtinTemplates(t *testing.T) []builtinTemplate {
+	t.Helper()
+	entries, err := templateFS.ReadDir("templates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []builtinTemplate
+	for _, e := range entries {
+		body, err := templateFS.ReadFile("templates/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, builtinTemplate{e.Name(), body})
+	}
+	return out
 }

@@ -4,7 +4,6 @@ import (
 	"html"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -54,23 +53,15 @@ func TestEveryPageWithAPasskeyCeremonyGivesItsMessagesInThePagesLanguage(t *test
 			"Verified": []string{}, "Passkey": `{"publicKey":{}}`}},
 	}
 	// Every template that loads the script is in the table.
-	entries, err := os.ReadDir("templates")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		body, err := os.ReadFile(filepath.Join("templates", e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := strings.TrimSuffix(e.Name(), ".html")
-		if strings.Contains(string(body), "/static/webauthn.js") && !slices.ContainsFunc(pages, func(p struct {
+	for _, tmpl := range builtinTemplates(t) {
+		name := strings.TrimSuffix(tmpl.file, ".html")
+		if strings.Contains(string(tmpl.body), "/static/webauthn.js") && !slices.ContainsFunc(pages, func(p struct {
 			name string
 			data map[string]any
 		}) bool {
 			return p.name == name
 		}) {
-			t.Errorf("%s loads webauthn.js but is not checked here; add it to the table", e.Name())
+			t.Errorf("%s loads webauthn.js but is not checked here; add it to the table", tmpl.file)
 		}
 	}
 
