@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	netmail "net/mail"
 	"strings"
 	"time"
 
@@ -133,22 +134,20 @@ func (m *Mailer) client() (*mail.Client, error) {
 func (m *Mailer) message(msg Message) (*mail.Msg, error) {
 	mm := mail.NewMsg()
 	var err error
-	if m.fromName != "" {
-		err = mm.FromFormat(m.fromName, m.from)
-	} else {
-		err = mm.From(m.from)
-	}
+	// Names are free text (a display name from AD may hold quotes or
+	// backslashes): each address is built as a net/mail.Address, whose
+	// String quotes and encodes the name, never by pasting the name into
+	// "name <addr>" for a parser to take apart again.
+	from, err := netmail.ParseAddress(m.from)
 	if err != nil {
 		return nil, fmt.Errorf("notify: smtp.from %q: %w", m.from, err)
 	}
-	if msg.ToName != "" {
-		err = mm.AddToFormat(oneLine(msg.ToName), msg.To)
-	} else {
-		err = mm.To(msg.To)
-	}
+	mm.FromMailAddress(&netmail.Address{Name: oneLine(m.fromName), Address: from.Address})
+	to, err := netmail.ParseAddress(msg.To)
 	if err != nil {
-		return nil, fmt.Errorf("notify: recipient: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrRecipient, err)
 	}
+	mm.ToMailAddress(&netmail.Address{Name: oneLine(msg.ToName), Address: to.Address})
 	mm.Subject(oneLine(msg.Subject))
 	mm.SetDateWithValue(m.now())
 	// The sender's domain, not this host's name, which would leak an
@@ -164,6 +163,11 @@ func (m *Mailer) message(msg Message) (*mail.Msg, error) {
 	return mm, nil
 }
 
+// ErrRecipient is a send that failed for this recipient alone: an address
+// that does not parse, or one the mail server refused (RCPT TO). The mail
+// server itself works; other mail still goes out.
+var ErrRecipient = errors.New("notify: this recipient cannot be mailed")
+
 // Send delivers msg. The log names the kind and a masked recipient only.
 func (m *Mailer) Send(ctx context.Context, msg Message) error {
 	mm, err := m.message(msg)
@@ -177,6 +181,9 @@ func (m *Mailer) Send(ctx context.Context, msg Message) error {
 	start := m.now()
 	if err := c.DialAndSendWithContext(ctx, mm); err != nil {
 		m.log.WarnContext(ctx, "mail not sent", "event", "mail.fail", "kind", msg.Kind, "to", MaskAddress(msg.To), "err", err)
+		if se := (*mail.SendError)(nil); errors.As(err, &se) && se.Reason == mail.ErrSMTPRcptTo {
+			return fmt.Errorf("%w: %s refused it: %w", ErrRecipient, m.host, err)
+		}
 		return fmt.Errorf("notify: send via %s: %w", m.host, err)
 	}
 	m.log.InfoContext(ctx, "mail sent", "event", "mail.sent", "kind", msg.Kind, "to", MaskAddress(msg.To), "took", m.now().Sub(start))

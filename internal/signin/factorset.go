@@ -211,11 +211,12 @@ func (fs *FactorSet) challenge(ctx context.Context, u *directory.User, method st
 			return prev, ep.Challenge.Destination, nil
 		}
 		ch, err := fs.Email.Send(ctx, emailcode.Recipient{UserID: u.ID, Address: a.address(u), Name: u.DisplayName, Lang: lang}, a.purpose)
-		if err != nil {
+		if err != nil && (!errors.Is(err, notify.ErrRecipient) || ch.ID == "") {
 			return prev, "", err
 		}
-		data, err := json.Marshal(emailPending{Challenge: ch})
-		return data, ch.Destination, err
+		// A recipient error comes with the challenge no mail carried.
+		data, merr := json.Marshal(emailPending{Challenge: ch})
+		return data, ch.Destination, errors.Join(err, merr)
 	}
 	return nil, "", fmt.Errorf("signin: method %q cannot be challenged", method)
 }

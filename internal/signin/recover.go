@@ -586,6 +586,13 @@ func (h *recoveryFlow) sendOrDecoy(ctx context.Context, r *http.Request, st flow
 			return pending, dest, time.Since(start), nil
 		case errors.Is(err, mfa.ErrThrottled):
 			return nil, "", 0, err
+		case errors.Is(err, notify.ErrRecipient) && pending != nil:
+			// This account's mail cannot go out (an address the server
+			// refuses); the mail server is fine. Answered like a code that
+			// went out, as a decoy is, so that it tells nothing about
+			// whether the account exists; the admin reads the log.
+			h.e.log.ErrorContext(ctx, "the email code could not be mailed to this account's address", "event", h.Kind, "user", u.ID, "err", err)
+			return pending, dest, time.Since(start), nil
 		case !errors.Is(err, mfa.ErrNotEnrolled):
 			h.mail.set(true)
 			h.e.log.ErrorContext(ctx, "sending the email code", "event", h.Kind, "user", u.ID, "err", err)

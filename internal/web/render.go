@@ -221,6 +221,10 @@ func (r *Renderer) StaticHandler() http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		name := req.URL.Path
 		switch {
+		case name == "" || strings.HasSuffix(name, "/"):
+			// No directory listings: the files are named by the pages.
+			http.NotFound(w, req)
+			return
 		case name == "brand.css":
 			w.Header().Set("Content-Type", "text/css; charset=utf-8")
 			_, _ = w.Write(r.branding.CSS)

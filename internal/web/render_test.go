@@ -54,6 +54,11 @@ func TestAnOverrideDirectoryReplacesTemplatesAndStaticFiles(t *testing.T) {
 	if got := get("/static/webauthn.js"); !strings.Contains(got, "webauthn") {
 		t.Errorf("a file the override does not have must come from the built-ins")
 	}
+	for _, dir := range []string{"/static/", "/static/nested/"} {
+		if got := get(dir); strings.Contains(got, "gatehouse.css") || strings.Contains(got, "<a href") {
+			t.Errorf("%s lists a directory: %q", dir, got)
+		}
+	}
 	if got := get("/static/../templates/home.html"); strings.Contains(got, "custom") {
 		t.Errorf("path traversal out of the static directory")
 	}

@@ -196,7 +196,12 @@ func (c *Codes) Send(ctx context.Context, r Recipient, purpose string) (Challeng
 	if err := c.mailer.EmailCode(ctx, notify.Recipient{Address: r.Address, Name: r.Name, Lang: r.Lang},
 		notify.EmailCode{Code: code, ValidFor: c.ttl, Purpose: purpose}); err != nil {
 		// The ticket stays until it expires; without the mail nobody can
-		// name it.
+		// name it. A send that failed for this recipient alone still
+		// returns the challenge: a caller that must not tell it from a
+		// code that went out (reset, unlock) shows it like one.
+		if errors.Is(err, notify.ErrRecipient) {
+			return ch, fmt.Errorf("emailcode: %w", err)
+		}
 		return Challenge{}, fmt.Errorf("emailcode: %w", err)
 	}
 	log.InfoContext(ctx, "email code sent", "event", "mfa.challenge", "result", "ok", "challenge", id, "to", ch.Destination)

@@ -3,6 +3,7 @@ package emailcode_test
 import (
 	"context"
 	"errors"
+	"net"
 	"regexp"
 	"strings"
 	"sync"
@@ -455,4 +456,53 @@ func TestResetAndUnlockCodesShareOneSendLimitApartFromSignIn(t *testing.T) {
 	if _, err := fx.c.Send(t.Context(), alice, notify.PurposeSignIn); err != nil {
 		t.Errorf("a sign-in code after self-service used its limit: %v", err)
 	}
+}
+
+// A send that fails for the recipient alone (an address the mail server
+// would refuse) still returns its challenge, with notify.ErrRecipient, so
+// reset and unlock can answer it like a code that went out; a mail server
+// that is down returns no challenge and another error.
+func TestARecipientThatCannotBeMailedStillGetsItsChallengeAndADownServerNone(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})
+	clock := mfatest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	newCodes := func(port int) *emailcode.Codes {
+		mailer, err := notify.NewMailer(config.SMTP{Host: srv.Host, Port: port, From: "sso@corp.example.test", Security: "none"},
+			notify.MailerOptions{Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := notify.New(notify.Options{Sender: mailer, Product: "Contoso SSO", Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newFixture(t, emailcode.Options{Mailer: n}).c
+	}
+	bad := alice
+	bad.Address = "alice@@corp.example.test"
+	ch, err := newCodes(srv.Port).Send(t.Context(), bad, notify.PurposeReset)
+	if !errors.Is(err, notify.ErrRecipient) || ch.ID == "" || ch.Destination == "" {
+		t.Errorf("an address that cannot be mailed: %+v, %v; want the challenge and notify.ErrRecipient", ch, err)
+	}
+	if n := len(srv.Messages()); n != 0 {
+		t.Errorf("%d messages arrived", n)
+	}
+	closed := freePort(t)
+	ch, err = newCodes(closed).Send(t.Context(), alice, notify.PurposeReset)
+	if err == nil || errors.Is(err, notify.ErrRecipient) || ch.ID != "" {
+		t.Errorf("a mail server that is down: %+v, %v; want no challenge and an error other than notify.ErrRecipient", ch, err)
+	}
+}
+
+// freePort is a loopback port nothing listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return port
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/notify/smtptest"
 )
 
-// Found by the outside security test (attack branch): a display name is
+// Found by an outside attack pass on a running instance: a display name is
 // free text in AD, and a quote or backslash in it made the recipient
 // "unparseable", so the code or notice was never sent. In password reset and
 // unlock such a per-account failure also flips the process-wide "mail is
@@ -23,6 +23,7 @@ func TestAMailIsSentWhateverTheDisplayNameHolds(t *testing.T) {
 		`Smith\`,
 		`CORP\jsmith`,
 		`Smith, John`,
+		`Jürgen Müller`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})

@@ -3,17 +3,19 @@ package signin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
 	"github.com/gatehouse-sso/gatehouse/internal/directory/file"
+	"github.com/gatehouse-sso/gatehouse/internal/notify"
 	"github.com/gatehouse-sso/gatehouse/internal/policy"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv/browse"
 )
 
-// poisonFactors fails the send for one account only, as a mail that can
+// poisonFactors fails the send for one account only (notify.ErrRecipient), as a mail that can
 // never go out for that account does: a display name net/mail cannot
 // parse (see internal/notify's TestAMailIsSentWhateverTheDisplayNameHolds),
 // or a relay answering 550 for that one mailbox. The mail server is fine.
@@ -24,12 +26,15 @@ type poisonFactors struct {
 
 func (p *poisonFactors) RecoveryChallenge(ctx context.Context, u *directory.User, method, purpose, lang string) ([]byte, string, error) {
 	if method == "email" && u.SAMAccountName == p.poison {
-		return nil, "", errors.New(`notify: recipient: failed to parse mail address: mail: no angle-addr`)
+		// As FactorSet passes emailcode's answer on: the challenge no
+		// mail carried, and the recipient error.
+		pending, dest, err := p.mailingFactors.RecoveryChallenge(ctx, u, method, purpose, lang)
+		return pending, dest, errors.Join(err, fmt.Errorf("emailcode: %w: mail: no angle-addr", notify.ErrRecipient))
 	}
 	return p.mailingFactors.RecoveryChallenge(ctx, u, method, purpose, lang)
 }
 
-// Found by the outside security test (attack branch): one account whose
+// Found by an outside attack pass on a running instance: one account whose
 // send fails sets the process-wide "mail is failing" state that decoys copy,
 // and only a real send that goes out clears it. After a send for that
 // account, a real login answers 200 "we sent a code" and an unknown one 503
