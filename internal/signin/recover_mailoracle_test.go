@@ -61,10 +61,10 @@ func TestOneAccountWhoseMailFailsDoesNotTellRealFromUnknownLogins(t *testing.T) 
 		return b.Status
 	}
 	send("carol")
-	real := send("alice")
+	existing := send("alice")
 	send("carol")
 	unknown := send("anna")
-	if real != unknown {
-		t.Errorf("after a send for the account whose mail fails, a real login gets %d and an unknown one %d: the email step tells which logins exist", real, unknown)
+	if existing != unknown {
+		t.Errorf("after a send for the account whose mail fails, a real login gets %d and an unknown one %d: the email step tells which logins exist", existing, unknown)
 	}
 }
