@@ -483,10 +483,14 @@ func (h *Handler) forgetDevices(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		h.Audit.Record(ctx, audit.Event{Type: audit.DeviceForgotten, UserID: res.User.ID, Login: res.User.UPN, Result: "ok",
+			Detail: map[string]string{"browsers": "one"}})
 		return h.render(w, r, res, notice("account.forgot_device"), nil)
 	}
 	if err := h.Sessions.ForgetDevices(ctx, res.User.ID); err != nil {
 		return err
 	}
+	h.Audit.Record(ctx, audit.Event{Type: audit.DeviceForgotten, UserID: res.User.ID, Login: res.User.UPN, Result: "ok",
+		Detail: map[string]string{"browsers": "all"}})
 	return h.render(w, r, res, notice("account.forgot_devices"), nil)
 }

@@ -73,6 +73,11 @@ func describe(p *web.Page, e store.AuditEvent) (what string, namesApp bool) {
 			return p.T("event.factor_removed_webauthn"), false
 		}
 		return p.T("event.factor_removed"), false
+	case audit.DeviceForgotten:
+		if detail["browsers"] == "one" {
+			return p.T("event.device_forgotten"), false
+		}
+		return p.T("event.devices_forgotten"), false
 	case audit.PasswordChanged:
 		switch {
 		case ok:

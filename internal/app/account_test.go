@@ -1,12 +1,14 @@
 package app
 
 import (
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -572,6 +574,31 @@ func TestRememberedBrowsersAreListedAndForgottenOneByOne(t *testing.T) {
 		page := firefox.Get("/account")
 		if !strings.Contains(page, "No browser is remembered.") {
 			t.Fatalf("browsers left after forgetting all:\n%s", page)
+		}
+	})
+
+	t.Run("each forgetting is in the audit trail and on the page", func(t *testing.T) {
+		evs, err := a.Store.QueryAudit(t.Context(), store.AuditQuery{UserID: u.ID, Type: audit.DeviceForgotten})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range evs {
+			var d map[string]string
+			if err := json.Unmarshal(e.Detail, &d); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, d["browsers"])
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, []string{"all", "one"}) {
+			t.Errorf("device.forgotten events for %v, want one and all", got)
+		}
+		page := firefox.Get("/account")
+		for _, want := range []string{"A remembered browser was forgotten", "Every remembered browser was forgotten"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the activity lacks %q", want)
+			}
 		}
 	})
 }

@@ -38,6 +38,9 @@ const (
 	MFAUsed        = "mfa.used"
 	FactorEnrolled = "factor.enrolled"
 	FactorRemoved  = "factor.removed"
+	// DeviceForgotten: the user made remembered browsers ask for the
+	// second step again (Detail "browsers": "one" or "all").
+	DeviceForgotten = "device.forgotten"
 	// PasswordChanged: a change on /password/change (Detail "where":
 	// "self-service"), or of an expired or must-change password at
 	// sign-in (Detail "where": "signin", "reason": "expired" or
