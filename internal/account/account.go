@@ -426,15 +426,25 @@ func (h *Handler) remove(w http.ResponseWriter, r *http.Request) error {
 	return h.render(w, r, res, notice("account.removed"), nil)
 }
 
+// freshForRecovery is fresh for the recovery-code pages, which are not
+// there when recovery codes are off.
+func (h *Handler) freshForRecovery(w http.ResponseWriter, r *http.Request, resume string) (*signin.Result, error) {
+	res, err := h.fresh(w, r, resume)
+	if err != nil || res == nil {
+		return res, err
+	}
+	if h.Recovery == nil {
+		return nil, web.Errorf(http.StatusNotFound, "error.recovery_disabled", nil).Then(web.NextAccount)
+	}
+	return res, nil
+}
+
 // confirmRecovery asks before making new recovery codes, after the
 // step-up they need: the ones left stop working.
 func (h *Handler) confirmRecovery(w http.ResponseWriter, r *http.Request) error {
-	res, err := h.fresh(w, r, "")
+	res, err := h.freshForRecovery(w, r, "")
 	if err != nil || res == nil {
 		return err
-	}
-	if h.Recovery == nil {
-		return web.Errorf(http.StatusNotFound, "error.recovery_disabled", nil).Then(web.NextAccount)
 	}
 	left, err := h.Recovery.Remaining(r.Context(), res.User.ID)
 	if err != nil {
@@ -451,12 +461,9 @@ func (h *Handler) confirmRecovery(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (h *Handler) newRecovery(w http.ResponseWriter, r *http.Request) error {
-	res, err := h.fresh(w, r, "/account/recovery")
+	res, err := h.freshForRecovery(w, r, "/account/recovery")
 	if err != nil || res == nil {
 		return err
-	}
-	if h.Recovery == nil {
-		return web.Errorf(http.StatusNotFound, "error.recovery_disabled", nil).Then(web.NextAccount)
 	}
 	codes, err := h.Recovery.Generate(r.Context(), res.User.ID)
 	if err != nil {

@@ -90,6 +90,22 @@ func expectFocused(t *testing.T, b *Browser, id string) {
 // names visible text holding msg (so a screen reader reads the error as
 // the focus lands); of the other fields, those in kept hold a value and
 // the rest are empty, and none is marked invalid.
+// refuseNewPasswords sends a new password that is too short, then next
+// with a confirmation that differs: each refusal keeps what was right and
+// focuses the wrong field; next stays typed in the new-password field.
+func refuseNewPasswords(t *testing.T, b *Browser, next string) {
+	t.Helper()
+	fields := []string{"new_password", "confirm_password"}
+	b.Do(chromedp.SendKeys(chromedp.ID("new_password"), "Ab1!x"), chromedp.SendKeys(chromedp.ID("confirm_password"), "Ab1!x"))
+	submitForm(b, "new_password")
+	expectRefusal(t, b, "new_password", "Use at least 7 characters.", fields)
+	b.ExpectProblem("422")
+	b.Do(chromedp.SendKeys(chromedp.ID("new_password"), next), chromedp.SendKeys(chromedp.ID("confirm_password"), "typo"))
+	submitForm(b, "new_password")
+	expectRefusal(t, b, "confirm_password", "The two passwords are not the same.", fields, "new_password")
+	b.ExpectProblem("422")
+}
+
 func expectRefusal(t *testing.T, b *Browser, wrong, msg string, fields []string, kept ...string) {
 	t.Helper()
 	s := b.formState()
@@ -227,17 +243,7 @@ func TestInChromiumAFailedChangeOfAPasswordThatMustChangeAtSignInKeepsWhatWasRig
 	signInWithPassword(b, base, name, current)
 	b.Do(chromedp.WaitVisible(chromedp.ID("new_password")))
 	expectFocused(t, b, "new_password")
-	fields := []string{"new_password", "confirm_password"}
-
-	b.Do(chromedp.SendKeys(chromedp.ID("new_password"), "Ab1!x"), chromedp.SendKeys(chromedp.ID("confirm_password"), "Ab1!x"))
-	submitForm(b, "new_password")
-	expectRefusal(t, b, "new_password", "Use at least 7 characters.", fields)
-	b.ExpectProblem("422")
-
-	b.Do(chromedp.SendKeys(chromedp.ID("new_password"), next), chromedp.SendKeys(chromedp.ID("confirm_password"), "typo"))
-	submitForm(b, "new_password")
-	expectRefusal(t, b, "confirm_password", "The two passwords are not the same.", fields, "new_password")
-	b.ExpectProblem("422")
+	refuseNewPasswords(t, b, next)
 	// The kept password's rules are shown checked at once.
 	b.Do(chromedp.WaitVisible(chromedp.CSS(`li[data-rule="min_length"][data-state="met"]`)))
 
@@ -301,15 +307,7 @@ func TestInChromiumAResetAsksForOneMethodAtATimeAndEveryFailedStepFocusesTheWron
 	b.Do(chromedp.Navigate(choice[0][:strings.LastIndex(choice[0], "=")+1]+"webauthn"), chromedp.WaitVisible(chromedp.ID("webauthn-start")),
 		chromedp.Click(chromedp.ID("webauthn-start")), chromedp.WaitVisible(chromedp.ID("new_password")))
 	expectFocused(t, b, "new_password")
-	fields := []string{"new_password", "confirm_password"}
-	b.Do(chromedp.SendKeys(chromedp.ID("new_password"), "Ab1!x"), chromedp.SendKeys(chromedp.ID("confirm_password"), "Ab1!x"))
-	submitForm(b, "new_password")
-	expectRefusal(t, b, "new_password", "Use at least 7 characters.", fields)
-	b.ExpectProblem("422")
-	b.Do(chromedp.SendKeys(chromedp.ID("new_password"), newPW), chromedp.SendKeys(chromedp.ID("confirm_password"), "typo"))
-	submitForm(b, "new_password")
-	expectRefusal(t, b, "confirm_password", "The two passwords are not the same.", fields, "new_password")
-	b.ExpectProblem("422")
+	refuseNewPasswords(t, b, newPW)
 	b.Do(chromedp.SendKeys(chromedp.ID("confirm_password"), newPW))
 	submitForm(b, "confirm_password")
 	if got := b.Text("p.notice"); !strings.Contains(got, "Your password was reset.") {
