@@ -158,7 +158,11 @@ type User struct {
 	// Groups holds the distinguished names of every group the user is in,
 	// nested membership included.
 	Groups []string
-	State  AccountState
+	// Attributes holds the extra AD attributes apps are configured to
+	// receive (SAML attribute mapping "ad:<name>"), keyed by the
+	// attribute's name in lower case; nil when none were asked for.
+	Attributes map[string][]string
+	State      AccountState
 }
 
 // InGroup reports whether the user is in the group named by DN or by CN,

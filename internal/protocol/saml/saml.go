@@ -212,3 +212,37 @@ var (
 	// ErrTooLarge: a message over the size limits.
 	ErrTooLarge = errors.New("saml: message too large")
 )
+
+// NameID is a subject's NameID as sent.
+type NameID struct {
+	Format string
+	Value  string
+	// SPNameQualifier, when set, is the SP's entity ID (persistent IDs).
+	SPNameQualifier string
+}
+
+// LogoutRequest is a checked LogoutRequest from an SP (or, parsed from a
+// verified element, one Gatehouse sent).
+type LogoutRequest struct {
+	ID           string
+	IssueInstant time.Time
+	SP           *ServiceProvider
+	NameID       NameID
+	// SessionIndexes are the SessionIndex values it names (none: every
+	// session of the NameID at the SP).
+	SessionIndexes []string
+	Signed         bool
+	Binding        string
+	RelayState     string
+}
+
+// LogoutResponse is a checked LogoutResponse from an SP.
+type LogoutResponse struct {
+	ID           string
+	InResponseTo string
+	SP           *ServiceProvider
+	Status       string
+	Signed       bool
+	Binding      string
+	RelayState   string
+}
