@@ -254,6 +254,9 @@ func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Reques
 			return grant(res, d), nil
 		}
 	}
+	if req.Passive {
+		return nil, ErrInteractionRequired
+	}
 	if req.AddFactor != "" && !slices.Contains(e.Enrollable(), req.AddFactor) {
 		return nil, web.Errorf(http.StatusBadRequest, "error.method_not_addable",
 			fmt.Errorf("signin: method %q cannot be enrolled", req.AddFactor))

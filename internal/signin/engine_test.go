@@ -188,7 +188,11 @@ func newEnvWith(t *testing.T, mfa string, mod func(*config.Config), users ...fil
 		mfaMaxAge, _ := time.ParseDuration(q.Get("mfamaxage"))
 		res, err := ev.engine.Authenticate(w, r, Request{App: q.Get("app"), RequireMFA: q.Get("mfa") == "1", ForceAuthn: q.Get("fresh") == "1", MFAMaxAge: mfaMaxAge,
 			ResumeURL: "/proto?" + stripParam(q, ResumeParam), LoginHint: q.Get("hint"), State: []byte("saved:" + q.Get("app")),
-			InPlace: q.Get("inplace") == "1"})
+			InPlace: q.Get("inplace") == "1", Passive: q.Get("passive") == "1"})
+		if errors.Is(err, ErrInteractionRequired) {
+			http.Error(w, "passive: interaction required", http.StatusConflict)
+			return
+		}
 		if err != nil {
 			http.Error(w, err.Error(), 500)
 			return
@@ -258,6 +262,24 @@ func TestPasswordOnlySignInReturnsToTheProtocol(t *testing.T) {
 	evs, _ := e.store.QueryAudit(context.Background(), store.AuditQuery{Type: audit.SignInSuccess})
 	if len(evs) != 1 {
 		t.Errorf("want one success audit event, got %d", len(evs))
+	}
+}
+
+func TestAPassiveRequestIsAnsweredOnlyFromTheSessionAndStartsNoFlow(t *testing.T) {
+	e := newEnv(t, "none", user(t, "alice", alicePW, nil))
+	b := e.browser()
+	if got := b.Get("/proto?app=Wiki&passive=1"); !strings.Contains(got, "passive: interaction required") {
+		t.Fatalf("a passive request without a session got %q", got)
+	}
+	b.Get("/proto?app=Wiki&hint=alice")
+	b.Submit(map[string]string{"password": alicePW})
+	if got := b.Get("/proto?app=Wiki&passive=1"); got != "user=alice amr=pwd mfa=no state=" {
+		t.Errorf("a passive request with a session got %q", got)
+	}
+	// A session that does not meet the request is no answer either: the
+	// second factor would need a page.
+	if got := b.Get("/proto?app=Strict&passive=1"); !strings.Contains(got, "passive: interaction required") {
+		t.Errorf("a passive step-up got %q", got)
 	}
 }
 

@@ -57,6 +57,11 @@ type Request struct {
 	// the request asks (the account-security step-up), then enrols, then
 	// ends as any flow does; a live session alone never answers it.
 	AddFactor string
+	// Passive asks for no interaction (SAML IsPassive, prompt=none): when
+	// the browser's session does not already meet the request,
+	// Authenticate returns ErrInteractionRequired instead of showing a
+	// page.
+	Passive bool
 }
 
 // sameAsk reports whether a flow finished for r answers o: the same app
@@ -146,6 +151,11 @@ func hashBinding(v string) string {
 	s := sha256.Sum256([]byte("gh-bind\x00" + v))
 	return hex.EncodeToString(s[:])
 }
+
+// ErrInteractionRequired is Authenticate's answer to a Passive request the
+// browser's session does not meet: the protocol tells the app so (SAML
+// NoPassive, OIDC login_required) instead of showing a page.
+var ErrInteractionRequired = errors.New("signin: the request is passive but the user must interact")
 
 var errFlowGone = errors.New("signin: flow missing, expired or not this browser's")
 
