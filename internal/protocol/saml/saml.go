@@ -176,22 +176,6 @@ type AuthnRequest struct {
 	RelayState string
 }
 
-// WantsMFA reports whether the request asks for a second factor: one of its
-// requested classes is an MFA class (with exact or minimum comparison).
-func (r *AuthnRequest) WantsMFA() bool {
-	if r.Comparison == "maximum" || r.Comparison == "better" && len(r.RequestedClasses) == 0 {
-		return false
-	}
-	for _, c := range r.RequestedClasses {
-		for _, m := range MFAClasses {
-			if c == m {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // Errors the parsers return; the handler maps them to a SAML status (the
 // SP can be answered) or an error page (it cannot).
 var (

@@ -1,0 +1,381 @@
+package saml
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/signin"
+	"github.com/gatehouse-sso/gatehouse/internal/store"
+	"github.com/gatehouse-sso/gatehouse/internal/web"
+)
+
+// SPs finds configured service providers.
+type SPs interface {
+	ByEntityID(entityID string) (*ServiceProvider, bool)
+}
+
+// Issued is a response ready to post: the signed Response and what it
+// named the user, for single logout.
+type Issued struct {
+	XML    []byte
+	NameID NameID
+}
+
+// Responses builds the signed responses the handler posts.
+type Responses interface {
+	// Response is a Success response carrying the assertion for g.
+	Response(ctx context.Context, g Grant) (Issued, error)
+	// Error is a response with status (and sub-status) and no assertion.
+	Error(ctx context.Context, sp *ServiceProvider, acs, inResponseTo, issuer, status, subStatus string) ([]byte, error)
+}
+
+// Grant is one sign-in to turn into a response.
+type Grant struct {
+	SP           *ServiceProvider
+	ACS          string
+	InResponseTo string // "" for an unsolicited (IdP-initiated) response
+	// Issuer is the Response's and assertion's Issuer: the IdP's entity ID,
+	// or for Entra the federated domain's IssuerUri.
+	Issuer       string
+	User         *directory.User
+	AuthInstant  time.Time
+	MFA          bool
+	AMR          []string
+	SessionIndex string
+	// Class is the AuthnContextClassRef to state (Demands.Class).
+	Class string
+	// NameIDFormat is the request's NameIDPolicy Format; "" for the SP's.
+	NameIDFormat string
+}
+
+// Participant records, for single logout, that a session's user received
+// an assertion at an SP.
+type Participant struct {
+	SP     *ServiceProvider
+	NameID NameID
+}
+
+// Handler serves /saml/sso: SP-initiated sign-in over HTTP-Redirect and
+// HTTP-POST, and IdP-initiated sign-in (?sp=<entity ID>).
+type Handler struct {
+	Engine *signin.Engine
+	// Flows keeps an AuthnRequest that arrived by POST for the GET it is
+	// redirected to: a cross-site POST carries no SameSite=Lax cookie, so
+	// the session is only seen on that GET. Bounded like sign-in flows.
+	Flows store.Flows
+	SPs   SPs
+	// Parse checks an AuthnRequest of either binding (Parser.AuthnRequest).
+	Parse     func(ctx context.Context, r *http.Request) (*AuthnRequest, error)
+	Responses Responses
+	// IssuerFor is the Issuer of sp's responses for u (Entra: the user's
+	// federated domain's IssuerUri, or with u nil, for a status, the first
+	// domain's); an error means no token can be issued.
+	IssuerFor func(sp *ServiceProvider, u *directory.User) (string, error)
+	// SessionIndex is the opaque SessionIndex of a Gatehouse session.
+	SessionIndex func(sessionID string) string
+	// Joined records a participant of the session for single logout.
+	Joined func(ctx context.Context, sessionID string, p Participant) error
+	// Post writes the auto-POST page carrying a SAMLResponse.
+	Post  func(w http.ResponseWriter, r *http.Request, acs, samlResponse, relayState string) error
+	Audit *audit.Recorder
+	Log   *slog.Logger
+	Now   func() time.Time
+	// PendingFor is how long a POSTed request waits for its GET. Zero:
+	// five minutes.
+	PendingFor time.Duration
+}
+
+// Query parameters of Gatehouse's own making on /saml/sso.
+const (
+	paramPending = "gh_req"    // a POSTed AuthnRequest, kept in Flows
+	paramResume  = "gh_resume" // a finished sign-in flow comes back
+	paramSP      = "sp"        // IdP-initiated: the SP's entity ID
+	flowPending  = "saml.pending"
+	// MaxRelayState caps RelayState. The spec says 80 bytes; real SPs send
+	// more (a return URL), so allow a sensible URL's worth.
+	MaxRelayState = 1024
+)
+
+// pending is one AuthnRequest (or IdP-initiated sign-in) on its way
+// through the sign-in engine; it travels in the flow's State.
+type pending struct {
+	SP           string   `json:"sp"`
+	ID           string   `json:"id,omitempty"`
+	ACS          string   `json:"acs"`
+	RelayState   string   `json:"rs,omitempty"`
+	Force        bool     `json:"force,omitempty"`
+	Passive      bool     `json:"passive,omitempty"`
+	Classes      []string `json:"classes,omitempty"`
+	Comparison   string   `json:"cmp,omitempty"`
+	NameIDFormat string   `json:"nameid,omitempty"`
+}
+
+// Mount registers /saml/sso.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	mux.Handle("GET "+PathSSO, web.NoStore(web.Handle(h.Log, h.get)))
+	mux.Handle("POST "+PathSSO, web.NoStore(web.Handle(h.Log, h.post)))
+}
+
+// requestError is the page for a request the SP cannot be answered about:
+// an unknown SP, an unlisted ACS, a bad signature, a replay.
+func requestError(err error) error {
+	msg := "error.saml_invalid"
+	switch {
+	case errors.Is(err, ErrUnknownSP):
+		msg = "error.saml_unknown_app"
+	case errors.Is(err, ErrACSNotAllowed):
+		msg = "error.saml_acs_not_allowed"
+	case errors.Is(err, ErrSignature):
+		msg = "error.saml_signature"
+	case errors.Is(err, ErrReplay), errors.Is(err, ErrStale):
+		msg = "error.saml_stale"
+	case errors.Is(err, ErrTooLarge):
+		return web.Errorf(http.StatusRequestEntityTooLarge, "error.saml_invalid", err).Then(web.NextHome)
+	}
+	// Only the application can start a good request again.
+	return web.Errorf(http.StatusBadRequest, msg, err).Then(web.NextHome)
+}
+
+func fromRequest(ar *AuthnRequest) pending {
+	return pending{SP: ar.SP.EntityID, ID: ar.ID, ACS: ar.ACS, RelayState: ar.RelayState, Force: ar.ForceAuthn, Passive: ar.IsPassive,
+		Classes: ar.RequestedClasses, Comparison: ar.Comparison, NameIDFormat: ar.NameIDFormat}
+}
+
+// post takes an AuthnRequest over HTTP-POST: checked here, then kept for
+// the GET the browser is sent to, where its session cookie is seen.
+func (h *Handler) post(w http.ResponseWriter, r *http.Request) error {
+	ar, err := h.Parse(r.Context(), r)
+	if err != nil {
+		return requestError(err)
+	}
+	data, err := json.Marshal(fromRequest(ar))
+	if err != nil {
+		return err
+	}
+	now := h.Now()
+	wait := h.PendingFor
+	if wait <= 0 {
+		wait = 5 * time.Minute
+	}
+	id := randomID()
+	if err := signin.CreateFlowError(h.Flows.CreateFlow(r.Context(), store.Flow{ID: id, Kind: flowPending, Data: data, CreatedAt: now, ExpiresAt: now.Add(wait)})); err != nil {
+		return err
+	}
+	http.Redirect(w, r, PathSSO+"?"+paramPending+"="+id, http.StatusSeeOther)
+	return nil
+}
+
+func (h *Handler) get(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	switch {
+	case q.Has("SAMLRequest"):
+		ar, err := h.Parse(r.Context(), r)
+		if err != nil {
+			return requestError(err)
+		}
+		return h.run(w, r, fromRequest(ar))
+	case q.Has(paramPending):
+		return h.runPending(w, r, q.Get(paramPending))
+	case q.Has(paramResume):
+		return h.resume(w, r, q)
+	case q.Has(paramSP):
+		return h.idpInitiated(w, r, q)
+	}
+	return requestError(fmt.Errorf("%w: no SAMLRequest", ErrMalformed))
+}
+
+// runPending continues a POSTed request; it is used up here, so a reload
+// of the address asks the application to start again.
+func (h *Handler) runPending(w http.ResponseWriter, r *http.Request, id string) error {
+	ctx := r.Context()
+	f, err := h.Flows.GetFlow(ctx, id, h.Now())
+	if err == nil && f.Kind != flowPending {
+		err = store.ErrNotFound
+	}
+	if err == nil {
+		err = h.Flows.DeleteFlow(ctx, id)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return requestError(fmt.Errorf("%w: the request %q is gone", ErrStale, truncate(id, 64)))
+	}
+	if err != nil {
+		return err
+	}
+	var p pending
+	if err := json.Unmarshal(f.Data, &p); err != nil {
+		return err
+	}
+	return h.run(w, r, p)
+}
+
+// idpInitiated signs the user in to an SP that allows unsolicited
+// responses: its default ACS, no InResponseTo.
+func (h *Handler) idpInitiated(w http.ResponseWriter, r *http.Request, q url.Values) error {
+	sp, ok := h.SPs.ByEntityID(q.Get(paramSP))
+	if !ok {
+		return requestError(fmt.Errorf("%w: %q", ErrUnknownSP, truncate(q.Get(paramSP), 256)))
+	}
+	if !sp.IdPInitiated {
+		return web.Errorf(http.StatusForbidden, "error.saml_idp_initiated", fmt.Errorf("saml: %s does not take IdP-initiated sign-in", sp.Name)).Then(web.NextHome)
+	}
+	rs := q.Get("RelayState")
+	if len(rs) > MaxRelayState {
+		return requestError(fmt.Errorf("%w: RelayState of %d bytes", ErrTooLarge, len(rs)))
+	}
+	acs := DefaultACS(sp)
+	if acs == "" {
+		return requestError(fmt.Errorf("%w: %s has no ACS", ErrACSNotAllowed, sp.Name))
+	}
+	return h.run(w, r, pending{SP: sp.EntityID, ACS: acs, RelayState: rs})
+}
+
+// DefaultACS is the SP's default AssertionConsumerService: the one marked
+// isDefault, else the first.
+func DefaultACS(sp *ServiceProvider) string {
+	for _, e := range sp.ACS {
+		if e.IsDefault {
+			return e.Location
+		}
+	}
+	if len(sp.ACS) == 0 {
+		return ""
+	}
+	return sp.ACS[0].Location
+}
+
+// signinRequest is what the engine is asked for p; resume marks the
+// request that comes back from a finished flow.
+func signinRequest(sp *ServiceProvider, d Demands, p pending, state []byte) signin.Request {
+	q := url.Values{paramResume: {sp.Name}}
+	if d.MFA {
+		q.Set("mfa", "1")
+	}
+	if p.Force {
+		q.Set("force", "1")
+	}
+	return signin.Request{App: sp.Name, RequireMFA: d.MFA, ForceAuthn: p.Force, Passive: p.Passive, State: state,
+		ResumeURL: PathSSO + "?" + q.Encode(), InPlace: true}
+}
+
+func (h *Handler) run(w http.ResponseWriter, r *http.Request, p pending) error {
+	sp, ok := h.SPs.ByEntityID(p.SP)
+	if !ok {
+		return requestError(fmt.Errorf("%w: %q", ErrUnknownSP, p.SP))
+	}
+	d := DemandsOf(p.Classes, p.Comparison)
+	if !d.Satisfiable {
+		return h.status(w, r, sp, p, StatusRequester, StatusNoAuthnContext, fmt.Errorf("saml: %s asked for %v (%s)", sp.Name, p.Classes, d.Comparison))
+	}
+	state, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	res, err := h.Engine.Authenticate(w, r, signinRequest(sp, d, p, state))
+	if errors.Is(err, signin.ErrInteractionRequired) {
+		return h.status(w, r, sp, p, StatusResponder, StatusNoPassive, err)
+	}
+	if err != nil || res == nil {
+		return err
+	}
+	return h.issue(w, r, sp, d, p, res)
+}
+
+// resume answers the request a finished sign-in flow was for. Only the
+// engine comes here with one (the flow's ResumeURL, called in place): the
+// request is passive, so an address typed or replayed without a finished
+// flow starts nothing, and a live session alone carries no saved request.
+func (h *Handler) resume(w http.ResponseWriter, r *http.Request, q url.Values) error {
+	res, err := h.Engine.Authenticate(w, r, signin.Request{App: q.Get(paramResume), RequireMFA: q.Get("mfa") == "1",
+		ForceAuthn: q.Get("force") == "1", Passive: true, InPlace: true})
+	if err != nil && !errors.Is(err, signin.ErrInteractionRequired) {
+		return err
+	}
+	var p pending
+	if res == nil || len(res.State) == 0 || json.Unmarshal(res.State, &p) != nil {
+		return requestError(fmt.Errorf("%w: no sign-in to resume", ErrStale))
+	}
+	sp, ok := h.SPs.ByEntityID(p.SP)
+	if !ok || sp.Name != q.Get(paramResume) {
+		return requestError(fmt.Errorf("%w: %q", ErrUnknownSP, p.SP))
+	}
+	return h.issue(w, r, sp, DemandsOf(p.Classes, p.Comparison), p, res)
+}
+
+func (h *Handler) issue(w http.ResponseWriter, r *http.Request, sp *ServiceProvider, d Demands, p pending, res *signin.Result) error {
+	ctx := r.Context()
+	issuer, err := h.IssuerFor(sp, &res.User)
+	if err != nil {
+		h.Log.WarnContext(ctx, "saml: no issuer for the user", "app", sp.Name, "user", res.User.ID, "err", err)
+		return h.status(w, r, sp, p, StatusResponder, StatusRequestDenied, err)
+	}
+	sessionIndex := h.SessionIndex(res.SessionID)
+	out, err := h.Responses.Response(ctx, Grant{SP: sp, ACS: p.ACS, InResponseTo: p.ID, Issuer: issuer, User: &res.User,
+		AuthInstant: res.AuthTime, MFA: res.MFA(), AMR: res.Methods, SessionIndex: sessionIndex, Class: d.Class(res.MFA(), sp.Entra),
+		NameIDFormat: p.NameIDFormat})
+	switch {
+	case errors.Is(err, ErrNameIDPolicy):
+		return h.status(w, r, sp, p, StatusRequester, StatusInvalidNameIDPolicy, err)
+	case errors.Is(err, ErrNoNameID):
+		h.Log.WarnContext(ctx, "saml: the user has no value for the SP's NameID", "app", sp.Name, "user", res.User.ID, "err", err)
+		return h.status(w, r, sp, p, StatusResponder, "", err)
+	case err != nil:
+		return err
+	}
+	if err := h.Joined(ctx, res.SessionID, Participant{SP: sp, NameID: out.NameID}); err != nil {
+		// Single logout will miss this SP; the sign-in itself stands.
+		h.Log.WarnContext(ctx, "saml: could not record the SP for single logout", "app", sp.Name, "err", err)
+	}
+	h.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, UserID: res.User.ID, Login: res.User.UPN, App: sp.Name, Result: "ok",
+		Detail: map[string]string{"protocol": "saml", "in_response_to": p.ID, "mfa": fmt.Sprint(res.MFA())}})
+	return h.Post(w, r, p.ACS, base64.StdEncoding.EncodeToString(out.XML), p.RelayState)
+}
+
+// status answers the SP with a SAML status instead of an assertion (the
+// request was good, the answer is no).
+func (h *Handler) status(w http.ResponseWriter, r *http.Request, sp *ServiceProvider, p pending, status, sub string, cause error) error {
+	ctx := r.Context()
+	h.Log.InfoContext(ctx, "saml: answering with a status", "app", sp.Name, "status", status, "sub_status", sub, "reason", cause)
+	issuer, err := h.IssuerFor(sp, nil)
+	if err != nil {
+		return err
+	}
+	xml, err := h.Responses.Error(ctx, sp, p.ACS, p.ID, issuer, status, sub)
+	if err != nil {
+		return err
+	}
+	return h.Post(w, r, p.ACS, base64.StdEncoding.EncodeToString(xml), p.RelayState)
+}
+
+// Errors a Responses implementation returns that the SP is told of.
+var (
+	// ErrNameIDPolicy: the request's NameIDPolicy Format is not one the
+	// SP is configured for.
+	ErrNameIDPolicy = errors.New("saml: NameID format not available")
+	// ErrNoNameID: the user has no value for the SP's NameID source.
+	ErrNoNameID = errors.New("saml: the user has no value for the NameID")
+)
+
+func randomID() string {
+	var b [18]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("saml: crypto/rand failed: " + err.Error()) // rand.Read does not fail on supported platforms.
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
