@@ -54,7 +54,11 @@ type Handler struct {
 	// TimeZone shows times while the browser has not told its own zone
 	// (ui.time_zone); nil is UTC.
 	TimeZone *time.Location
-	Log      *slog.Logger
+	// Apps lists the applications the user can open from the page (SAML
+	// service providers that take IdP-initiated sign-in and that the
+	// policy lets the user use); nil lists none.
+	Apps func(u *directory.User) []AppLink
+	Log  *slog.Logger
 	Now      func() time.Time
 
 	zones zoneCache
@@ -100,6 +104,7 @@ type eventRow struct {
 
 type pageData struct {
 	Name    string
+	Apps    []AppLink
 	Factors []factorRow
 	// Strong: the user has a passkey or an authenticator app.
 	Strong bool
@@ -115,6 +120,13 @@ type pageData struct {
 	Events    []eventRow
 	// Zone names the time zone the times are in.
 	Zone string
+}
+
+// AppLink is one application tile on /account: its name and the address
+// that signs the user in to it.
+type AppLink struct {
+	Name string
+	URL  string
 }
 
 // confirmData is a confirmation page: what will happen, and the form that
@@ -199,6 +211,9 @@ func strongMethod(typ string) bool { return typ == mfa.MethodTOTP || typ == mfa.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, res *signin.Result, note func(p *web.Page) string, codes []string) error {
 	ctx := r.Context()
 	d := &pageData{Name: displayName(res.User), NewCodes: codes}
+	if h.Apps != nil {
+		d.Apps = h.Apps(&res.User)
+	}
 	p := h.Renderer.NewPage(r, "account.title", d)
 	c := h.clockFor(r, &p)
 	d.Zone = c.loc.String()
