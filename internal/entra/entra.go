@@ -27,7 +27,17 @@ type Federation struct {
 	Issuer  string // the domain's IssuerUri
 	BaseURL string // Gatehouse's public URL
 	Keys    *keys.Set
+	// SAML: the domain signs in over SAML-P (apps[].protocol: saml)
+	// instead of WS-Federation; rich clients still use WS-Trust.
+	SAML bool
 }
+
+// SAML-P endpoints (the saml package's paths; entra does not import the
+// protocol to keep this package's dependencies to what it prints).
+const (
+	samlSSOPath = "/saml/sso"
+	samlSLOPath = "/saml/slo"
+)
 
 // FindDomain returns the federation settings of domain from the registry.
 func FindDomain(reg *wsfed.Registry, baseURL, domain string, ks *keys.Set) (Federation, error) {
@@ -56,24 +66,28 @@ func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + 
 func (f Federation) WritePowerShell(w io.Writer) error {
 	cur := f.Keys.Current
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Federate %s to Gatehouse (Microsoft Graph PowerShell).\n", f.Domain)
+	proto, signIn, signOut := "wsFed", f.BaseURL+wsfed.Path, f.BaseURL+wsfed.Path+"?wa=wsignout1.0"
+	if f.SAML {
+		proto, signIn, signOut = "saml", f.BaseURL+samlSSOPath, f.BaseURL+samlSLOPath
+	}
+	fmt.Fprintf(&b, "# Federate %s to Gatehouse over %s (Microsoft Graph PowerShell).\n", f.Domain, map[bool]string{false: "WS-Federation", true: "SAML-P"}[f.SAML])
 	fmt.Fprintf(&b, "# Run the ImmutableID pre-flight first: gatehouse entra preflight --user someone@%s\n", f.Domain)
 	b.WriteString("Connect-MgGraph -Scopes 'Domain.ReadWrite.All'\n\n")
 	params := []struct{ k, v string }{
 		{"DomainId", f.Domain},
 		{"DisplayName", "Gatehouse"},
 		{"IssuerUri", f.Issuer},
-		{"PassiveSignInUri", f.BaseURL + wsfed.Path},
+		{"PassiveSignInUri", signIn},
 		{"ActiveSignInUri", f.BaseURL + wstrust.PathUsernameMixed13},
 		{"MetadataExchangeUri", f.BaseURL + wstrust.PathMEX},
-		{"SignOutUri", f.BaseURL + wsfed.Path + "?wa=wsignout1.0"},
+		{"SignOutUri", signOut},
 		{"SigningCertificate", cur.CertificateBase64()},
 	}
 	if f.Keys.Next != nil {
 		params = append(params, struct{ k, v string }{"NextSigningCertificate", f.Keys.Next.CertificateBase64()})
 	}
 	params = append(params,
-		struct{ k, v string }{"PreferredAuthenticationProtocol", "wsFed"},
+		struct{ k, v string }{"PreferredAuthenticationProtocol", proto},
 		struct{ k, v string }{"FederatedIdpMfaBehavior", "enforceMfaByFederatedIdp"},
 		struct{ k, v string }{"PromptLoginBehavior", "nativeSupport"},
 	)
@@ -84,6 +98,10 @@ func (f Federation) WritePowerShell(w io.Writer) error {
 			sep = "\n"
 		}
 		fmt.Fprintf(&b, "  -%s %s%s", p.k, psQuote(p.v), sep)
+	}
+	if f.SAML {
+		b.WriteString("\n# To have Entra sign its AuthnRequests, add -IsSignedAuthenticationRequestRequired $true above and set the\n" +
+			"# app's require_signed_requests: true and cert_file to Entra's signing certificate (its SAML 2.0 metadata).\n")
 	}
 	fmt.Fprintf(&b, "\n# Signing certificate %s, valid until %s (SHA-1 thumbprint %s).\n",
 		cur.ID, cur.Cert.NotAfter.UTC().Format(time.DateOnly), cur.SHA1Thumbprint())

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory/ad"
+	"github.com/gatehouse-sso/gatehouse/internal/keys"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/wsfed"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 )
@@ -59,5 +60,49 @@ func TestThePreflightShowsWhatEntraWouldReceiveForAnADUser(t *testing.T) {
 	}
 	if _, err := RunPreflight(context.Background(), d, nil, "no-such-user"); err == nil || !strings.Contains(err.Error(), "no user") {
 		t.Errorf("unknown user: %v", err)
+	}
+}
+
+func TestTheFederationCommandsNameTheProtocolsEndpoints(t *testing.T) {
+	kp, err := keys.Generate("gatehouse test", time.Now(), 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keys.NewSet(kp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		saml     bool
+		want     []string
+		unwanted []string
+	}{
+		{"WS-Federation signs in at /wsfed", false,
+			[]string{"-PassiveSignInUri 'https://sso.example.test/wsfed'", "-PreferredAuthenticationProtocol 'wsFed'", "-SignOutUri 'https://sso.example.test/wsfed?wa=wsignout1.0'"},
+			[]string{"saml"}},
+		{"SAML-P signs in at /saml/sso and out at /saml/slo, rich clients still over WS-Trust", true,
+			[]string{"-PassiveSignInUri 'https://sso.example.test/saml/sso'", "-PreferredAuthenticationProtocol 'saml'",
+				"-SignOutUri 'https://sso.example.test/saml/slo'", "-ActiveSignInUri 'https://sso.example.test/wstrust/13/usernamemixed'",
+				"-IsSignedAuthenticationRequestRequired"},
+			[]string{"/wsfed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := Federation{Domain: "corp.example.test", Issuer: "https://sso.example.test/corp.example.test", BaseURL: "https://sso.example.test", Keys: ks, SAML: tc.saml}
+			var out bytes.Buffer
+			if err := f.WritePowerShell(&out); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("missing %q in:\n%s", w, &out)
+				}
+			}
+			for _, w := range tc.unwanted {
+				if strings.Contains(out.String(), w) {
+					t.Errorf("unexpected %q in:\n%s", w, &out)
+				}
+			}
+		})
 	}
 }
