@@ -59,7 +59,7 @@ type Handler struct {
 	// policy lets the user use); nil lists none.
 	Apps func(u *directory.User) []AppLink
 	Log  *slog.Logger
-	Now      func() time.Time
+	Now  func() time.Time
 
 	zones zoneCache
 }
