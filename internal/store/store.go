@@ -128,9 +128,25 @@ type Ticket struct {
 	ExpiresAt time.Time
 }
 
+// Grant is what one OAuth authorization gave a client: the tokens of one
+// sign-in (one authorization code), refreshed as one family. The store
+// keeps only hashes of the tokens (in Data, which it does not read);
+// deleting the grant revokes every token it issued.
+type Grant struct {
+	ID       string // random, at least 128 bits; the grant's tokens name it
+	ClientID string
+	UserID   string
+	// SessionID is the browser session the grant came from (its stable
+	// id across sign-ins), for logout; empty when none.
+	SessionID string
+	Data      []byte // opaque to the store: token hashes, scopes, claims
+	CreatedAt time.Time
+	ExpiresAt time.Time // when the last token the grant may issue has expired
+}
+
 // GCResult counts what GarbageCollect removed.
 type GCResult struct {
-	Sessions, Flows, Counters, Tickets int64
+	Sessions, Flows, Counters, Tickets, Grants int64
 }
 
 // Sessions stores browser sessions.
@@ -231,6 +247,25 @@ type Tickets interface {
 	ConsumeTicket(ctx context.Context, kind, id string, now time.Time) (Ticket, error)
 }
 
+// Grants stores OAuth grants (refresh-token families) with compare-and-swap
+// updates, so a refresh token is rotated exactly once.
+type Grants interface {
+	CreateGrant(ctx context.Context, g Grant) error // ErrConflict on a duplicate ID
+	// GetGrant returns ErrNotFound for a missing grant and for one whose
+	// ExpiresAt is not after now.
+	GetGrant(ctx context.Context, id string, now time.Time) (Grant, error)
+	// UpdateGrant applies fn atomically: of concurrent updates none is
+	// lost, each sees the one before. An error from fn aborts the update
+	// and is returned unchanged; ErrNotFound when the grant is missing.
+	UpdateGrant(ctx context.Context, id string, fn func(Grant) (Grant, error)) (Grant, error)
+	DeleteGrant(ctx context.Context, id string) error // ErrNotFound when missing
+	// ListUserGrants returns the user's grants live at now, oldest first.
+	ListUserGrants(ctx context.Context, userID string, now time.Time) ([]Grant, error)
+	// DeleteUserGrants deletes every grant of the user, expired or not, and
+	// returns how many it deleted.
+	DeleteUserGrants(ctx context.Context, userID string) (int64, error)
+}
+
 // Store is every role together, as a backend implements it.
 type Store interface {
 	Sessions
@@ -239,10 +274,11 @@ type Store interface {
 	Audit
 	Throttle
 	Tickets
+	Grants
 	// Ping checks the backend answers; /readyz uses it.
 	Ping(ctx context.Context) error
-	// GarbageCollect deletes sessions, flows, counters and tickets that have
-	// expired at now.
+	// GarbageCollect deletes sessions, flows, counters, tickets and grants
+	// that have expired at now.
 	GarbageCollect(ctx context.Context, now time.Time) (GCResult, error)
 	Close() error
 }

@@ -76,8 +76,8 @@ func (s *Store) Ping(ctx context.Context) (err error) {
 	return wrap("Ping", s.pool.Ping(ctx))
 }
 
-// GarbageCollect deletes the sessions, flows, counters and tickets that
-// have expired at now.
+// GarbageCollect deletes the sessions, flows, counters, tickets and grants
+// that have expired at now.
 func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (res store.GCResult, err error) {
 	defer s.observe(ctx, "GarbageCollect")(&err)
 	err = s.tx(ctx, "GarbageCollect", func(tx pgx.Tx) error {
@@ -89,6 +89,7 @@ func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (res store.GC
 			{&res.Flows, `DELETE FROM flows WHERE expires_at <= $1`},
 			{&res.Counters, `DELETE FROM counters WHERE expires_at <= $1`},
 			{&res.Tickets, `DELETE FROM tickets WHERE expires_at <= $1`},
+			{&res.Grants, `DELETE FROM grants WHERE expires_at <= $1`},
 		} {
 			tag, err := tx.Exec(ctx, d.query, now)
 			if err != nil {

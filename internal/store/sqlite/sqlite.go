@@ -159,8 +159,8 @@ func (s *Store) Ping(ctx context.Context) (err error) {
 	return wrap("Ping", s.r.PingContext(ctx))
 }
 
-// GarbageCollect deletes the sessions, flows, counters and tickets that
-// have expired at now.
+// GarbageCollect deletes the sessions, flows, counters, tickets and grants
+// that have expired at now.
 func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (res store.GCResult, err error) {
 	defer s.observe(ctx, "GarbageCollect")(&err)
 	n := tm(now)
@@ -174,6 +174,7 @@ func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (res store.GC
 			{&res.Sessions, `DELETE FROM sessions WHERE expires_at <= ? OR idle_expiry <= ?`, []any{n, n}},
 			{&res.Counters, `DELETE FROM counters WHERE expires_at <= ?`, []any{n}},
 			{&res.Tickets, `DELETE FROM tickets WHERE expires_at <= ?`, []any{n}},
+			{&res.Grants, `DELETE FROM grants WHERE expires_at <= ?`, []any{n}},
 		} {
 			r, err := tx.ExecContext(ctx, d.query, d.args...)
 			if err != nil {

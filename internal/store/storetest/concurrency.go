@@ -17,7 +17,7 @@ import (
 // the race detector.
 func RunConcurrency(t *testing.T, open Opener) {
 	t.Helper()
-	for _, tc := range concurrencyCases {
+	for _, tc := range append(concurrencyCases, grantConcurrencyCases...) {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}
 }

@@ -32,6 +32,7 @@ func RunObserve(t *testing.T, open func(t *testing.T, obs store.Observer) store.
 	})
 	ctx := t.Context()
 	s, f, c, tk := newSession(uid("user")), newFlow(), newCredential(uid("user"), "totp"), newTicket("observe")
+	g := newGrant(uid("user"))
 	old := time.Date(1901, 1, 1, 0, 0, 0, 0, time.UTC) // nothing in the suite is this old
 
 	// Each method is called exactly once; wantErrs says what it reports.
@@ -91,6 +92,16 @@ func RunObserve(t *testing.T, open func(t *testing.T, obs store.Observer) store.
 
 		{"CreateTicket", func() error { return st.CreateTicket(ctx, tk) }},
 		{"ConsumeTicket", func() error { _, err := st.ConsumeTicket(ctx, tk.Kind, tk.ID, t0); return err }},
+
+		{"CreateGrant", func() error { return st.CreateGrant(ctx, g) }},
+		{"GetGrant", func() error { _, err := st.GetGrant(ctx, g.ID, t0); return err }},
+		{"UpdateGrant", func() error {
+			_, err := st.UpdateGrant(ctx, g.ID, func(v store.Grant) (store.Grant, error) { return v, nil })
+			return err
+		}},
+		{"ListUserGrants", func() error { _, err := st.ListUserGrants(ctx, g.UserID, t0); return err }},
+		{"DeleteGrant", func() error { return st.DeleteGrant(ctx, g.ID) }},
+		{"DeleteUserGrants", func() error { _, err := st.DeleteUserGrants(ctx, g.UserID); return err }},
 
 		{"Ping", func() error { return st.Ping(ctx) }},
 		{"GarbageCollect", func() error { _, err := st.GarbageCollect(ctx, old); return err }},
