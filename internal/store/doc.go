@@ -1,5 +1,5 @@
 // Package store defines Gatehouse's persistence: small role interfaces
-// (Sessions, Flows, Credentials, Audit, Throttle, Tickets) that each
+// (Sessions, Flows, Credentials, Audit, Throttle, Tickets, Grants) that each
 // consumer depends on, the record types they move, and the sentinel errors
 // ErrNotFound and ErrConflict.
 //
