@@ -350,11 +350,40 @@ type App struct {
 	MetadataFile string   `yaml:"metadata_file"`
 	EntityID     string   `yaml:"entity_id"`
 	ReplyURLs    []string `yaml:"reply_urls"`
-	// OIDC
+	// OIDC (validated in oidc.go)
 	ClientID         string   `yaml:"client_id"`
 	ClientSecret     Secret   `yaml:"-"`
 	ClientSecretFile string   `yaml:"client_secret_file"`
 	RedirectURIs     []string `yaml:"redirect_uris"`
+	// Subject is "pairwise" (default: a different sub for each redirect
+	// host) or "public" (one stable opaque sub for every app).
+	Subject string `yaml:"subject"`
+	// PublicClient: a native or browser app that cannot keep a secret. It
+	// must use PKCE (S256) and authenticates with none; its loopback
+	// redirect URIs match on any port (RFC 8252).
+	PublicClient bool `yaml:"public_client"`
+	// Scopes the client may ask for; default openid, profile, email,
+	// groups and offline_access.
+	Scopes []string `yaml:"scopes"`
+	// GrantTypes the client may use: authorization_code (required) and
+	// refresh_token; default both.
+	GrantTypes []string `yaml:"grant_types"`
+	// TokenEndpointAuthMethod is client_secret_basic (default),
+	// client_secret_post or private_key_jwt (with JWKSFile); none for a
+	// public client.
+	TokenEndpointAuthMethod string `yaml:"token_endpoint_auth_method"`
+	// JWKSFile holds the client's public keys (a JWK set, RS256) for
+	// private_key_jwt.
+	JWKSFile string `yaml:"jwks_file"`
+	// BackchannelLogoutURI receives a logout token when the user's
+	// Gatehouse session ends.
+	BackchannelLogoutURI string `yaml:"backchannel_logout_uri"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser afterwards (exact match).
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
+	// RefreshTokenLifetime is how long a refresh-token family lasts from
+	// the sign-in, however often it is rotated; 0: 720h (30 days).
+	RefreshTokenLifetime time.Duration `yaml:"refresh_token_lifetime"`
 	// MFA is "required", "optional" or "" (follow mfa.required_for).
 	MFA string `yaml:"mfa"`
 	// Groups, when set, limits the app to members of these AD groups.

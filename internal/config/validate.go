@@ -397,20 +397,7 @@ func (c *Config) validateApps(p *Problems) {
 				absoluteURL(p, fmt.Sprintf("%s.reply_urls[%d]", base, j), r)
 			}
 		case "oidc":
-			p.add(base+".type", "oidc apps are not served yet (this version serves entra and wsfed)")
-			if a.ClientID == "" {
-				p.add(base+".client_id", "required")
-			} else if j, dup := clients[a.ClientID]; dup {
-				p.add(base+".client_id", "%q is already used by apps[%d]", a.ClientID, j)
-			} else {
-				clients[a.ClientID] = i
-			}
-			if len(a.RedirectURIs) == 0 {
-				p.add(base+".redirect_uris", "required")
-			}
-			for j, r := range a.RedirectURIs {
-				absoluteURL(p, fmt.Sprintf("%s.redirect_uris[%d]", base, j), r)
-			}
+			validateOIDCApp(p, base, i, a, clients)
 		default:
 			p.add(base+".type", "must be entra, saml, wsfed or oidc, got %q", a.Type)
 		}
