@@ -23,7 +23,7 @@ func machinePath(p string) bool {
 		}
 	}
 	switch p {
-	case "/healthz", "/readyz", "/metrics", "/saml/metadata", "/oauth2/token", "/oauth2/userinfo", "/oauth2/keys":
+	case "/healthz", "/readyz", "/metrics", "/saml/metadata", "/oauth2/token", "/oauth2/userinfo", "/oauth2/keys", "/oauth2/revoke":
 		return true
 	}
 	return false

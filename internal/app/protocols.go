@@ -101,7 +101,7 @@ func (a *App) mountProtocols(mux *http.ServeMux) error {
 		return err
 	}
 	mux.Handle("GET "+wstrust.PathMEX, mex)
-	return nil
+	return a.mountOIDC(mux)
 }
 
 // wsTrustAuth checks WS-Trust passwords through the sign-in engine, so

@@ -1,0 +1,42 @@
+package app
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/protocol/oidc"
+)
+
+// mountOIDC builds the OpenID Connect provider for the oidc apps and
+// mounts its endpoints; without oidc apps there are none. It runs after
+// the signing keys are set up (mountProtocols).
+func (a *App) mountOIDC(mux *http.ServeMux) error {
+	clients, err := oidc.ClientsFromConfig(a.Config.Apps, a.Config.Signing.TokenLifetime)
+	if err != nil {
+		return fmt.Errorf("apps: %w", err)
+	}
+	if len(clients.All()) == 0 {
+		return nil
+	}
+	var tokenKey [32]byte
+	copy(tokenKey[:], a.Secrets.DeriveKey("oidc access tokens"))
+	var accounts oidc.Accounts
+	if ids, ok := a.Directory.(directory.IDLookup); ok {
+		accounts = ids
+	}
+	lim := a.Guard.Limits()
+	p, err := oidc.New(oidc.Options{
+		Issuer: a.Config.Issuer, Clients: clients, Keys: a.Keys, TokenKey: tokenKey,
+		Subjects: oidc.Subjects{Key: a.Secrets.DeriveKey("oidc pairwise subjects")},
+		Engine:   a.SignIn, Sessions: a.Sessions, Flows: a.Store, Tickets: a.Store, Grants: a.Store, Throttle: a.Store,
+		Accounts: accounts, Decide: a.SignIn.Decide,
+		Limits: oidc.Limits{PerAddress: lim.PerAddress, Window: lim.Window, IPv6Prefix: lim.IPv6Prefix},
+		Audit:  a.Audit, Log: a.Log.With("component", "oidc"), Now: a.Now,
+	})
+	if err != nil {
+		return err
+	}
+	p.Mount(mux)
+	return nil
+}
