@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -323,4 +324,222 @@ func getJSON(t *testing.T, u string, v any) {
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// withPublicClient adds a native app: a public client whose loopback
+// redirect URI matches on any port, with PKCE required.
+func withPublicClient(c *config.Config) {
+	c.Apps = append(c.Apps, config.App{Name: "CLI", Type: "oidc", ClientID: "cli", PublicClient: true,
+		RedirectURIs: []string{"http://127.0.0.1/cb"}, Subject: config.OIDCSubjectPublic})
+}
+
+// codeAt follows authURL with b's session (no pages expected) and returns
+// what the RP's callback got.
+func codeAt(t *testing.T, b *browse.Browser, rp *testRP, authURL string) url.Values {
+	t.Helper()
+	b.Get(authURL)
+	if !strings.HasPrefix(b.URL, rp.srv.URL+"/cb") {
+		t.Fatalf("the request did not end at the RP but at %s (status %d):\n%s", b.URL, b.Status, b.Last)
+	}
+	u, _ := url.Parse(b.URL)
+	return u.Query()
+}
+
+// tokenError is the OAuth error of a failed oauth2 exchange or refresh.
+func tokenError(err error) string {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		return re.ErrorCode
+	}
+	return ""
+}
+
+// userinfoStatus is userinfo's status for an access token.
+func userinfoStatus(t *testing.T, base, access string) int {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, base+oidc.PathUserinfo, nil)
+	req.Header.Set("Authorization", "Bearer "+access)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestOIDCRefusesWhatItMust(t *testing.T) {
+	rp := newTestRP(t)
+	a, srv := newOIDCApp(t, oidcApps(rp), withPublicClient, func(c *config.Config) { c.Abuse.Passwords.PerAddress = 4 })
+	const pw = "Oidc!Passw0rd-2"
+	name, _ := oidcUser(t, a, pw)
+	wiki := newRelyingParty(t, srv.URL, "wiki", wikiSecret, rp.redirect()+"/wiki", oauth2.AuthStyleInParams)
+	grafana := newRelyingParty(t, srv.URL, "grafana", grafanaSecret, rp.redirect(), oauth2.AuthStyleInHeader)
+	cli := newRelyingParty(t, srv.URL, "cli", "", rp.redirect(), oauth2.AuthStyleInParams)
+
+	// One browser signed in with the password (the wiki asks no more).
+	b := browse.New(t, srv.URL)
+	v0 := oauth2.GenerateVerifier()
+	cb := signInAt(t, b, rp, wiki.conf.AuthCodeURL("s0", oauth2.S256ChallengeOption(v0)), name, pw, "")
+	if _, err := wiki.conf.Exchange(t.Context(), cb.Get("code"), oauth2.VerifierOption(v0)); err != nil {
+		t.Fatalf("the first exchange: %v", err)
+	}
+
+	t.Run("a redirect URI that is not registered exactly is refused with a page, never followed", func(t *testing.T) {
+		reg := rp.redirect() + "/wiki"
+		for _, bad := range []string{reg + "/", strings.ToUpper(reg[:7]) + reg[7:], reg + "?x=1", strings.Replace(reg, "/wiki", "/WIKI", 1),
+			strings.Replace(reg, "http://", "http://evil@", 1), "http://evil.example" + reg[len(rp.srv.URL):], "//evil.example/cb", ""} {
+			before := rp.calls()
+			q := url.Values{"client_id": {"wiki"}, "response_type": {"code"}, "scope": {"openid"}, "redirect_uri": {bad}, "state": {"x"}}
+			page := b.Get(oidc.PathAuthorize + "?" + q.Encode())
+			if b.Status != http.StatusBadRequest || rp.calls() != before || strings.HasPrefix(b.URL, rp.srv.URL) {
+				t.Errorf("redirect_uri %q: status %d at %s, want a 400 page here", bad, b.Status, b.URL)
+			}
+			if !strings.Contains(page, "not registered for") && bad != "" {
+				t.Errorf("redirect_uri %q: the page does not say why:\n%s", bad, page)
+			}
+		}
+	})
+	t.Run("a public client's loopback redirect matches on any port, a confidential client's does not", func(t *testing.T) {
+		v := oauth2.GenerateVerifier()
+		cb := codeAt(t, b, rp, cli.conf.AuthCodeURL("p1", oauth2.S256ChallengeOption(v)))
+		if cb.Get("code") == "" {
+			t.Fatalf("no code for the public client at %s: %v", rp.redirect(), cb)
+		}
+		if _, err := cli.conf.Exchange(t.Context(), cb.Get("code"), oauth2.VerifierOption(v)); err != nil {
+			t.Fatalf("the public client's exchange: %v", err)
+		}
+		other := strings.Replace(rp.redirect(), rp.srv.URL, "http://127.0.0.1:1", 1)
+		q := url.Values{"client_id": {"grafana"}, "response_type": {"code"}, "scope": {"openid"}, "redirect_uri": {other}}
+		b.Get(oidc.PathAuthorize + "?" + q.Encode())
+		if b.Status != http.StatusBadRequest {
+			t.Fatalf("a confidential client's redirect on another port: status %d at %s", b.Status, b.URL)
+		}
+	})
+	t.Run("PKCE is required of a public client, S256 only, and checked at the exchange", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, authURL string
+		}{
+			{"no challenge", cli.conf.AuthCodeURL("p2")},
+			{"a plain challenge", cli.conf.AuthCodeURL("p2", oauth2.SetAuthURLParam("code_challenge", strings.Repeat("a", 43)),
+				oauth2.SetAuthURLParam("code_challenge_method", "plain"))},
+			{"a challenge without a method", cli.conf.AuthCodeURL("p2", oauth2.SetAuthURLParam("code_challenge", strings.Repeat("a", 43)))},
+		} {
+			cb := codeAt(t, b, rp, tc.authURL)
+			if cb.Get("error") != "invalid_request" || cb.Get("code") != "" || cb.Get("state") != "p2" {
+				t.Errorf("%s: callback %v, want invalid_request with the state", tc.name, cb)
+			}
+		}
+		v := oauth2.GenerateVerifier()
+		for _, tc := range []struct {
+			name, verifier, want string
+		}{
+			{"no verifier", "", "invalid_request"},
+			{"a wrong verifier", oauth2.GenerateVerifier(), "invalid_grant"},
+		} {
+			cb := codeAt(t, b, rp, wiki.conf.AuthCodeURL("p3", oauth2.S256ChallengeOption(v)))
+			var opts []oauth2.AuthCodeOption
+			if tc.verifier != "" {
+				opts = append(opts, oauth2.VerifierOption(tc.verifier))
+			}
+			_, err := wiki.conf.Exchange(t.Context(), cb.Get("code"), opts...)
+			if tokenError(err) != tc.want {
+				t.Errorf("%s: %v, want %s", tc.name, err, tc.want)
+			}
+		}
+		cb := codeAt(t, b, rp, wiki.conf.AuthCodeURL("p4"))
+		if _, err := wiki.conf.Exchange(t.Context(), cb.Get("code"), oauth2.VerifierOption(v)); tokenError(err) != "invalid_request" {
+			t.Errorf("a verifier for a code without a challenge: %v, want invalid_request", err)
+		}
+	})
+	t.Run("a replayed code is refused and revokes the tokens it gave", func(t *testing.T) {
+		cb := codeAt(t, b, rp, wiki.conf.AuthCodeURL("r1"))
+		tok, err := wiki.conf.Exchange(t.Context(), cb.Get("code"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if userinfoStatus(t, srv.URL, tok.AccessToken) != http.StatusOK {
+			t.Fatal("the access token does not work before the replay")
+		}
+		if _, err := wiki.conf.Exchange(t.Context(), cb.Get("code")); tokenError(err) != "invalid_grant" {
+			t.Fatalf("the replayed code: %v, want invalid_grant", err)
+		}
+		if s := userinfoStatus(t, srv.URL, tok.AccessToken); s != http.StatusUnauthorized {
+			t.Errorf("the first exchange's access token after the replay: status %d, want 401", s)
+		}
+		if _, err := wiki.conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); tokenError(err) != "invalid_grant" {
+			t.Errorf("the first exchange's refresh token after the replay: %v, want invalid_grant", err)
+		}
+	})
+	t.Run("a reused refresh token is refused and revokes its whole family", func(t *testing.T) {
+		cb := codeAt(t, b, rp, wiki.conf.AuthCodeURL("f1"))
+		tok, err := wiki.conf.Exchange(t.Context(), cb.Get("code"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err := wiki.conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wiki.conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); tokenError(err) != "invalid_grant" {
+			t.Fatalf("the rotated-away refresh token: %v, want invalid_grant", err)
+		}
+		if _, err := wiki.conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: next.RefreshToken}).Token(); tokenError(err) != "invalid_grant" {
+			t.Errorf("the family's current refresh token after the reuse: %v, want invalid_grant", err)
+		}
+		if s := userinfoStatus(t, srv.URL, next.AccessToken); s != http.StatusUnauthorized {
+			t.Errorf("the family's access token after the reuse: status %d, want 401", s)
+		}
+	})
+	t.Run("a code or refresh token of another client is refused", func(t *testing.T) {
+		cb := codeAt(t, b, rp, wiki.conf.AuthCodeURL("o1"))
+		stolen := *grafana
+		stolen.conf.RedirectURL = wiki.conf.RedirectURL
+		if _, err := stolen.conf.Exchange(t.Context(), cb.Get("code")); tokenError(err) != "invalid_grant" {
+			t.Errorf("the wiki's code at Grafana: %v, want invalid_grant", err)
+		}
+		cb = codeAt(t, b, rp, wiki.conf.AuthCodeURL("o2"))
+		tok, err := wiki.conf.Exchange(t.Context(), cb.Get("code"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := grafana.conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); tokenError(err) != "invalid_grant" {
+			t.Errorf("the wiki's refresh token at Grafana: %v, want invalid_grant", err)
+		}
+	})
+	t.Run("prompt=none without a session answers login_required", func(t *testing.T) {
+		cb := codeAt(t, browse.New(t, srv.URL), rp, wiki.conf.AuthCodeURL("n1", oauth2.SetAuthURLParam("prompt", "none")))
+		if cb.Get("error") != "login_required" || cb.Get("state") != "n1" || cb.Get("code") != "" {
+			t.Fatalf("callback %v, want login_required", cb)
+		}
+	})
+	t.Run("a client that authenticates otherwise than configured is refused", func(t *testing.T) {
+		cb := codeAt(t, b, rp, wiki.conf.AuthCodeURL("m1"))
+		inHeader := *wiki
+		inHeader.conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+		if _, err := inHeader.conf.Exchange(t.Context(), cb.Get("code")); tokenError(err) != "invalid_client" {
+			t.Errorf("a client_secret_post client with basic: %v, want invalid_client", err)
+		}
+	})
+	t.Run("wrong client secrets from one address end in 429 with Retry-After", func(t *testing.T) {
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {"nope"}, "redirect_uri": {rp.redirect()}}
+		var last *http.Response
+		for range 6 {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+oidc.PathToken, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("grafana", "not-the-secret")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			last = resp
+		}
+		if last.StatusCode != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
+			t.Fatalf("after 6 wrong secrets: %s, Retry-After %q; want 429 with Retry-After", last.Status, last.Header.Get("Retry-After"))
+		}
+		_, err := grafana.conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: "x"}).Token()
+		if re := (*oauth2.RetrieveError)(nil); !errors.As(err, &re) || re.Response.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("even right credentials wait out the limit: %v", err)
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -271,7 +272,8 @@ func (p *Provider) guarded(w http.ResponseWriter, r *http.Request, next http.Han
 			p.o.Log.ErrorContext(ctx, "oidc: counting wrong client credentials", "err", err)
 		}
 	}
-	if err := p.checkAuthMethod(r); err != nil {
+	if err := p.authenticateClient(r); err != nil {
+		p.o.Log.InfoContext(ctx, "oidc: client authentication refused", "path", r.URL.Path, "reason", err.Error())
 		failed()
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+p.issuer+`"`)
 		oauthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
@@ -286,41 +288,78 @@ func (p *Provider) guarded(w http.ResponseWriter, r *http.Request, next http.Han
 	next(rec, r)
 }
 
-// checkAuthMethod refuses a client that authenticates otherwise than it
-// is configured to: a client_secret_basic client's secret in the form, a
-// private_key_jwt client with a secret, a public client with anything.
-func (p *Provider) checkAuthMethod(r *http.Request) error {
-	id, _, basic := r.BasicAuth()
+// authenticateClient authenticates the client before the library sees
+// the request (which redeems a code before it checks the client): only
+// the way the client is configured to (a client_secret_basic client's
+// secret in the form, a private_key_jwt client with a secret, a public
+// client with anything are refused), secrets compared in constant time,
+// a client assertion verified and its jti used up.
+func (p *Provider) authenticateClient(r *http.Request) error {
+	id, secret, basic := r.BasicAuth()
+	form := r.PostForm
 	method := config.OIDCAuthNone
 	switch {
 	case basic:
 		method = config.OIDCAuthBasic
-	case r.PostForm.Get("client_assertion") != "" || r.PostForm.Get("client_assertion_type") != "":
-		if r.PostForm.Get("client_assertion_type") != oidc.ClientAssertionTypeJWTAssertion {
+		var err1, err2 error
+		if id, err1 = url.QueryUnescape(id); err1 == nil {
+			secret, err2 = url.QueryUnescape(secret)
+		}
+		if err1 != nil || err2 != nil || form.Get("client_secret") != "" || form.Has("client_assertion") {
+			return errors.New("malformed or doubled client authentication")
+		}
+	case form.Has("client_assertion") || form.Has("client_assertion_type"):
+		if form.Get("client_assertion_type") != oidc.ClientAssertionTypeJWTAssertion || form.Has("client_secret") {
 			return errors.New("unsupported client_assertion_type")
 		}
-		method = config.OIDCAuthPrivateJWT
-	case r.PostForm.Get("client_secret") != "":
-		method = config.OIDCAuthPost
-	}
-	if !basic {
-		id = r.PostForm.Get("client_id")
-	}
-	if id == "" {
-		if method == config.OIDCAuthPrivateJWT {
-			return nil // the library finds the client by the assertion's issuer, and checks its method
-		}
-		return errors.New("no client authentication")
+		return p.authenticateAssertion(r)
+	case form.Has("client_secret"):
+		method, id, secret = config.OIDCAuthPost, form.Get("client_id"), form.Get("client_secret")
+	default:
+		id = form.Get("client_id")
 	}
 	c, ok := p.o.Clients.ByID(id)
-	if !ok {
+	switch {
+	case !ok:
 		return errors.New("unknown client")
-	}
-	if c.AuthMethod != method {
+	case c.AuthMethod != method:
 		return fmt.Errorf("the client must authenticate with %s", c.AuthMethod)
+	case method != config.OIDCAuthNone && !c.CheckSecret(secret):
+		return errors.New("wrong client secret")
 	}
 	return nil
 }
+
+// authenticateAssertion verifies a private_key_jwt client assertion (RS256,
+// aud the issuer, iss and sub the client, not expired, issued within the
+// hour) and uses its jti up: an assertion works once.
+func (p *Provider) authenticateAssertion(r *http.Request) error {
+	ctx := r.Context()
+	req, err := op.VerifyJWTAssertion(ctx, r.PostForm.Get("client_assertion"), p.op.JWTProfileVerifier(ctx))
+	if err != nil {
+		return fmt.Errorf("the client assertion does not verify: %w", err)
+	}
+	if id := r.PostForm.Get("client_id"); id != "" && id != req.Issuer {
+		return errors.New("client_id is not the assertion's issuer")
+	}
+	if req.JWTID == "" || len(req.JWTID) > 256 {
+		return errors.New("the client assertion has no jti")
+	}
+	now := p.o.Now()
+	exp := req.ExpiresAt.AsTime()
+	if exp.After(now.Add(time.Hour)) {
+		exp = now.Add(time.Hour) // the verifier refuses older assertions anyway
+	}
+	err = p.o.Tickets.CreateTicket(ctx, store.Ticket{Kind: ticketAssertion, ID: digest("jti", req.Issuer+"\x00"+req.JWTID),
+		CreatedAt: now, ExpiresAt: exp.Add(time.Minute)})
+	if errors.Is(err, store.ErrConflict) {
+		return errors.New("the client assertion was used before")
+	}
+	return err
+}
+
+// ticketAssertion remembers a used client assertion's jti.
+const ticketAssertion = "oidc.assertion"
 
 // statusWriter calls onStatus with the status before it is written.
 type statusWriter struct {
