@@ -29,7 +29,8 @@ func (a *App) mountOIDC(mux *http.ServeMux) error {
 	p, err := oidc.New(oidc.Options{
 		Issuer: a.Config.Issuer, Clients: clients, Keys: a.Keys, TokenKey: tokenKey,
 		Subjects: oidc.Subjects{Key: a.Secrets.DeriveKey("oidc pairwise subjects")},
-		Engine:   a.SignIn, Sessions: a.Sessions, Flows: a.Store, Tickets: a.Store, Grants: a.Store, Throttle: a.Store,
+		Engine:   a.SignIn, Sessions: a.Sessions, Renderer: a.Renderer, CSRF: a.CSRF, SessionLifetime: a.Config.Sessions.AbsoluteTimeout,
+		Flows: a.Store, Tickets: a.Store, Grants: a.Store, Throttle: a.Store,
 		Accounts: accounts, Decide: a.SignIn.Decide,
 		Limits: oidc.Limits{PerAddress: lim.PerAddress, Window: lim.Window, IPv6Prefix: lim.IPv6Prefix},
 		Audit:  a.Audit, Log: a.Log.With("component", "oidc"), Now: a.Now,
@@ -38,5 +39,9 @@ func (a *App) mountOIDC(mux *http.ServeMux) error {
 		return err
 	}
 	p.Mount(mux)
+	// Sign-outs, resets and the rest end the sign-ins' grants and reach
+	// the clients' back-channel logout URIs; pending ones are waited for.
+	a.Sessions.OnEnd(p.SessionsEnded)
+	a.closers = append(a.closers, p.Close)
 	return nil
 }

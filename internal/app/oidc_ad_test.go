@@ -543,3 +543,150 @@ func TestOIDCRefusesWhatItMust(t *testing.T) {
 		}
 	})
 }
+
+// idClaims are the claims of a verified ID token the logout tests read.
+type idClaims struct {
+	SID string `json:"sid"`
+}
+
+// exchange redeems the code of cb at rp's client and verifies the ID
+// token.
+func exchange(t *testing.T, rp *relyingParty, cb url.Values, opts ...oauth2.AuthCodeOption) (*oauth2.Token, *gooidc.IDToken, idClaims) {
+	t.Helper()
+	if cb.Get("code") == "" {
+		t.Fatalf("no code: %v", cb)
+	}
+	tok, err := rp.conf.Exchange(t.Context(), cb.Get("code"), opts...)
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := rp.verifier.Verify(t.Context(), raw)
+	if err != nil {
+		t.Fatalf("ID token: %v", err)
+	}
+	var c idClaims
+	if err := idt.Claims(&c); err != nil {
+		t.Fatal(err)
+	}
+	return tok, idt, c
+}
+
+// logoutToken waits for the next logout token the RP gets, verifies it
+// with the provider's keys and returns its header and claims.
+func logoutToken(t *testing.T, rp *testRP, issuer string) (jwtHdr, map[string]any) {
+	t.Helper()
+	var tok string
+	select {
+	case tok = <-rp.logouts:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no back-channel logout reached the RP")
+	}
+	payload, err := gooidc.NewRemoteKeySet(t.Context(), issuer+oidc.PathKeys).VerifySignature(t.Context(), tok)
+	if err != nil {
+		t.Fatalf("the logout token does not verify: %v", err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return jwtHeader(t, tok), claims
+}
+
+func TestSigningOutEndsTheSignInAtEveryClientItReached(t *testing.T) {
+	rp := newTestRP(t)
+	a, srv := newOIDCApp(t, oidcApps(rp))
+	const pw = "Oidc!Passw0rd-3"
+	name, secret := oidcUser(t, a, pw)
+	wiki := newRelyingParty(t, srv.URL, "wiki", wikiSecret, rp.redirect()+"/wiki", oauth2.AuthStyleInParams)
+	grafana := newRelyingParty(t, srv.URL, "grafana", grafanaSecret, rp.redirect(), oauth2.AuthStyleInHeader, gooidc.ScopeOpenID, "profile")
+
+	b := browse.New(t, srv.URL)
+	wikiTok, _, wikiClaims := exchange(t, wiki, signInAt(t, b, rp, wiki.conf.AuthCodeURL("w"), name, pw, ""))
+	// Grafana wants a second factor: the same sign-in steps up.
+	if page := b.Get(grafana.conf.AuthCodeURL("g")); !strings.Contains(page, `name="code"`) || strings.Contains(page, `name="password"`) {
+		t.Fatalf("Grafana's step-up should ask for the code alone:\n%s", page)
+	}
+	b.Submit(map[string]string{"code": totpCode(t, secret, 30*time.Second)})
+	u, _ := url.Parse(b.URL)
+	grafanaTok, grafanaID, grafanaClaims := exchange(t, grafana, u.Query())
+	if grafanaClaims.SID == "" || grafanaClaims.SID != wikiClaims.SID {
+		t.Fatalf("the step-up changed the sid: wiki %q, Grafana %q", wikiClaims.SID, grafanaClaims.SID)
+	}
+
+	t.Run("an unregistered post-logout redirect is refused and not followed", func(t *testing.T) {
+		q := url.Values{"client_id": {"grafana"}, "post_logout_redirect_uri": {"https://evil.example/"}}
+		b.Get(oidc.PathLogout + "?" + q.Encode())
+		if b.Status != http.StatusBadRequest || !strings.HasPrefix(b.URL, srv.URL) {
+			t.Fatalf("status %d at %s, want a 400 page here", b.Status, b.URL)
+		}
+	})
+	t.Run("a logout without a hint of this sign-in asks first", func(t *testing.T) {
+		page := b.Get(oidc.PathLogout + "?client_id=grafana")
+		if !strings.Contains(page, `action="/oauth2/logout"`) || !strings.Contains(page, `name="client_id" value="grafana"`) {
+			t.Fatalf("no confirmation:\n%s", page)
+		}
+		if _, signedIn := a.Sessions.CurrentUser(cookieRequest(t, b, srv.URL)); !signedIn {
+			t.Fatal("a GET without a hint signed the user out")
+		}
+	})
+	t.Run("RP-initiated logout with the ID token ends the sign-in and tells Grafana on the back channel", func(t *testing.T) {
+		raw, _ := grafanaTok.Extra("id_token").(string)
+		q := url.Values{"id_token_hint": {raw}, "post_logout_redirect_uri": {rp.srv.URL + "/bye"}, "state": {"bye-1"}}
+		b.Get(oidc.PathLogout + "?" + q.Encode())
+		if b.URL != rp.srv.URL+"/bye?state=bye-1" {
+			t.Fatalf("after logout the browser is at %s, want the post-logout redirect with the state", b.URL)
+		}
+		if _, signedIn := a.Sessions.CurrentUser(cookieRequest(t, b, srv.URL)); signedIn {
+			t.Fatal("still signed in")
+		}
+		hdr, lt := logoutToken(t, rp, srv.URL)
+		events, _ := lt["events"].(map[string]any)
+		if _, ok := events[oidc.BackchannelEvent]; !ok || hdr.Typ != "logout+jwt" || hdr.Alg != "RS256" || hdr.Kid != a.Keys.Current.ID ||
+			lt["iss"] != srv.URL || lt["aud"] != "grafana" || lt["sid"] != grafanaClaims.SID || lt["sub"] != grafanaID.Subject ||
+			lt["nonce"] != nil || lt["jti"] == nil {
+			t.Fatalf("logout token %v %+v", lt, hdr)
+		}
+		if s := userinfoStatus(t, srv.URL, grafanaTok.AccessToken); s != http.StatusUnauthorized {
+			t.Errorf("Grafana's access token after the logout: status %d, want 401", s)
+		}
+		if _, err := wiki.conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: wikiTok.RefreshToken}).Token(); err != nil {
+			t.Errorf("the wiki's offline refresh token did not outlive the sign-out: %v", err)
+		}
+	})
+	t.Run("the confirmed logout signs out and returns to the client with its state", func(t *testing.T) {
+		b3 := browse.New(t, srv.URL)
+		signInAt(t, b3, rp, wiki.conf.AuthCodeURL("w3"), name, pw, "")
+		q := url.Values{"client_id": {"grafana"}, "post_logout_redirect_uri": {rp.srv.URL + "/bye"}, "state": {"c-3"}}
+		b3.Get(oidc.PathLogout + "?" + q.Encode())
+		b3.Submit(nil)
+		if b3.URL != rp.srv.URL+"/bye?state=c-3" {
+			t.Fatalf("after the confirmation the browser is at %s", b3.URL)
+		}
+		if _, signedIn := a.Sessions.CurrentUser(cookieRequest(t, b3, srv.URL)); signedIn {
+			t.Fatal("still signed in after the confirmation")
+		}
+	})
+	t.Run("ending all of the user's sessions (a reset) ends offline tokens too", func(t *testing.T) {
+		b2 := browse.New(t, srv.URL)
+		tok, _, _ := exchange(t, wiki, signInAt(t, b2, rp, wiki.conf.AuthCodeURL("w2"), name, pw, ""))
+		if _, err := a.Sessions.EndAll(t.Context(), lookup(t, a, name).ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wiki.conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); tokenError(err) != "invalid_grant" {
+			t.Errorf("an offline refresh token after every session ended: %v, want invalid_grant", err)
+		}
+	})
+}
+
+// cookieRequest is a request to base carrying b's cookies, to ask the
+// app's sessions about b.
+func cookieRequest(t *testing.T, b *browse.Browser, base string) *http.Request {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, base+"/", nil)
+	u, _ := url.Parse(base)
+	for _, c := range b.C.Jar.Cookies(u) {
+		r.AddCookie(c)
+	}
+	return r
+}

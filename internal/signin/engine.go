@@ -367,7 +367,7 @@ func (e *Engine) resume(ctx context.Context, r *http.Request, id string, req Req
 		}
 		return nil, err
 	}
-	res := &Result{SessionID: s.ID, User: *st.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods, State: st.Req.State,
+	res := &Result{SessionID: s.ID, SID: sidOf(&s), User: *st.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods, State: st.Req.State,
 		factors: st.Factors, remembered: st.Remembered, flowStart: f.CreatedAt}
 	return res, nil
 }
@@ -382,7 +382,7 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		methods = append(methods, "mfa")
 	}
 	s, token, err := e.sessions.newSession(st.User, st.Login, methods, st.PasswordAt, st.MFAAt,
-		sessionData{App: st.Req.App, Factors: st.Factors, Remembered: st.Remembered})
+		sessionData{App: st.Req.App, Factors: st.Factors, Remembered: st.Remembered, SID: e.sessions.continuedSID(ctx, r, st.PriorSessID, st.User.ID)})
 	if err != nil {
 		return err
 	}
@@ -416,7 +416,7 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		target = "/"
 	}
 	if inPlace {
-		res := &Result{SessionID: s.ID, User: *st.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods, State: st.Req.State,
+		res := &Result{SessionID: s.ID, SID: sidOf(&s), User: *st.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods, State: st.Req.State,
 			factors: st.Factors, remembered: st.Remembered, flowStart: f.CreatedAt}
 		e.resumeTo.ServeHTTP(w, resumeRequest(r, target, res))
 		return nil

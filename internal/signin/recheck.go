@@ -309,6 +309,7 @@ func (ss *Sessions) revoke(ctx context.Context, s *store.Session, reason string)
 		ss.log.ErrorContext(ctx, "ending a session the directory no longer backs", "err", err)
 	}
 	ss.audit.Record(ctx, audit.Event{Type: audit.SessionRevoked, UserID: s.UserID, Login: s.Login, Result: reason})
+	ss.ended(ctx, Ended{UserID: s.UserID, SIDs: []string{sidOf(s)}, All: true})
 }
 
 // basisAfterChange is the pwdLastSet a session should be based on after
@@ -336,7 +337,11 @@ func (ss *Sessions) basisAfterChange(ctx context.Context, u *directory.User) (*d
 // and forgets every remembered browser of theirs. It returns how many
 // sessions it ended.
 func (ss *Sessions) endOthers(ctx context.Context, userID, keep string) (int64, error) {
+	ended := ss.ending(ctx, userID, keep)
 	n, err := ss.store.DeleteUserSessionsExcept(ctx, userID, keep)
+	if err == nil {
+		ss.ended(ctx, ended)
+	}
 	if ferr := ss.ForgetDevices(ctx, userID); ferr != nil {
 		err = errors.Join(err, ferr)
 	}

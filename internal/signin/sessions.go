@@ -50,6 +50,72 @@ type Sessions struct {
 	cookies
 	// rechecks holds the directory's latest word per user (recheck.go).
 	rechecks *recheckCache
+	// onEnd hears of sign-ins that end (OnEnd); nil: no one listens.
+	onEnd func(context.Context, Ended)
+}
+
+// Ended is sign-ins of one user that ended.
+type Ended struct {
+	UserID string
+	// SIDs are the sign-ins that ended (Result.SID).
+	SIDs []string
+	// All: every sign-in of the user ended but Keep's (a password reset or
+	// change, a removed factor, an administrator, an account the directory
+	// withdrew): what was issued to last without a session (offline
+	// refresh tokens) ends too.
+	All  bool
+	Keep string
+}
+
+// OnEnd registers fn to hear of sign-ins that end by an act — a sign-out,
+// a password reset or change, a removed factor, an administrator, the
+// directory's word — not of a session that timed out, nor of one a new
+// sign-in of the same user in the same browser replaced (its SID goes on).
+// fn runs in the request that ended them, after they are gone: it must
+// not wait on the network. Register before serving.
+func (ss *Sessions) OnEnd(fn func(context.Context, Ended)) { ss.onEnd = fn }
+
+// ended tells OnEnd's listener of e.
+func (ss *Sessions) ended(ctx context.Context, e Ended) {
+	if ss.onEnd != nil && e.UserID != "" && (len(e.SIDs) > 0 || e.All) {
+		ss.onEnd(context.WithoutCancel(ctx), e)
+	}
+}
+
+// ending lists, before they are ended, the user's sign-ins but keep's
+// (a session ID; "" for none), for OnEnd; nothing when no one listens.
+func (ss *Sessions) ending(ctx context.Context, userID, keep string) Ended {
+	e := Ended{UserID: userID, All: true}
+	if ss.onEnd == nil {
+		return Ended{}
+	}
+	live, err := ss.store.ListUserSessions(ctx, userID, ss.now())
+	if err != nil {
+		ss.log.WarnContext(ctx, "listing the sessions that end", "err", err)
+	}
+	for i := range live {
+		if live[i].ID == keep {
+			e.Keep = sidOf(&live[i])
+			continue
+		}
+		e.SIDs = append(e.SIDs, sidOf(&live[i]))
+	}
+	return e
+}
+
+// continuedSID is the SID of a new session of userID in the browser of r:
+// the SID of the session it replaces (the browser's, else prior, a
+// step-up's) when that is the same user's, else a new one.
+func (ss *Sessions) continuedSID(ctx context.Context, r *http.Request, prior, userID string) string {
+	if c, err := r.Cookie(ss.sessionCookie()); err == nil && c.Value != "" && len(c.Value) <= 64 {
+		prior = sessionKey(c.Value)
+	}
+	if prior != "" {
+		if s, err := ss.store.GetSession(ctx, prior, ss.now()); err == nil && s.UserID == userID {
+			return sidOf(&s)
+		}
+	}
+	return newID()
 }
 
 // NewSessions builds the session keeper.
@@ -152,16 +218,21 @@ func (ss *Sessions) SignOut(w http.ResponseWriter, r *http.Request) string {
 	if err != nil || c.Value == "" {
 		return ""
 	}
-	var userID string
+	var (
+		userID string
+		ended  Ended
+	)
 	key := sessionKey(c.Value)
 	if s, err := ss.store.GetSession(ctx, key, ss.now()); err == nil {
 		userID = s.UserID
+		ended = Ended{UserID: s.UserID, SIDs: []string{sidOf(&s)}}
 		ss.audit.Record(ctx, audit.Event{Type: audit.SignOut, UserID: s.UserID, Login: s.Login, Result: "ok"})
 	}
 	if err := ss.store.DeleteSession(ctx, key); err != nil && !errors.Is(err, store.ErrNotFound) {
 		ss.log.ErrorContext(ctx, "ending session", "err", err)
 	}
 	ss.setCookie(w, ss.sessionCookie(), "", -1)
+	ss.ended(ctx, ended)
 	return userID
 }
 
@@ -176,7 +247,11 @@ func (ss *Sessions) CurrentUser(r *http.Request) (*Result, bool) {
 
 // sessionResult is a session as a Result.
 func sessionResult(s *store.Session, sd *sessionData) *Result {
-	return &Result{SessionID: s.ID, User: sd.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods,
+	sid := sd.SID
+	if sid == "" {
+		sid = s.ID
+	}
+	return &Result{SessionID: s.ID, SID: sid, User: sd.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods,
 		factors: sd.Factors, remembered: sd.Remembered}
 }
 
@@ -222,8 +297,17 @@ func (ss *Sessions) start(ctx context.Context, w http.ResponseWriter, r *http.Re
 		prior = sessionKey(c.Value)
 	}
 	if prior != "" && prior != s.ID {
+		// Another user's session in this browser ends here; the same
+		// user's goes on under its SID (continuedSID).
+		var other *store.Session
+		if old, err := ss.store.GetSession(ctx, prior, ss.now()); err == nil && old.UserID != s.UserID && ss.onEnd != nil {
+			other = &old
+		}
 		if err := ss.store.DeleteSession(ctx, prior); err != nil && !errors.Is(err, store.ErrNotFound) {
 			ss.log.WarnContext(ctx, "ending the replaced session", "err", err)
+		}
+		if other != nil {
+			ss.ended(ctx, Ended{UserID: other.UserID, SIDs: []string{sidOf(other)}})
 		}
 	}
 	if remember {
@@ -238,7 +322,12 @@ func (ss *Sessions) start(ctx context.Context, w http.ResponseWriter, r *http.Re
 // EndAll ends every session of the user (after a reset or an
 // administrator's action); it returns how many.
 func (ss *Sessions) EndAll(ctx context.Context, userID string) (int64, error) {
-	return ss.store.DeleteUserSessions(ctx, userID)
+	ended := ss.ending(ctx, userID, "")
+	n, err := ss.store.DeleteUserSessions(ctx, userID)
+	if err == nil {
+		ss.ended(ctx, ended)
+	}
+	return n, err
 }
 
 // FactorRemoved ends what a removed factor backed: every other session of

@@ -79,11 +79,15 @@ const ResumeParam = "gh_flow"
 // Result is an authenticated user, as a protocol needs it.
 type Result struct {
 	SessionID string
-	User      directory.User
-	AuthTime  time.Time // when the password (or passkey) was verified
-	MFATime   time.Time // zero when no second factor was used
-	Methods   []string  // RFC 8176 amr values actually used
-	State     []byte    // the protocol's saved request (resumed flows only)
+	// SID names the browser's sign-in: it stays when a new sign-in of the
+	// same user in the same browser replaces the session (a step-up), so
+	// what a protocol issued under it is ended with it (Sessions.OnEnd).
+	SID      string
+	User     directory.User
+	AuthTime time.Time // when the password (or passkey) was verified
+	MFATime  time.Time // zero when no second factor was used
+	Methods  []string  // RFC 8176 amr values actually used
+	State    []byte    // the protocol's saved request (resumed flows only)
 
 	factors    []string  // the second factors used (policy method names)
 	remembered bool      // the browser is remembered for this user
@@ -251,4 +255,16 @@ type sessionData struct {
 	// PwdLastSet is the directory's pwdLastSet of the password the session
 	// is based on: one set later ends the session (recheck.go).
 	PwdLastSet time.Time `json:"pwd_last_set,omitzero"`
+	// SID is Result.SID; empty in sessions from before it was kept (their
+	// ID stands in).
+	SID string `json:"sid,omitempty"`
+}
+
+// sidOf is session s's SID.
+func sidOf(s *store.Session) string {
+	var sd sessionData
+	if json.Unmarshal(s.Data, &sd) == nil && sd.SID != "" {
+		return sd.SID
+	}
+	return s.ID
 }

@@ -259,7 +259,5 @@ func requestError(err error) error {
 }
 
 // sidOf is the sid claim of a sign-in: an opaque name of its browser
-// session that back-channel logout tokens repeat.
-func sidOf(res *signin.Result) string {
-	return digest("sid", res.SessionID)[:32]
-}
+// sign-in that back-channel logout tokens repeat.
+func sidOf(res *signin.Result) string { return opaqueSID(res.SID) }

@@ -53,6 +53,13 @@ type Options struct {
 	Subjects Subjects
 	Engine   *signin.Engine
 	Sessions *signin.Sessions
+	// Renderer and CSRF are for the logout confirmation page.
+	Renderer *web.Renderer
+	CSRF     *web.CSRF
+	// SessionLifetime is sessions.absolute_timeout: a grant is kept at
+	// least that long, so back-channel logout reaches a client whose
+	// tokens have expired but whose own session may not have.
+	SessionLifetime time.Duration
 	// Flows keeps authorization requests that arrived by POST for their
 	// GET: bounded like sign-in flows.
 	Flows    store.Flows
@@ -75,11 +82,12 @@ type Options struct {
 
 // Provider serves the OpenID Connect endpoints.
 type Provider struct {
-	o      Options
-	issuer string
-	st     *storage
-	op     *op.Provider
-	crypto op.Crypto
+	o       Options
+	issuer  string
+	st      *storage
+	op      *op.Provider
+	crypto  op.Crypto
+	logouts *logoutSender
 }
 
 // New builds the provider.
@@ -91,7 +99,7 @@ func New(o Options) (*Provider, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	st := &storage{clients: o.Clients, tickets: o.Tickets, grants: o.Grants, keys: o.Keys, accounts: o.Accounts,
-		decide: o.Decide, audit: o.Audit, log: o.Log, now: o.Now}
+		decide: o.Decide, sessionLifetime: o.SessionLifetime, audit: o.Audit, log: o.Log, now: o.Now}
 	crypto := op.NewAES256GCMCrypto(o.TokenKey, "1")
 	cfg := &op.Config{CryptoKey: o.TokenKey, AuthMethodPost: true, AuthMethodPrivateKeyJWT: true, GrantTypeRefreshToken: true,
 		CodeMethodS256: true, BackChannelLogoutSupported: true, BackChannelLogoutSessionSupported: true}
@@ -104,6 +112,7 @@ func New(o Options) (*Provider, error) {
 		return nil, fmt.Errorf("oidc: %w", err)
 	}
 	p := &Provider{o: o, issuer: strings.TrimRight(o.Issuer, "/"), st: st, op: lib, crypto: crypto}
+	p.logouts = newLogoutSender(p)
 	return p, nil
 }
 
@@ -118,6 +127,9 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 	a := &authorize{p: p}
 	mux.Handle("GET "+PathAuthorize, web.NoStore(web.Handle(p.o.Log, a.get)))
 	mux.Handle("POST "+PathAuthorize, web.NoStore(web.Handle(p.o.Log, a.post)))
+	l := &logout{p: p}
+	mux.Handle("GET "+PathLogout, web.NoStore(p.o.CSRF.Protect(web.Handle(p.o.Log, l.get))))
+	mux.Handle("POST "+PathLogout, web.NoStore(p.o.CSRF.Protect(web.Handle(p.o.Log, l.post))))
 }
 
 // withIssuer gives the library the issuer in the request's context.

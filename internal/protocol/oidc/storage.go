@@ -92,9 +92,12 @@ type storage struct {
 	keys     *keys.Set
 	accounts Accounts // nil: refresh tokens are not re-checked
 	decide   func(policy.Input) policy.Decision
-	audit    *audit.Recorder
-	log      *slog.Logger
-	now      func() time.Time
+	// sessionLifetime keeps a grant at least as long as a session may
+	// last, for back-channel logout.
+	sessionLifetime time.Duration
+	audit           *audit.Recorder
+	log             *slog.Logger
+	now             func() time.Time
 }
 
 var (
@@ -248,7 +251,7 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 			return g, errGrantTokenMismatch // tokens went out for this code already
 		}
 		d.Access, d.AccessExpires = digest("access", accessSecret), exp
-		g.ExpiresAt = exp
+		g.ExpiresAt = s.keepUntil(now, exp)
 		return encodeGrant(g, d)
 	})
 	if err != nil {
@@ -271,6 +274,17 @@ func encodeGrant(g store.Grant, d grantData) (store.Grant, error) {
 	}
 	g.Data = data
 	return g, nil
+}
+
+// keepUntil is how long a grant whose last token expires at last is
+// kept: until then, and as long as the sign-in it came from may last, so
+// that the client hears of its end (back-channel logout). The tokens'
+// own expiries are checked apart from it.
+func (s *storage) keepUntil(now, last time.Time) time.Time {
+	if k := now.Add(s.sessionLifetime); k.After(last) {
+		return k
+	}
+	return last
 }
 
 // grantError is a failed token issue as the library answers it: a grant
@@ -348,11 +362,11 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		if rotate {
 			d.Rotations++
 		}
-		g.ExpiresAt = d.RefreshExpires
-		if exp.After(g.ExpiresAt) {
-			exp = g.ExpiresAt
+		if exp.After(d.RefreshExpires) {
+			exp = d.RefreshExpires
 			d.AccessExpires = exp
 		}
+		g.ExpiresAt = s.keepUntil(now, d.RefreshExpires)
 		return encodeGrant(g, d)
 	})
 	if errors.Is(err, ErrTokenReused) {
