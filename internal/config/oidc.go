@@ -21,9 +21,11 @@ const (
 	OIDCGrantRefresh = "refresh_token"
 )
 
-// OIDCScopes are the scopes Gatehouse serves, the default of an app's
-// scopes.
-var OIDCScopes = []string{"openid", "profile", "email", "groups", "offline_access"}
+// ServedOIDCScopes are the scopes Gatehouse serves, the default of an
+// app's scopes.
+func ServedOIDCScopes() []string {
+	return []string{"openid", "profile", "email", "groups", "offline_access"}
+}
 
 // MinClientSecretLength is the shortest client secret accepted: a secret
 // from `openssl rand -base64 32` is 44 characters.
@@ -52,7 +54,7 @@ func (a App) OIDCAuthMethod() string {
 // OIDCScopes is the scopes the app may ask for, with the default.
 func (a App) OIDCScopes() []string {
 	if len(a.Scopes) == 0 {
-		return slices.Clone(OIDCScopes)
+		return ServedOIDCScopes()
 	}
 	return a.Scopes
 }
@@ -116,8 +118,8 @@ func validateOIDCApp(p *Problems, base string, i int, a App, clients map[string]
 			"list one host's URIs, or set subject: public", len(hosts))
 	}
 	for j, s := range a.Scopes {
-		if !slices.Contains(OIDCScopes, s) {
-			p.add(fmt.Sprintf("%s.scopes[%d]", base, j), "must be one of %s, got %q", strings.Join(OIDCScopes, ", "), s)
+		if !slices.Contains(ServedOIDCScopes(), s) {
+			p.add(fmt.Sprintf("%s.scopes[%d]", base, j), "must be one of %s, got %q", strings.Join(ServedOIDCScopes(), ", "), s)
 		}
 	}
 	if len(a.Scopes) > 0 && !slices.Contains(a.Scopes, "openid") {

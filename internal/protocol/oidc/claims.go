@@ -62,14 +62,61 @@ func ClaimsOf(u *directory.User) Claims {
 	return c
 }
 
-// commonName is the value of a DN's first RDN when it is a CN, else the
-// DN itself (a file directory's groups are plain names).
+// commonName is the value of a DN's first RDN when it is a CN (escapes
+// undone: CN=R\,D is "R,D"), else the DN itself (a file directory's
+// groups are plain names).
 func commonName(dn string) string {
-	first, _, _ := strings.Cut(dn, ",")
-	if k, v, ok := strings.Cut(first, "="); ok && strings.EqualFold(strings.TrimSpace(k), "cn") {
-		return strings.ReplaceAll(strings.TrimSpace(v), `\`, "")
+	first := dn
+	for i := 0; i < len(dn); i++ {
+		if dn[i] == '\\' {
+			i++
+			continue
+		}
+		if dn[i] == ',' || dn[i] == '+' {
+			first = dn[:i]
+			break
+		}
 	}
-	return dn
+	k, v, ok := strings.Cut(first, "=")
+	if !ok || !strings.EqualFold(strings.TrimSpace(k), "cn") {
+		return dn
+	}
+	return unescapeRDN(strings.TrimSpace(v))
+}
+
+// unescapeRDN undoes RFC 4514 escapes: a backslash before a special
+// character, or before two hex digits.
+func unescapeRDN(v string) string {
+	if !strings.Contains(v, `\`) {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] != '\\' || i+1 == len(v) {
+			b.WriteByte(v[i])
+			continue
+		}
+		if i+2 < len(v) && isHex(v[i+1]) && isHex(v[i+2]) {
+			b.WriteByte(unhex(v[i+1])<<4 | unhex(v[i+2]))
+			i += 2
+			continue
+		}
+		i++
+		b.WriteByte(v[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
 }
 
 // fill sets the claims scopes ask for on info, and sub.
@@ -107,7 +154,7 @@ func acrFor(mfa bool, requested []string) string {
 		return ACRPassword
 	}
 	for _, r := range requested {
-		if slices.Contains(MFAValues, r) {
+		if slices.Contains(MFAValues(), r) {
 			return r
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"slices"
 	"time"
 )
 
@@ -35,10 +34,12 @@ const (
 // MFAValues are the acr_values that ask for a second factor: the short
 // "mfa", PAPE's multi-factor policy, REFEDS MFA and Microsoft's
 // multipleauthn.
-var MFAValues = []string{"mfa", ACRMFA, "https://refeds.org/profile/mfa", "http://schemas.microsoft.com/claims/multipleauthn"}
+func MFAValues() []string {
+	return []string{"mfa", ACRMFA, "https://refeds.org/profile/mfa", "http://schemas.microsoft.com/claims/multipleauthn"}
+}
 
 // ACRValues are the classes discovery lists.
-var ACRValues = append(slices.Clone(MFAValues), ACRPassword)
+func ACRValues() []string { return append(MFAValues(), ACRPassword) }
 
 // Lifetimes Gatehouse does not let an administrator stretch.
 const (

@@ -175,7 +175,7 @@ func (p *Provider) Metadata() Discovery {
 	return Discovery{
 		Issuer: b, AuthorizationEndpoint: b + PathAuthorize, TokenEndpoint: b + PathToken, UserinfoEndpoint: b + PathUserinfo,
 		JWKSURI: b + PathKeys, RevocationEndpoint: b + PathRevoke, EndSessionEndpoint: b + PathLogout,
-		ScopesSupported:                   config.OIDCScopes,
+		ScopesSupported:                   config.ServedOIDCScopes(),
 		ResponseTypesSupported:            []string{"code"},
 		ResponseModesSupported:            []string{"query"},
 		GrantTypesSupported:               []string{config.OIDCGrantCode, config.OIDCGrantRefresh},
@@ -187,7 +187,7 @@ func (p *Provider) Metadata() Discovery {
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash", "c_hash",
 			"name", "given_name", "family_name", "preferred_username", "email", "email_verified", "groups"},
-		ACRValuesSupported:                ACRValues,
+		ACRValuesSupported:                ACRValues(),
 		PromptValuesSupported:             []string{"none", "login"},
 		AuthorizationResponseISSSupported: true,
 		BackchannelLogoutSupported:        true,
@@ -228,35 +228,41 @@ const maxTokenRequest = 64 << 10
 // authenticates the way it is configured to, and the client's address
 // has not sent too many wrong credentials.
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
-	p.guarded(w, r, func(w http.ResponseWriter, r *http.Request) {
-		switch gt := r.PostForm.Get("grant_type"); gt {
-		case config.OIDCGrantCode, config.OIDCGrantRefresh:
-		case "":
-			oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type is missing")
-			return
-		default:
-			oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be authorization_code or refresh_token")
-			return
-		}
-		op.Exchange(w, r, p.op)
-	})
+	p.guarded(w, r, grantOffered, func(w http.ResponseWriter, r *http.Request) { op.Exchange(w, r, p.op) })
+}
+
+// grantOffered refuses a grant type Gatehouse does not offer.
+func grantOffered(w http.ResponseWriter, r *http.Request) bool {
+	switch r.PostForm.Get("grant_type") {
+	case config.OIDCGrantCode, config.OIDCGrantRefresh:
+		return true
+	case "":
+		oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type is missing")
+	default:
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be authorization_code or refresh_token")
+	}
+	return false
 }
 
 // revoke serves token revocation (RFC 7009) through the library.
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
-	p.guarded(w, r, func(w http.ResponseWriter, r *http.Request) { op.Revoke(w, r, p.op) })
+	p.guarded(w, r, nil, func(w http.ResponseWriter, r *http.Request) { op.Revoke(w, r, p.op) })
 }
 
 // guarded runs next for a client request at the token or revocation
-// endpoint: size-capped, from an address not over its limit of wrong
+// endpoint: size-capped, for what the endpoint offers (offered, when not
+// nil, answers otherwise), from an address not over its limit of wrong
 // client credentials, with the client authenticating only as configured.
 // A refusal of the credentials (401) counts against the address.
-func (p *Provider) guarded(w http.ResponseWriter, r *http.Request, next http.HandlerFunc) {
+func (p *Provider) guarded(w http.ResponseWriter, r *http.Request, offered func(http.ResponseWriter, *http.Request) bool, next http.HandlerFunc) {
 	r = p.withIssuer(r)
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxTokenRequest)
 	if err := r.ParseForm(); err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "the request body is not a form or too large")
+		return
+	}
+	if offered != nil && !offered(w, r) {
 		return
 	}
 	key, now := "oidc.client:"+abuse.ClientKey(observe.ClientIP(ctx), p.o.Limits.IPv6Prefix), p.o.Now()

@@ -192,7 +192,7 @@ func ParseAuthorize(q url.Values, clients *Clients) (*AuthorizeRequest, error) {
 	}
 	for v := range strings.FieldsSeq(acr) {
 		ar.ACRValues = append(ar.ACRValues, v)
-		if slices.Contains(MFAValues, v) {
+		if slices.Contains(MFAValues(), v) {
 			ar.MFA = true
 		}
 	}
