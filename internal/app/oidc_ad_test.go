@@ -155,7 +155,7 @@ func signInAt(t *testing.T, b *browse.Browser, rp *testRP, authURL, name, pw, se
 	t.Helper()
 	page := b.Get(authURL)
 	if strings.Contains(page, `name="login"`) {
-		page = b.Submit(map[string]string{"login": name + "@" + testenv.ADDNSDomain})
+		b.Submit(map[string]string{"login": name + "@" + testenv.ADDNSDomain})
 	}
 	page = b.Submit(map[string]string{"password": pw})
 	if strings.Contains(page, `name="code"`) {

@@ -282,7 +282,7 @@ func (c opClient) GrantTypes() []oidc.GrantType {
 	return out
 }
 
-func (c opClient) RestrictAdditionalIdTokenScopes() func([]string) []string {
+func (c opClient) RestrictAdditionalIdTokenScopes() func([]string) []string { //nolint:revive // the library's name
 	return func(s []string) []string { return s }
 }
 

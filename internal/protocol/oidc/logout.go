@@ -116,7 +116,7 @@ func (l *logoutSender) send(c *Client, sub, sid, userID string) {
 			result = "unreachable"
 			l.p.o.Log.Warn("oidc: back-channel logout failed", "client_id", c.ID, "err", err)
 		default:
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
 				result = fmt.Sprintf("status_%d", resp.StatusCode)
 				l.p.o.Log.Warn("oidc: back-channel logout refused", "client_id", c.ID, "status", resp.StatusCode)

@@ -14,7 +14,7 @@ import (
 const (
 	PathDiscovery = "/.well-known/openid-configuration"
 	PathAuthorize = "/oauth2/authorize"
-	PathToken     = "/oauth2/token"
+	PathToken     = "/oauth2/token" // #nosec G101 -- a path, not a credential.
 	PathUserinfo  = "/oauth2/userinfo"
 	PathKeys      = "/oauth2/keys"
 	PathRevoke    = "/oauth2/revoke"
@@ -28,7 +28,7 @@ const (
 	// that the policy counts was used.
 	ACRMFA = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
 	// ACRPassword is stated for a sign-in without a second factor.
-	ACRPassword = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+	ACRPassword = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport" // #nosec G101 -- a class name, not a credential.
 )
 
 // MFAValues are the acr_values that ask for a second factor: the short
