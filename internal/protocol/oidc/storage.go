@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -175,8 +176,12 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if !ok {
 		return nil, ErrUnknownClient
 	}
-	used := store.Ticket{Kind: ticketCodeUsed, ID: h, UserID: d.UserID, Data: []byte(d.GrantID), CreatedAt: now,
-		ExpiresAt: now.Add(max(c.TokenLifetime, 10*time.Minute))}
+	// The replay is caught as long as a token of the code may live.
+	watch := max(c.TokenLifetime, 10*time.Minute)
+	if slices.Contains(d.Scopes, "offline_access") {
+		watch = max(watch, c.RefreshLifetime)
+	}
+	used := store.Ticket{Kind: ticketCodeUsed, ID: h, UserID: d.UserID, Data: []byte(d.GrantID), CreatedAt: now, ExpiresAt: now.Add(watch)}
 	if err := s.tickets.CreateTicket(ctx, used); err != nil {
 		return nil, err
 	}
