@@ -132,7 +132,8 @@ const (
 )
 
 var (
-	secretRe  = regexp.MustCompile(`<p class="secret">([A-Z2-7 ]+)</p>`)
+	// secretRe finds the enrolment page's TOTP key: its copy button's.
+	secretRe  = regexp.MustCompile(`data-copy="([A-Z2-7]+)"`)
 	codesRe   = regexp.MustCompile(`<li>([a-z0-9]{5}-[a-z0-9]{5})</li>`)
 	wresultRe = regexp.MustCompile(`name="wresult" value="([^"]+)"`)
 )
@@ -197,8 +198,10 @@ func (r *runner) enrol(u *user) error {
 			fail(b, "no password page")
 		}
 		b.Submit(map[string]string{"password": u.currentPassword()})
-		if strings.Contains(b.Last, "data-webauthn=") && !strings.Contains(b.Last, `class="secret"`) {
-			b.Get(strings.TrimPrefix(b.URL, b.Base) + "&method=totp") // passkeys are offered first
+		if !secretRe.MatchString(b.Last) {
+			// The enrolment page offers every method as equals and
+			// begins none until one is chosen.
+			b.Get(strings.TrimPrefix(b.URL, b.Base) + "&method=totp")
 		}
 		m := secretRe.FindStringSubmatch(b.Last)
 		if m == nil {

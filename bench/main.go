@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,7 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.changeJourneys, "change-journeys", 60, "journeys per password-change phase (each is a write the DC serialises, ~0.2 s)")
 	fs.DurationVar(&o.duration, "duration", 0, "run each phase this long instead of -journeys")
 	conc := fs.String("concurrency", "1,8,50", "concurrent journeys, one phase each")
-	kinds := fs.String("journey", "signin,sso,change", "journeys to measure: signin, sso, change")
+	kinds := fs.String("journey", "signin,sso,change,oidc", "journeys to measure: signin, sso, change, oidc")
 	fs.IntVar(&o.hold, "hold", 1000, "sign-ins held in flight at once for the peak-RSS phase (0: skip it)")
 	fs.IntVar(&o.holdRamp, "hold-ramp", 25, "at most this many held sign-ins start at a time")
 	fs.IntVar(&o.setupConc, "setup-concurrency", 8, "parallel enrolments during set-up")
@@ -276,8 +277,17 @@ func bench(ctx context.Context, o options, stderr io.Writer) (rep *report, err e
 		defer func() { err = errors.Join(err, drop()) }()
 		storage = fmt.Sprintf("storage: {type: postgres, postgres: {dsn_file: %s}}\n", dsnFile)
 	}
+	oidcCallback := ""
+	if slices.ContainsFunc(o.kinds, func(k journeyKind) bool { return k.Name == "oidc" }) {
+		cb, stop, err := startRelyingParty()
+		if err != nil {
+			return rep, err
+		}
+		defer stop()
+		oidcCallback = cb
+	}
 	p.logf("starting %s serve", o.gatehouse)
-	srv, timing, err := startServer(ctx, o.gatehouse, dir, env, storage, o.gomaxprocs)
+	srv, timing, err := startServer(ctx, o.gatehouse, dir, env, storage, oidcCallback, o.gomaxprocs)
 	if err != nil {
 		return rep, err
 	}
@@ -293,6 +303,7 @@ func bench(ctx context.Context, o options, stderr io.Writer) (rep *report, err e
 	}()
 	r := &runner{
 		srv: srv, base: srv.base, requestTimeout: o.requestTimeout, maxErrors: o.maxErrors, users: users, ticks: clockTicks(),
+		oidcCallback: oidcCallback,
 	}
 
 	p.logf("set-up: %d users sign in once and enrol an authenticator app (%d at a time)", len(users), o.setupConc)

@@ -19,7 +19,10 @@ type runner struct {
 	maxErrors      int // a phase stops after this many failed journeys
 	pool           *pool
 	users          []*user
-	ticks          float64
+	// oidcCallback is the relying party's redirect URI of the oidc
+	// journey (a server in this process that answers 200).
+	oidcCallback string
+	ticks        float64
 }
 
 // journeyKind is one of the measured journeys.
@@ -36,6 +39,8 @@ var journeyKinds = []journeyKind{
 		run: func(r *runner, u *user) (*recorder, error) { return r.sso(u) }},
 	{Name: "change", Title: "Password change of a signed-in user (written to AD)",
 		run: func(r *runner, u *user) (*recorder, error) { return r.changePassword(u) }},
+	{Name: "oidc", Title: "OpenID Connect code flow: password + TOTP → code → ID token", NeedTOTP: true,
+		run: func(r *runner, u *user) (*recorder, error) { return r.oidcSignIn(u) }},
 }
 
 func kindByName(name string) (journeyKind, bool) {

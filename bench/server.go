@@ -50,7 +50,21 @@ apps:
     type: entra
     domains: [%[7]s]
     mfa: required
+%[10]s`
+
+// oidcAppConfig is the OpenID Connect client of the oidc journey (%[1]s:
+// the run's directory, %[2]s: the relying party's callback).
+const oidcAppConfig = `  - name: Grafana
+    type: oidc
+    client_id: bench
+    client_secret_file: %[1]s/oidc-client-secret
+    redirect_uris: [%[2]q]
+    mfa: required
 `
+
+// oidcClientSecret is the bench client's secret (its file is in the
+// run's directory).
+const oidcClientSecret = "bench-oidc-client-secret-0123456789abcdefgh" // #nosec G101 -- a throwaway client of a bench run.
 
 // server is a `gatehouse serve` child process.
 type server struct {
@@ -69,11 +83,11 @@ const serverTimingConfig = "http: {server_timing: true}\n"
 // config check`, starts `gatehouse serve` and waits until /readyz answers.
 // A gatehouse that does not know http.server_timing yet runs without it
 // (timing is then false): the report says there is no Server-Timing data.
-func startServer(ctx context.Context, bin, dir string, env adEnv, storage string, procs int) (s *server, timing bool, err error) {
-	s, err = startServerWith(ctx, bin, dir, env, serverTimingConfig, storage, procs)
+func startServer(ctx context.Context, bin, dir string, env adEnv, storage, oidcCallback string, procs int) (s *server, timing bool, err error) {
+	s, err = startServerWith(ctx, bin, dir, env, serverTimingConfig, storage, oidcCallback, procs)
 	var unknown errUnknownTimingKey
 	if errors.As(err, &unknown) {
-		s, err = startServerWith(ctx, bin, dir, env, "", storage, procs)
+		s, err = startServerWith(ctx, bin, dir, env, "", storage, oidcCallback, procs)
 		return s, false, err
 	}
 	return s, err == nil, err
@@ -82,7 +96,7 @@ func startServer(ctx context.Context, bin, dir string, env adEnv, storage string
 // errUnknownTimingKey is a config check that refused http.server_timing.
 type errUnknownTimingKey struct{ error }
 
-func startServerWith(ctx context.Context, bin, dir string, env adEnv, extra, storage string, procs int) (*server, error) {
+func startServerWith(ctx context.Context, bin, dir string, env adEnv, extra, storage, oidcCallback string, procs int) (*server, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -90,7 +104,14 @@ func startServerWith(ctx context.Context, bin, dir string, env adEnv, extra, sto
 	if err := os.WriteFile(filepath.Join(dir, "ad-bind-password"), []byte(env.BindPassword+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	cfg := fmt.Sprintf(gatehouseConfig, addr, dir, env.URL, env.CAFile, env.BindDN, env.BaseDN, testenv.ADDNSDomain, extra, storage)
+	oidcApp := ""
+	if oidcCallback != "" {
+		if err := os.WriteFile(filepath.Join(dir, "oidc-client-secret"), []byte(oidcClientSecret+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		oidcApp = fmt.Sprintf(oidcAppConfig, dir, oidcCallback)
+	}
+	cfg := fmt.Sprintf(gatehouseConfig, addr, dir, env.URL, env.CAFile, env.BindDN, env.BaseDN, testenv.ADDNSDomain, extra, storage, oidcApp)
 	s := &server{base: "http://" + addr, config: filepath.Join(dir, "gatehouse.yaml"), log: filepath.Join(dir, "gatehouse.log"), done: make(chan error, 1)}
 	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
 		return nil, err

@@ -194,7 +194,7 @@ func (a *authorize) resume(w http.ResponseWriter, r *http.Request, q url.Values)
 // issue sends the browser back to the client with a code for the
 // sign-in res.
 func (a *authorize) issue(w http.ResponseWriter, r *http.Request, c *Client, p pending, res *signin.Result) error {
-	d := codeData{GrantID: randomID(), ClientID: c.ID, RedirectURI: p.Redirect, Challenge: p.Challenge, Nonce: p.Nonce,
+	d := codeData{ClientID: c.ID, RedirectURI: p.Redirect, Challenge: p.Challenge, Nonce: p.Nonce,
 		Scopes: p.Scopes, UserID: res.User.ID, Subject: a.p.o.Subjects.For(c, res.User.ID), SID: sidOf(res),
 		AuthTime: res.AuthTime, AMR: res.Methods, ACR: acrFor(res.MFA(), p.ACR), Claims: ClaimsOf(&res.User)}
 	code, err := a.p.st.issueCode(r.Context(), d)

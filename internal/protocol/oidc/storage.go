@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -25,15 +24,15 @@ import (
 const (
 	// ticketCode is an authorization code, by its digest.
 	ticketCode = "oidc.code"
-	// ticketCodeUsed remembers, by the digest of a code that was
-	// exchanged, the grant it became: a replay of the code revokes it.
-	ticketCodeUsed = "oidc.code_used"
 )
+
+// grantIDOf is the ID of the grant a code becomes: a replay of the code
+// finds it (and revokes it) without a record of its own.
+func grantIDOf(code string) string { return digest("grant", code)[:32] }
 
 // codeData is what an authorization code stands for: the sign-in it
 // answers and the grant it becomes when exchanged.
 type codeData struct {
-	GrantID     string    `json:"grant"`
 	ClientID    string    `json:"client"`
 	RedirectURI string    `json:"redirect_uri"`
 	Challenge   string    `json:"challenge,omitempty"`
@@ -66,6 +65,9 @@ type grantData struct {
 	Refresh        string    `json:"refresh,omitempty"`
 	RefreshExpires time.Time `json:"refresh_exp,omitzero"`
 	Rotations      int       `json:"rotations,omitempty"`
+	// Revoked marks the stand-in of a replayed code that had become no
+	// grant yet: it keeps a racing exchange of that code from issuing.
+	Revoked bool `json:"revoked,omitempty"`
 }
 
 func decodeGrant(g store.Grant) (grantData, error) {
@@ -109,12 +111,16 @@ var (
 	errGrantTokenMismatch = errors.New("oidc: tokens went out for this code already")
 )
 
-// authRequest is an exchanged code's sign-in as the library sees it.
-type authRequest struct{ d codeData }
+// authRequest is an exchanged code's sign-in as the library sees it; it
+// becomes the grant grantID.
+type authRequest struct {
+	d       codeData
+	grantID string
+}
 
 var _ op.AuthRequest = (*authRequest)(nil)
 
-func (a *authRequest) GetID() string                      { return a.d.GrantID }
+func (a *authRequest) GetID() string                      { return a.grantID }
 func (a *authRequest) GetACR() string                     { return a.d.ACR }
 func (a *authRequest) GetAMR() []string                   { return a.d.AMR }
 func (a *authRequest) GetAudience() []string              { return []string{a.d.ClientID} }
@@ -154,15 +160,13 @@ func (r *refreshRequest) GetScopes() []string         { return r.scopes }
 func (r *refreshRequest) GetSubject() string          { return r.d.Subject }
 func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = s }
 
-// AuthRequestByCode redeems a code, once: it becomes its grant (so far
-// without tokens), and is remembered as used. A code presented again
-// revokes the grant it became, and every token of it.
+// AuthRequestByCode redeems a code, once. A code presented again revokes
+// the grant it became, and every token of it.
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	now := s.now()
-	h := digest("code", code)
-	t, err := s.tickets.ConsumeTicket(ctx, ticketCode, h, now)
+	t, err := s.tickets.ConsumeTicket(ctx, ticketCode, digest("code", code), now)
 	if errors.Is(err, store.ErrNotFound) {
-		s.codeReplayed(ctx, h, now)
+		s.codeReplayed(ctx, code, now)
 		return nil, ErrInvalidToken
 	}
 	if err != nil {
@@ -172,50 +176,55 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if err := json.Unmarshal(t.Data, &d); err != nil {
 		return nil, fmt.Errorf("oidc: code data: %w", err)
 	}
-	c, ok := s.clients.ByID(d.ClientID)
-	if !ok {
-		return nil, ErrUnknownClient
-	}
-	// The replay is caught as long as a token of the code may live.
-	watch := max(c.TokenLifetime, 10*time.Minute)
-	if slices.Contains(d.Scopes, "offline_access") {
-		watch = max(watch, c.RefreshLifetime)
-	}
-	used := store.Ticket{Kind: ticketCodeUsed, ID: h, UserID: d.UserID, Data: []byte(d.GrantID), CreatedAt: now, ExpiresAt: now.Add(watch)}
-	if err := s.tickets.CreateTicket(ctx, used); err != nil {
-		return nil, err
-	}
-	gd := grantData{Scopes: d.Scopes, Subject: d.Subject, SID: d.SID, AuthTime: d.AuthTime, AMR: d.AMR, ACR: d.ACR, Claims: d.Claims}
-	data, err := json.Marshal(gd)
-	if err != nil {
-		return nil, err
-	}
-	// The grant exists before any token: a replay from now on finds it.
-	g := store.Grant{ID: d.GrantID, ClientID: d.ClientID, UserID: d.UserID, SessionID: d.SID, Data: data,
-		CreatedAt: now, ExpiresAt: now.Add(CodeLifetime)}
-	if err := s.grants.CreateGrant(ctx, g); err != nil {
-		return nil, err
-	}
-	return &authRequest{d: d}, nil
+	return &authRequest{d: d, grantID: grantIDOf(code)}, nil
 }
 
-// codeReplayed revokes the grant a used code became, when h is one.
-func (s *storage) codeReplayed(ctx context.Context, h string, now time.Time) {
-	t, err := s.tickets.ConsumeTicket(ctx, ticketCodeUsed, h, now)
+// codeReplayed revokes the grant of a code that is not (or no longer)
+// redeemable. When there is none, a revoked stand-in takes its ID for as
+// long as a code lives: an exchange of the same code racing this one then
+// issues nothing either.
+func (s *storage) codeReplayed(ctx context.Context, code string, now time.Time) {
+	id := grantIDOf(code)
+	err := s.grants.CreateGrant(ctx, store.Grant{ID: id, Data: []byte(`{"revoked":true}`), CreatedAt: now, ExpiresAt: now.Add(2 * CodeLifetime)})
+	if !errors.Is(err, store.ErrConflict) {
+		return // none was issued: a wrong, expired or racing code
+	}
+	g, err := s.grants.GetGrant(ctx, id, now)
 	if err != nil {
-		return // never issued, expired, or revoked already
+		return
 	}
-	grantID := string(t.Data)
-	g, gerr := s.grants.GetGrant(ctx, grantID, now)
-	if err := s.grants.DeleteGrant(ctx, grantID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if d, err := decodeGrant(g); err != nil || d.Revoked {
+		return
+	}
+	if err := s.grants.DeleteGrant(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.ErrorContext(ctx, "oidc: revoking the tokens of a replayed code", "err", err)
+		return
 	}
-	ev := audit.Event{Type: audit.TokenIssued, UserID: t.UserID, Result: "code_replayed",
-		Detail: map[string]string{"protocol": "oidc", "revoked": "grant"}}
-	if gerr == nil {
-		ev.App, ev.Detail["client_id"] = s.appName(g.ClientID), g.ClientID
+	s.log.WarnContext(ctx, "oidc: an authorization code was used again; its tokens are revoked",
+		"event", "code_replayed", "client_id", g.ClientID, "user", g.UserID)
+	s.audit.Record(ctx, audit.Event{Type: audit.TokenIssued, UserID: g.UserID, App: s.appName(g.ClientID), Result: "code_replayed",
+		Detail: map[string]string{"protocol": "oidc", "client_id": g.ClientID, "revoked": "grant"}})
+}
+
+// newGrant stores the grant an exchanged code becomes, with its first
+// tokens in d. A grant of that ID exists already only when the code was
+// replayed meanwhile: nothing is issued then.
+func (s *storage) newGrant(ctx context.Context, ar *authRequest, d grantData, now, last time.Time) error {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return err
 	}
-	s.audit.Record(ctx, ev)
+	err = s.grants.CreateGrant(ctx, store.Grant{ID: ar.grantID, ClientID: ar.d.ClientID, UserID: ar.d.UserID, SessionID: ar.d.SID,
+		Data: raw, CreatedAt: now, ExpiresAt: s.keepUntil(now, last)})
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("%w: the code was used again", errGrantTokenMismatch)
+	}
+	return err
+}
+
+// grantOf is the state of the grant an exchanged code becomes.
+func grantOf(cd codeData) grantData {
+	return grantData{Scopes: cd.Scopes, Subject: cd.Subject, SID: cd.SID, AuthTime: cd.AuthTime, AMR: cd.AMR, ACR: cd.ACR, Claims: cd.Claims}
 }
 
 func (s *storage) appName(clientID string) string {
@@ -245,24 +254,14 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 		return "", time.Time{}, oidc.ErrInvalidClient()
 	}
 	now := s.now()
-	access, accessSecret := newSecret(ar.d.GrantID)
+	access, accessSecret := newSecret(ar.grantID)
 	exp := now.Add(c.TokenLifetime)
-	_, err := s.grants.UpdateGrant(ctx, ar.d.GrantID, func(g store.Grant) (store.Grant, error) {
-		d, err := decodeGrant(g)
-		if err != nil {
-			return g, err
-		}
-		if d.Access != "" {
-			return g, errGrantTokenMismatch // tokens went out for this code already
-		}
-		d.Access, d.AccessExpires = digest("access", accessSecret), exp
-		g.ExpiresAt = s.keepUntil(now, exp)
-		return encodeGrant(g, d)
-	})
-	if err != nil {
+	d := grantOf(ar.d)
+	d.Access, d.AccessExpires = digest("access", accessSecret), exp
+	if err := s.newGrant(ctx, ar, d, now, exp); err != nil {
 		return "", time.Time{}, grantError(err)
 	}
-	s.issued(ctx, c, ar.d.UserID, ar.d.GrantID, "authorization_code", false)
+	s.issued(ctx, c, ar.d.UserID, "authorization_code", false)
 	return access, exp, nil
 }
 
@@ -311,81 +310,93 @@ func grantError(err error) error {
 // rotating currentRefreshToken, which works once: a second use is reuse,
 // and revokes the family.
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, currentRefreshToken string) (string, string, time.Time, error) {
-	now := s.now()
-	var (
-		grantID, clientID, userID string
-		rotate                    bool
-		scopes                    []string
-	)
 	switch r := req.(type) {
 	case *authRequest:
-		grantID, clientID, userID = r.d.GrantID, r.d.ClientID, r.d.UserID
+		return s.firstTokens(ctx, r)
 	case *refreshRequest:
-		grantID, clientID, userID, rotate, scopes = r.grant.ID, r.grant.ClientID, r.grant.UserID, true, r.scopes
-	default:
-		return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
+		return s.rotate(ctx, r, currentRefreshToken)
 	}
-	c, ok := s.clients.ByID(clientID)
+	return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
+}
+
+// firstTokens are a code's access and refresh token, in its new grant.
+func (s *storage) firstTokens(ctx context.Context, ar *authRequest) (string, string, time.Time, error) {
+	c, ok := s.clients.ByID(ar.d.ClientID)
 	if !ok {
 		return "", "", time.Time{}, oidc.ErrInvalidClient()
 	}
-	access, accessSecret := newSecret(grantID)
-	refresh, refreshSecret := newSecret(grantID)
-	exp := now.Add(c.TokenLifetime)
-	var presented string
-	if rotate {
-		_, sec, ok := splitToken(currentRefreshToken)
-		if !ok {
-			return "", "", time.Time{}, oidc.ErrInvalidGrant()
-		}
-		presented = digest("refresh", sec)
+	now := s.now()
+	access, accessSecret := newSecret(ar.grantID)
+	refresh, refreshSecret := newSecret(ar.grantID)
+	d := grantOf(ar.d)
+	// A family lasts refresh_token_lifetime from the sign-in.
+	d.RefreshExpires = d.AuthTime.Add(c.RefreshLifetime)
+	if d.RefreshExpires.Before(now) {
+		d.RefreshExpires = now.Add(c.RefreshLifetime)
 	}
-	_, err := s.grants.UpdateGrant(ctx, grantID, func(g store.Grant) (store.Grant, error) {
+	exp := minTime(now.Add(c.TokenLifetime), d.RefreshExpires)
+	d.Access, d.AccessExpires, d.Refresh = digest("access", accessSecret), exp, digest("refresh", refreshSecret)
+	if err := s.newGrant(ctx, ar, d, now, d.RefreshExpires); err != nil {
+		return "", "", time.Time{}, grantError(err)
+	}
+	s.issued(ctx, c, ar.d.UserID, "authorization_code", true)
+	return access, refresh, exp, nil
+}
+
+// rotate replaces a grant's refresh token (and access token) with new
+// ones, once: of concurrent rotations with the same token one wins, and
+// the others are reuse.
+func (s *storage) rotate(ctx context.Context, r *refreshRequest, current string) (string, string, time.Time, error) {
+	g := r.grant
+	c, ok := s.clients.ByID(g.ClientID)
+	if !ok {
+		return "", "", time.Time{}, oidc.ErrInvalidClient()
+	}
+	_, sec, ok := splitToken(current)
+	if !ok {
+		return "", "", time.Time{}, oidc.ErrInvalidGrant()
+	}
+	presented := digest("refresh", sec)
+	now := s.now()
+	access, accessSecret := newSecret(g.ID)
+	refresh, refreshSecret := newSecret(g.ID)
+	var exp time.Time
+	_, err := s.grants.UpdateGrant(ctx, g.ID, func(g store.Grant) (store.Grant, error) {
 		d, err := decodeGrant(g)
 		if err != nil {
 			return g, err
 		}
 		switch {
-		case rotate && !sameDigest(d.Refresh, presented):
+		case !sameDigest(d.Refresh, presented):
 			return g, ErrTokenReused // another request rotated it first
-		case !rotate && (d.Access != "" || d.Refresh != ""):
-			return g, errGrantTokenMismatch
-		case rotate && !now.Before(d.RefreshExpires):
+		case !now.Before(d.RefreshExpires):
 			return g, ErrInvalidToken
 		}
-		if !rotate {
-			d.RefreshExpires = d.AuthTime.Add(c.RefreshLifetime)
-			if d.RefreshExpires.Before(now) {
-				d.RefreshExpires = now.Add(c.RefreshLifetime)
-			}
+		if len(r.scopes) > 0 {
+			d.Scopes = r.scopes
 		}
-		if rotate && len(scopes) > 0 {
-			d.Scopes = scopes
-		}
-		d.Access, d.AccessExpires = digest("access", accessSecret), exp
-		d.Refresh = digest("refresh", refreshSecret)
-		if rotate {
-			d.Rotations++
-		}
-		if exp.After(d.RefreshExpires) {
-			exp = d.RefreshExpires
-			d.AccessExpires = exp
-		}
+		d.Claims = r.d.Claims // as the directory said just now (recheck)
+		exp = minTime(now.Add(c.TokenLifetime), d.RefreshExpires)
+		d.Access, d.AccessExpires, d.Refresh = digest("access", accessSecret), exp, digest("refresh", refreshSecret)
+		d.Rotations++
 		g.ExpiresAt = s.keepUntil(now, d.RefreshExpires)
 		return encodeGrant(g, d)
 	})
 	if errors.Is(err, ErrTokenReused) {
-		s.revokeFamily(ctx, grantID, clientID, userID)
+		s.revokeFamily(ctx, g.ID, g.ClientID, g.UserID)
 	}
 	if err != nil {
 		return "", "", time.Time{}, grantError(err)
 	}
-	grant := "authorization_code"
-	if rotate {
-		grant = "refresh_token"
-	}
-	s.issued(ctx, c, userID, grantID, grant, true)
+	s.issued(ctx, c, g.UserID, "refresh_token", true)
 	return access, refresh, exp, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // revokeFamily deletes a grant whose rotated refresh token came back: an
@@ -400,7 +411,7 @@ func (s *storage) revokeFamily(ctx context.Context, grantID, clientID, userID st
 		Detail: map[string]string{"protocol": "oidc", "client_id": clientID, "revoked": "grant"}})
 }
 
-func (s *storage) issued(ctx context.Context, c *Client, userID, grantID, grant string, refresh bool) {
+func (s *storage) issued(ctx context.Context, c *Client, userID, grant string, refresh bool) {
 	s.audit.Record(ctx, audit.Event{Type: audit.TokenIssued, UserID: userID, App: c.Name, Result: "ok",
 		Detail: map[string]string{"protocol": "oidc", "client_id": c.ID, "grant_type": grant, "refresh_token": fmt.Sprint(refresh)}})
 }
