@@ -223,7 +223,11 @@ func (a *App) openStore(ctx context.Context) error {
 }
 
 func (a *App) openDirectory(ctx context.Context) error {
-	d, err := openDirectory(ctx, a.Config.Directory, a.Log.With("component", "directory"), a.Metrics, a.Now)
+	extra, err := directory.ExtraAttributes(directoryAttributeSources(a.Config))
+	if err != nil {
+		return err
+	}
+	d, err := openDirectory(ctx, a.Config.Directory, extra, a.Log.With("component", "directory"), a.Metrics, a.Now)
 	if err != nil {
 		return err
 	}
