@@ -366,10 +366,8 @@ func (c *Config) validateApps(p *Problems) {
 		base := fmt.Sprintf("apps[%d]", i)
 		if a.Name == "" {
 			p.add(base+".name", "required")
-		} else if j, dup := names[a.Name]; dup {
-			p.add(base+".name", "%q is already used by apps[%d]", a.Name, j)
 		} else {
-			names[a.Name] = i
+			unique(p, base+".name", names, a.Name, i, "is already used by apps[%d]")
 		}
 		oneOf(p, base+".mfa", a.MFA, "", "required", "optional")
 		oneOf(p, base+".ws_trust", a.WSTrust, "", "allow", "deny")
@@ -410,10 +408,8 @@ func (c *Config) validateApps(p *Problems) {
 			p.add(base+".type", "oidc apps are not served yet (this version serves entra, saml and wsfed)")
 			if a.ClientID == "" {
 				p.add(base+".client_id", "required")
-			} else if j, dup := clients[a.ClientID]; dup {
-				p.add(base+".client_id", "%q is already used by apps[%d]", a.ClientID, j)
 			} else {
-				clients[a.ClientID] = i
+				unique(p, base+".client_id", clients, a.ClientID, i, "is already used by apps[%d]")
 			}
 			if len(a.RedirectURIs) == 0 {
 				p.add(base+".redirect_uris", "required")
@@ -425,6 +421,17 @@ func (c *Config) validateApps(p *Problems) {
 			p.add(base+".type", "must be entra, saml, wsfed or oidc, got %q", a.Type)
 		}
 	}
+}
+
+// unique records that key is used by entry i of a list, or reports at
+// path that entry seen[key] already uses it; already is the message after
+// the quoted key, with a %d for that entry.
+func unique(p *Problems, path string, seen map[string]int, key string, i int, already string) {
+	if j, dup := seen[key]; dup {
+		p.add(path, "%q "+already, key, j)
+		return
+	}
+	seen[key] = i
 }
 
 // validateAppKeys reports the SAML settings an app of another type (or
@@ -500,7 +507,7 @@ func validateSAMLApp(p *Problems, base string, a App) {
 	if a.MetadataCertFile != "" && !metadata {
 		p.add(base+".metadata_cert_file", "only with metadata_file or metadata_url")
 	}
-	if !metadata && a.EntityID == "" {
+	if len(a.ACSURLs) > 0 && !metadata && a.EntityID == "" {
 		p.add(base+".entity_id", "required with acs_urls: the service provider's entity ID")
 	}
 	if len(a.EntityID) > 1024 {
@@ -548,10 +555,8 @@ func validateSAMLApp(p *Problems, base string, a App) {
 		path := fmt.Sprintf("%s.attributes[%d]", base, j)
 		if at.Name == "" {
 			p.add(path+".name", "required")
-		} else if k, dup := attrs[at.Name]; dup {
-			p.add(path+".name", "%q is already sent by attributes[%d]", at.Name, k)
 		} else {
-			attrs[at.Name] = j
+			unique(p, path+".name", attrs, at.Name, j, "is already sent by attributes[%d]")
 		}
 		switch {
 		case at.Source == "" && len(at.Values) == 0:

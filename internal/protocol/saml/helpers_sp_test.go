@@ -13,6 +13,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/gatehouse-sso/gatehouse/internal/keys"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/assertion"
 	"github.com/gatehouse-sso/gatehouse/test/validators"
 )
@@ -51,11 +52,17 @@ func spFixedCertPEM(t testing.TB, name string) []byte {
 // as SAML metadata wants it.
 func spSignMetadata(t testing.TB, doc []byte, name string) []byte {
 	t.Helper()
+	return spSignMetadataWith(t, doc, validators.FixedKey(t, name))
+}
+
+// spSignMetadataWith is spSignMetadata with the key pair kp.
+func spSignMetadataWith(t testing.TB, doc []byte, kp *keys.KeyPair) []byte {
+	t.Helper()
 	d := etree.NewDocument()
 	if err := d.ReadFromBytes(doc); err != nil {
 		t.Fatal(err)
 	}
-	s, err := assertion.NewSigner(validators.FixedKey(t, name))
+	s, err := assertion.NewSigner(kp)
 	if err != nil {
 		t.Fatal(err)
 	}

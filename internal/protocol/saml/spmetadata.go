@@ -86,8 +86,11 @@ func parseSPMetadata(data []byte, entityID string, o MetadataOptions) (*ServiceP
 		return nil, time.Time{}, err
 	}
 	sp, spUntil, err := readEntity(ed)
+	if err != nil && sp.EntityID != "" {
+		err = fmt.Errorf("entity %q: %w", sp.EntityID, err)
+	}
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("entity %q: %w", sp.EntityID, err)
+		return nil, time.Time{}, err
 	}
 	until = mdEarliest(until, spUntil)
 	if !until.IsZero() && !now().Before(until) {
@@ -240,7 +243,11 @@ func verifyMetadata(root *etree.Element, trusted []*x509.Certificate, now time.T
 		if len(certs) == 0 {
 			return nil, mdErr(ErrSignature, "the metadata is signed but carries no certificate to check it with; set metadata_cert_file")
 		}
-		verified, err := validateWith(root, certs[0], now, false)
+		// The certificate it carries proves the document intact, not who
+		// wrote it: its validity period means nothing here, and an
+		// expired self-signed one (common in SP metadata) is no reason to
+		// refuse the document.
+		verified, err := validateWith(root, certs[0], certs[0].NotBefore, false)
 		if err != nil {
 			return nil, mdErr(ErrSignature, "the metadata's signature does not match the certificate it carries (altered after signing?): %v", err)
 		}

@@ -11,6 +11,7 @@ import (
 
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"github.com/gatehouse-sso/gatehouse/internal/keys"
 	"github.com/gatehouse-sso/gatehouse/test/validators"
 )
 
@@ -289,6 +290,24 @@ func TestSignedSPMetadata(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("an expired certificate", func(t *testing.T) {
+		old, err := keys.Generate("expired SP metadata signer", spTestNow.AddDate(-2, 0, 0), 365*24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed := spSignMetadataWith(t, spMetadata(t, "node-saml.xml"), old)
+		// Carried in the document, it only shows the document intact:
+		// its dates do not matter.
+		if _, err := ParseSPMetadataWith(signed, "", MetadataOptions{Now: spNow}); err != nil {
+			t.Errorf("refused for the expired certificate it carries: %v", err)
+		}
+		// Configured, it is trust, which ends when it expires.
+		_, err = ParseSPMetadataWith(signed, "", MetadataOptions{TrustedCerts: []*x509.Certificate{old.Cert}, Now: spNow})
+		if !errors.Is(err, ErrSignature) || !strings.Contains(err.Error(), "not valid at this time") {
+			t.Errorf("err = %v, want ErrSignature for the expired configured certificate", err)
+		}
+	})
 
 	t.Run("a comment inside signed text is not part of it", func(t *testing.T) {
 		// Exclusive C14N signs text without comments, and the verified
