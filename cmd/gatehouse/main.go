@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "config":
-		return cmdConfig(args[1:], stdout, stderr)
+		return cmdConfig(ctx, args[1:], stdout, stderr)
 	case "entra":
 		return cmdEntra(ctx, args[1:], stdout, stderr)
 	case "notify":
@@ -243,7 +243,7 @@ const configHelp = `Usage:
 Options:
 `
 
-func cmdConfig(args []string, stdout, stderr io.Writer) int {
+func cmdConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, configHelp)
 		return 2
@@ -273,12 +273,22 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "gatehouse: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "%s: OK\n", path)
-		notes, err := app.CheckConfig(cfg)
+		notes, err := app.CheckConfig(ctx, cfg)
 		if err != nil {
-			fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+			// What the start-up would refuse (a SAML SP's metadata, …),
+			// one problem a line like the loader's.
+			errs := []error{err}
+			var joined interface{ Unwrap() []error }
+			if errors.As(err, &joined) {
+				errs = joined.Unwrap()
+			}
+			fmt.Fprintf(stdout, "%s: %d problem(s):\n", path, len(errs))
+			for _, e := range errs {
+				fmt.Fprintf(stdout, "  %v\n", e)
+			}
 			return 1
 		}
+		fmt.Fprintf(stdout, "%s: OK\n", path)
 		for _, n := range notes {
 			fmt.Fprintf(stdout, "  %s\n", n)
 		}
