@@ -17,10 +17,17 @@ import (
 // directoryAttributeSources are the attribute-rule sources of every app
 // ("ad:<name>" among them), from which openDirectory learns the extra
 // attributes to read with each user.
-//
-// Hook for #16: none until the apps' SAML attribute rules are in the
-// configuration; then collect every apps[].attributes[].source here.
-func directoryAttributeSources(config.Config) []string { return nil }
+func directoryAttributeSources(cfg config.Config) []string {
+	var out []string
+	for _, a := range cfg.Apps {
+		for _, at := range a.Attributes {
+			if at.Source != "" {
+				out = append(out, at.Source)
+			}
+		}
+	}
+	return out
+}
 
 // openDirectory opens the configured directory. extra are the extra AD
 // attributes to read with each user (directory.ExtraAttributes); the file

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
 )
 
 // Validate checks every setting and returns Problems listing all that is
@@ -565,8 +567,8 @@ func validateSAMLApp(p *Problems, base string, a App) {
 			p.add(path+".values", "set source or values, not both")
 		case at.Source != "":
 			if ad, ok := strings.CutPrefix(at.Source, "ad:"); ok {
-				if !attrName.MatchString(ad) {
-					p.add(path+".source", "ad: must be followed by an LDAP attribute name, got %q", at.Source)
+				if err := directory.CheckAttributeName(ad); err != nil {
+					p.add(path+".source", "%v", err)
 				}
 			} else {
 				oneOf(p, path+".source", at.Source, samlAttributeSources...)
