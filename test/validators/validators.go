@@ -73,34 +73,7 @@ var ErrRejected = errors.New("rejected")
 // error wrapping ErrRejected, with xmlsec1's output, when it does not.
 func XMLSec1(tb testing.TB, doc []byte, certPEM []byte, id IDAttr) error {
 	tb.Helper()
-	bin := testenv.LookPath(tb, "xmlsec1", "scripts/testenv/install.sh (Debian package xmlsec1)")
-	dir := tb.TempDir()
-	docFile, certFile := filepath.Join(dir, "doc.xml"), filepath.Join(dir, "cert.pem")
-	if err := os.WriteFile(docFile, doc, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--verify", // #nosec G204 -- test tool, fixed arguments.
-		"--id-attr:"+id.Attr, id.NodeNS+":"+id.NodeTag,
-		"--enabled-key-data", "rsa",
-		"--pubkey-cert-pem", certFile,
-		docFile)
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		if !bytes.Contains(out, []byte("OK")) {
-			tb.Fatalf("xmlsec1 exited 0 without saying OK:\n%s", out)
-		}
-		return nil
-	}
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) {
-		tb.Fatalf("xmlsec1 did not run: %v\n%s", err, out)
-	}
-	return fmt.Errorf("xmlsec1: %w: %s", ErrRejected, strings.TrimSpace(string(out)))
+	return XMLSec1At(tb, doc, certPEM, "", id)
 }
 
 // PassportCase is one document for passport-wsfed-saml2: either the wresult
