@@ -65,6 +65,14 @@ func NewBuilder(o Options) (*Builder, error) {
 // assertions (metadata).
 func (b *Builder) Signer() *Signer { return b.signer }
 
+// NewID returns a fresh id from the builder's source, for the documents
+// that carry its assertions (a SAML 2.0 Response), so one Options.NewID
+// makes a whole response deterministic in tests.
+func (b *Builder) NewID() string { return b.newID() }
+
+// Now reads the builder's clock.
+func (b *Builder) Now() time.Time { return b.now() }
+
 // RandomID returns "_" followed by 32 random hex digits.
 func RandomID() string {
 	var b [16]byte
