@@ -18,7 +18,7 @@ const (
 	NSXMLSchema         = "http://www.w3.org/2001/XMLSchema"
 	NSXMLSchemaInstance = "http://www.w3.org/2001/XMLSchema-instance"
 	// ConfirmationBearer20 is the Web SSO profile's subject confirmation.
-	ConfirmationBearer20 = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+	ConfirmationBearer20 = "urn:oasis:names:tc:SAML:2.0:cm:bearer" // #nosec G101 -- a SAML URI, not a credential.
 )
 
 // SubjectConfirmationLifetime is how long a SAML 2.0 assertion may be
