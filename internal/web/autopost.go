@@ -105,6 +105,13 @@ func (p AutoPost) Localize(c *Catalog, r *http.Request) AutoPost {
 	return p
 }
 
+// autoPostWords are the English title and message of a sign-in page
+// (false) and a sign-out page (true).
+var autoPostWords = map[bool][2]string{
+	false: {"Signing in…", "JavaScript is off in this browser. Press Continue to finish signing in."},
+	true:  {"Signing out…", "JavaScript is off in this browser. Press Continue to finish signing out."},
+}
+
 func (p AutoPost) withDefaults() AutoPost {
 	if p.ScriptURL == "" {
 		p.ScriptURL = AutoPostScriptPath
@@ -112,19 +119,12 @@ func (p AutoPost) withDefaults() AutoPost {
 	if p.Lang == "" {
 		p.Lang = "en"
 	}
-	switch {
-	case p.Title != "":
-	case p.SignOut:
-		p.Title = "Signing out…"
-	default:
-		p.Title = "Signing in…"
+	words := autoPostWords[p.SignOut]
+	if p.Title == "" {
+		p.Title = words[0]
 	}
-	switch {
-	case p.Message != "":
-	case p.SignOut:
-		p.Message = "JavaScript is off in this browser. Press Continue to finish signing out."
-	default:
-		p.Message = "JavaScript is off in this browser. Press Continue to finish signing in."
+	if p.Message == "" {
+		p.Message = words[1]
 	}
 	if p.Button == "" {
 		p.Button = "Continue"

@@ -3,7 +3,6 @@ package validators
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -152,26 +151,9 @@ type NodeSAMLResult struct {
 // dependencies are installed first when missing.
 func NodeSAML(tb testing.TB, in NodeSAMLInput) []NodeSAMLResult {
 	tb.Helper()
-	node := testenv.LookPath(tb, "node", "the nodejs package")
 	EnsureNodeModules(tb, Dir(), "@node-saml/node-saml")
-	data, err := json.Marshal(in)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(Dir(), "saml2.js")) // #nosec G204 -- fixed test script.
-	cmd.Dir = Dir()
-	cmd.Stdin = bytes.NewReader(data)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		tb.Fatalf("saml2.js: %v\n%s", err, stderr.String())
-	}
 	var res []NodeSAMLResult
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		tb.Fatalf("saml2.js printed no JSON array: %v\n%s\n%s", err, stdout.String(), stderr.String())
-	}
+	runNode(tb, "saml2.js", in, &res)
 	if len(res) != len(in.Cases) {
 		tb.Fatalf("saml2.js answered %d cases, asked %d", len(res), len(in.Cases))
 	}

@@ -108,30 +108,38 @@ type PassportInput struct {
 // in order. The npm dependencies are installed first when missing.
 func Passport(tb testing.TB, in PassportInput) []PassportResult {
 	tb.Helper()
-	node := testenv.LookPath(tb, "node", "the nodejs package")
 	ensureNodeModules(tb)
+	var res []PassportResult
+	runNode(tb, "validate.js", in, &res)
+	if len(res) != len(in.Cases) {
+		tb.Fatalf("validate.js answered %d cases, asked %d", len(res), len(in.Cases))
+	}
+	return res
+}
+
+// runNode runs script (in this folder) with in as JSON on stdin and reads
+// the JSON it prints into out, failing the test when it does not run or
+// prints no JSON.
+func runNode(tb testing.TB, script string, in, out any) {
+	tb.Helper()
+	node := testenv.LookPath(tb, "node", "the nodejs package")
 	data, err := json.Marshal(in)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(Dir(), "validate.js")) // #nosec G204 -- fixed test script.
+	cmd := exec.CommandContext(ctx, node, filepath.Join(Dir(), script)) // #nosec G204 -- fixed test script.
 	cmd.Dir = Dir()
 	cmd.Stdin = bytes.NewReader(data)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		tb.Fatalf("validate.js: %v\n%s", err, stderr.String())
+		tb.Fatalf("%s: %v\n%s", script, err, stderr.String())
 	}
-	var res []PassportResult
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		tb.Fatalf("validate.js printed no JSON array: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		tb.Fatalf("%s printed no JSON answer: %v\n%s\n%s", script, err, stdout.String(), stderr.String())
 	}
-	if len(res) != len(in.Cases) {
-		tb.Fatalf("validate.js answered %d cases, asked %d", len(res), len(in.Cases))
-	}
-	return res
 }
 
 // ensureNodeModules installs this folder's npm dependencies when missing.

@@ -86,11 +86,10 @@ func (b *Builder) SAML20(ctx context.Context, in SAML20Issue) (*Assertion, error
 	if err := in.check(); err != nil {
 		return nil, err
 	}
-	id := b.newID()
-	if !validID(id) {
-		return nil, fmt.Errorf("assertion: id %q must start with a letter or _", id)
+	id, now, err := b.start()
+	if err != nil {
+		return nil, err
 	}
-	now := b.now().UTC().Truncate(time.Millisecond)
 	notBefore, notAfter := now.Add(-NotBeforeSkew), now.Add(b.lifetime)
 
 	a := etree.NewElement("saml:Assertion")
@@ -161,38 +160,15 @@ func (b *Builder) SAML20(ctx context.Context, in SAML20Issue) (*Assertion, error
 			return nil, err
 		}
 	}
-	raw, err := Marshal(a, false)
-	if err != nil {
-		return nil, err
-	}
-	return &Assertion{
-		ID: id, Issuer: in.Issuer, Audience: in.Audience,
-		IssueInstant: now, NotBefore: notBefore, NotOnOrAfter: notAfter,
-		XML: raw, el: a,
-	}, nil
+	return done(a, Assertion{ID: id, Issuer: in.Issuer, Audience: in.Audience, IssueInstant: now, NotBefore: notBefore, NotOnOrAfter: notAfter})
 }
 
 func (in SAML20Issue) check() error {
-	var errs []error
-	required := []struct{ what, v string }{
-		{"issuer", in.Issuer}, {"audience", in.Audience}, {"recipient", in.Recipient},
-		{"NameID", in.NameID}, {"NameID format", in.NameIDFormat},
-		{"authentication context class", in.AuthnContextClassRef},
-	}
-	for _, f := range required {
-		if strings.TrimSpace(f.v) == "" {
-			errs = append(errs, fmt.Errorf("%s is empty", f.what))
-		} else if err := CheckText(f.what, f.v); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for _, f := range []struct{ what, v string }{
-		{"SPNameQualifier", in.SPNameQualifier}, {"InResponseTo", in.InResponseTo}, {"SessionIndex", in.SessionIndex},
-	} {
-		if err := CheckText(f.what, f.v); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := checkFields(true, textField{"issuer", in.Issuer}, textField{"audience", in.Audience}, textField{"recipient", in.Recipient},
+		textField{"NameID", in.NameID}, textField{"NameID format", in.NameIDFormat},
+		textField{"authentication context class", in.AuthnContextClassRef})
+	errs = append(errs, checkFields(false, textField{"SPNameQualifier", in.SPNameQualifier},
+		textField{"InResponseTo", in.InResponseTo}, textField{"SessionIndex", in.SessionIndex})...)
 	if in.AuthInstant.IsZero() {
 		errs = append(errs, errors.New("authentication instant is not set"))
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -266,10 +267,8 @@ func authnClass(g Grant) string {
 		return ClassMultipleAuthN
 	}
 	for _, c := range g.RequestedClasses {
-		for _, m := range MFAClasses {
-			if c == m {
-				return c
-			}
+		if slices.Contains(MFAClasses, c) {
+			return c
 		}
 	}
 	return ClassREFEDSMFA
