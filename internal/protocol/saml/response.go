@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -98,9 +97,9 @@ type Grant struct {
 	// NameIDFormat is the request's NameIDPolicy Format; "" or
 	// unspecified: the SP's.
 	NameIDFormat string
-	// RequestedClasses are the request's RequestedAuthnContext classes:
-	// after MFA the first MFA class among them is the one answered.
-	RequestedClasses []string
+	// Demands are what the request's RequestedAuthnContext asked
+	// (DemandsOf): the stated class is Demands.Class.
+	Demands Demands
 }
 
 // Response builds the samlp:Response for g: Status Success and one
@@ -255,24 +254,9 @@ func signing(sp *ServiceProvider) (signAssertion, signResponse bool) {
 	return signAssertion, signResponse
 }
 
-// authnClass is the AuthnContextClassRef: password over TLS without a
-// second factor; after one, Entra's multipleauthn for Entra (it reads only
-// that one value), else the MFA class the request asked for, else REFEDS
-// MFA.
-func authnClass(g Grant) string {
-	if !g.MFA {
-		return ClassPasswordProtectedTransport
-	}
-	if g.SP.Entra {
-		return ClassMultipleAuthN
-	}
-	for _, c := range g.RequestedClasses {
-		if slices.Contains(MFAClasses, c) {
-			return c
-		}
-	}
-	return ClassREFEDSMFA
-}
+// authnClass is the AuthnContextClassRef the assertion states
+// (Demands.Class).
+func authnClass(g Grant) string { return g.Demands.Class(g.MFA, g.SP.Entra) }
 
 // nameIDRule is the SP's NameID rule with its defaults: Entra's is fixed
 // (persistent ImmutableID), a missing format is unspecified, and a missing

@@ -130,7 +130,7 @@ func TestTheEntraResponseFollowsENTRAmd(t *testing.T) {
 			g := respEntraGrant(mfa)
 			// Entra never asks for a class, but a request that names another
 			// MFA class must not change Entra's one value.
-			g.RequestedClasses = []string{ClassREFEDSMFA}
+			g.Demands = DemandsOf([]string{ClassREFEDSMFA}, "")
 			raw, nameID, err := respResponder(t, kp, respT0).Response(context.Background(), g)
 			if err != nil {
 				t.Fatal(err)
@@ -367,11 +367,11 @@ func TestTheAuthnContextSaysWhatWasDone(t *testing.T) {
 		{"MFA, nothing asked", true, nil, ClassREFEDSMFA},
 		{"MFA, the spec's two-factor class asked", true, []string{ClassPasswordProtectedTransport, ClassMobileTwoFactor}, ClassMobileTwoFactor},
 		{"MFA, Entra's class asked by another SP", true, []string{ClassMultipleAuthN}, ClassMultipleAuthN},
-		{"MFA, only a password class asked", true, []string{ClassPasswordProtectedTransport}, ClassREFEDSMFA},
+		{"MFA, only a password class asked exactly: the class asked", true, []string{ClassPasswordProtectedTransport}, ClassPasswordProtectedTransport},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			g := respWikiGrant(respWiki())
-			g.MFA, g.RequestedClasses = c.mfa, c.requested
+			g.MFA, g.Demands = c.mfa, DemandsOf(c.requested, "")
 			a := xmltest.One(t, xmltest.Parse(t, respBuild(t, r, g)), "saml:Assertion")
 			if got := xmltest.One(t, a, "saml:AuthnStatement/saml:AuthnContext/saml:AuthnContextClassRef").Text(); got != c.want {
 				t.Errorf("class %q, want %q", got, c.want)
