@@ -281,11 +281,26 @@ func TestOutboundMessagesRefuseWhatCannotTravel(t *testing.T) {
 	out := Outbound{Signer: sloSigner(t, cur)}
 	ctx := context.Background()
 	for name, send := range map[string]func() error{
-		"a relative location":      func() error { _, err := out.Send(ctx, sloTestLogoutRequest(t), BindingRedirect, "/saml/slo", ""); return err },
-		"a location with fragment": func() error { _, err := out.Send(ctx, sloTestLogoutRequest(t), BindingPOST, "https://a.example/slo#x", ""); return err },
-		"a javascript: location":   func() error { _, err := out.Send(ctx, sloTestLogoutRequest(t), BindingPOST, "javascript:alert(1)", ""); return err },
-		"an unknown binding":       func() error { _, err := out.Send(ctx, sloTestLogoutRequest(t), "urn:x", "https://a.example/slo", ""); return err },
-		"no signer":                func() error { _, err := Outbound{}.Send(ctx, sloTestLogoutRequest(t), BindingPOST, "https://a.example/slo", ""); return err },
+		"a relative location": func() error {
+			_, err := out.Send(ctx, sloTestLogoutRequest(t), BindingRedirect, "/saml/slo", "")
+			return err
+		},
+		"a location with fragment": func() error {
+			_, err := out.Send(ctx, sloTestLogoutRequest(t), BindingPOST, "https://a.example/slo#x", "")
+			return err
+		},
+		"a javascript: location": func() error {
+			_, err := out.Send(ctx, sloTestLogoutRequest(t), BindingPOST, "javascript:alert(1)", "")
+			return err
+		},
+		"an unknown binding": func() error {
+			_, err := out.Send(ctx, sloTestLogoutRequest(t), "urn:x", "https://a.example/slo", "")
+			return err
+		},
+		"no signer": func() error {
+			_, err := Outbound{}.Send(ctx, sloTestLogoutRequest(t), BindingPOST, "https://a.example/slo", "")
+			return err
+		},
 		"a signed message over HTTP-Redirect": func() error {
 			m := sloTestLogoutRequest(t)
 			if err := out.Signer.SignEnveloped(ctx, m, "ID", 1); err != nil {
