@@ -244,6 +244,18 @@ func (ss *Sessions) inherit(ctx context.Context, prior string, s store.Session) 
 	return s
 }
 
+// LogoutFanOut tells the applications of a session that has just ended
+// that the user signed out, and sends the browser on to done ("" stays on
+// Gatehouse's signed-out page): protocol/saml's single logout.
+type LogoutFanOut interface {
+	FanOut(w http.ResponseWriter, r *http.Request, participants []Participant, done string) error
+}
+
+// SetLogoutFanOut makes /logout tell the session's applications that the
+// user signed out (single logout). Without it, /logout ends Gatehouse's
+// session only.
+func (e *Engine) SetLogoutFanOut(f LogoutFanOut) { e.fanOut = f }
+
 // LogoutMatch is what a SAML LogoutRequest says about the session it
 // ends: the SP that asks, the subject as that SP knows it, and the
 // SessionIndexes (none: any of the subject's sessions there).
