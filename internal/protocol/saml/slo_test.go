@@ -272,11 +272,11 @@ func TestAMessageThatCannotBeTrustedEndsNothingAndIsNotAnswered(t *testing.T) {
 		return e.send(el, spA, BindingRedirect, "", false)
 	}
 	for name, m := range map[string]Message{
-		"an unsigned request from an SP that signs":   unsignedFromB(),
+		"an unsigned request from an SP that signs":  unsignedFromB(),
 		"a request whose signed octets were changed": forgedFromA(),
-		"a request from an unknown SP":                unknownSP(),
-		"neither a request nor a response":            {Binding: BindingRedirect, URL: e.srv.URL + PathSLO + "?RelayState=x"},
-		"a request that is not base64":                {Binding: BindingPOST, URL: e.srv.URL + PathSLO, Fields: []Field{{ParamRequest, "%%%"}}},
+		"a request from an unknown SP":               unknownSP(),
+		"neither a request nor a response":           {Binding: BindingRedirect, URL: e.srv.URL + PathSLO + "?RelayState=x"},
+		"a request that is not base64":               {Binding: BindingPOST, URL: e.srv.URL + PathSLO, Fields: []Field{{ParamRequest, "%%%"}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			resp := e.do(b, m)
