@@ -35,6 +35,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/directory/file"
 	"github.com/gatehouse-sso/gatehouse/internal/keys"
 	"github.com/gatehouse-sso/gatehouse/internal/policy"
+	"github.com/gatehouse-sso/gatehouse/internal/protocol/assertion"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/wsfed"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/signin"
@@ -163,9 +164,17 @@ func newSLOEnv(t *testing.T) *sloEnv {
 		Sessions:            e.sessions, Renderer: r, Log: log, Now: e.clock}
 	engine.SetLogoutFanOut(e.slo)
 
+	builder, err := assertion.NewBuilder(assertion.Options{Key: e.idp, Now: e.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := &wsfed.Handler{Engine: engine, Sessions: e.sessions, Registry: e.rps, Builder: builder, Audit: rec, Renderer: r, Log: log,
+		Now: e.clock, FanOut: e.slo}
+
 	mux := http.NewServeMux()
 	engine.Mount(mux)
 	e.slo.Mount(mux)
+	ws.Mount(mux)
 	mux.Handle("GET /static/", r.StaticHandler())
 	// The stand-in SSO endpoint: signs the user in for ?sp= (a SAML SP,
 	// NameID ?nameid= or the UPN) or ?realm= (a WS-Fed RP, reply ?reply=)

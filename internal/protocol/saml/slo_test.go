@@ -469,3 +469,45 @@ func TestTheParticipantsAreToldInTheOrderTheyCameOncePerApplication(t *testing.T
 		t.Error("frames are not named in order")
 	}
 }
+
+func TestAWSFedSignOutSignsOutTheSessionsOtherApplications(t *testing.T) {
+	e := newSLOEnv(t)
+	b, idx := e.signIn("alice", spA)
+	// A WS-Fed sign-in records the relying party in the session.
+	page := b.Get("/wsfed?wa=wsignin1.0&wtrealm=" + url.QueryEscape("https://portal.example.org/") + "&wreply=" + url.QueryEscape("https://portal.example.org/alt"))
+	if !strings.Contains(page, `action="https://portal.example.org/alt"`) {
+		t.Fatalf("no token for the portal:\n%s", page)
+	}
+	ss, _ := e.db.ListUserSessions(context.Background(), sloUser(t, "alice").ID, e.clock())
+	if len(ss) != 1 {
+		t.Fatalf("%d sessions", len(ss))
+	}
+	ps, _ := e.sessions.Participants(context.Background(), ss[0].ID)
+	want := signin.Participant{Protocol: signin.ProtocolWSFed, App: "Portal", EntityID: "https://portal.example.org/", ReplyURL: "https://portal.example.org/alt"}
+	if len(ps) != 2 || ps[1] != want {
+		t.Errorf("participants %+v", ps)
+	}
+
+	resp := e.do(b, Message{Binding: BindingRedirect, URL: e.srv.URL + "/wsfed?wa=wsignout1.0&wtrealm=" + url.QueryEscape("https://portal.example.org/") +
+		"&wreply=" + url.QueryEscape("https://portal.example.org/signin-wsfed")})
+	fan := readFanOut(t, resp.body)
+	if e.signedIn(b) {
+		t.Fatal("the session goes on")
+	}
+	// A is told; the portal, which asked, is not asked back, and gets the
+	// browser back at its reply URL.
+	if len(fan.Gets) != 1 || !strings.HasPrefix(fan.Gets[0], "https://a.example.com/slo?") || len(fan.Posts) != 0 {
+		t.Fatalf("frames %+v", fan)
+	}
+	lr, _ := redirectMessage(t, fan.Gets[0], ParamRequest, e)
+	if xmltest.One(t, lr, "samlp:SessionIndex").Text() != idx[spA] {
+		t.Error("A is told another SessionIndex")
+	}
+	if fan.Finish == nil || fan.Finish.URL != "https://portal.example.org/signin-wsfed" {
+		t.Errorf("finish %+v", fan.Finish)
+	}
+	evs, _ := e.db.QueryAudit(context.Background(), store.AuditQuery{Type: audit.SignOut})
+	if len(evs) != 1 || evs[0].App != "Portal" {
+		t.Errorf("audit %+v", evs)
+	}
+}
