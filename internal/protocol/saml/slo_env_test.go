@@ -176,6 +176,7 @@ func newSLOEnv(t *testing.T) *sloEnv {
 	e.slo.Mount(mux)
 	ws.Mount(mux)
 	mux.Handle("GET /static/", r.StaticHandler())
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	// The stand-in SSO endpoint: signs the user in for ?sp= (a SAML SP,
 	// NameID ?nameid= or the UPN) or ?realm= (a WS-Fed RP, reply ?reply=)
 	// and records the participant, printing its SessionIndex.
