@@ -435,8 +435,11 @@ func (f *sloInbound) read(r *http.Request, param string) (*inboundMessage, error
 	}
 	in.relay = q.Get(ParamRelayState)
 	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(raw); err != nil || doc.Root() == nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	if err := doc.ReadFromBytes(raw); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if doc.Root() == nil {
+		return nil, ErrMalformed
 	}
 	in.root = doc.Root()
 	iss := in.root.FindElement("./Issuer")
