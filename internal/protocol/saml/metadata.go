@@ -149,7 +149,8 @@ func xsDuration(d time.Duration) string {
 // its cacheDuration has passed so validUntil stays ahead of the clock.
 type MetadataHandler struct {
 	Config MetadataConfig
-	Log    *slog.Logger
+	// Log records a document that cannot be built; required.
+	Log *slog.Logger
 
 	mu sync.Mutex
 	md []byte

@@ -62,8 +62,10 @@ type SLO struct {
 	ParseLogoutResponse func(ctx context.Context, r *http.Request) (*LogoutResponse, error)
 	Sessions            *signin.Sessions
 	Renderer            *web.Renderer
-	Log                 *slog.Logger
-	Now                 func() time.Time
+	// Log is required.
+	Log *slog.Logger
+	// Now is the clock. Nil: time.Now.
+	Now func() time.Time
 	// Wait bounds how long the fan-out page waits. Zero: DefaultFanOutWait.
 	Wait time.Duration
 }
