@@ -83,6 +83,8 @@ type Engine struct {
 	pol     policy.Settings
 	// resumeTo answers an InPlace request's finished flow (SetResumeHandler).
 	resumeTo http.Handler
+	// fanOut tells a signed-out session's applications (SetLogoutFanOut).
+	fanOut LogoutFanOut
 	// padWait, when set before MountRecovery, waits out the recovery
 	// steps' padding instead of sleeping: tests see the targets.
 	padWait func(ctx context.Context, start time.Time, target time.Duration)

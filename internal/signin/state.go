@@ -251,4 +251,7 @@ type sessionData struct {
 	// PwdLastSet is the directory's pwdLastSet of the password the session
 	// is based on: one set later ends the session (recheck.go).
 	PwdLastSet time.Time `json:"pwd_last_set,omitzero"`
+	// Participants are the applications that received tokens in the
+	// session (participants.go), which a sign-out tells.
+	Participants []Participant `json:"participants,omitempty"`
 }

@@ -305,7 +305,17 @@ func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Fl
 }
 
 func (e *Engine) postLogout(w http.ResponseWriter, r *http.Request) error {
-	e.sessions.SignOut(w, r)
+	if e.fanOut != nil {
+		ended, _, err := e.sessions.EndBrowserSession(w, r, SignOutRequest{Via: "page"})
+		if err != nil {
+			return err
+		}
+		if ended != nil && len(ended.Participants) > 0 {
+			return e.fanOut.FanOut(w, r, ended.Participants, "")
+		}
+	} else {
+		e.sessions.SignOut(w, r)
+	}
 	p := e.render.NewPage(r, "logout.title", nil)
 	p.Notice = p.T("logout.done")
 	return e.render.Render(w, "logout", http.StatusOK, p)
