@@ -30,13 +30,6 @@ type Responses interface {
 	ErrorResponse(ctx context.Context, sp *ServiceProvider, acs, inResponseTo, status, subStatus, message string) ([]byte, error)
 }
 
-// Participant records, for single logout, that a session's user received
-// an assertion at an SP.
-type Participant struct {
-	SP     *ServiceProvider
-	NameID NameID
-}
-
 // Handler serves /saml/sso: SP-initiated sign-in over HTTP-Redirect and
 // HTTP-POST, and IdP-initiated sign-in (?sp=<entity ID>).
 type Handler struct {
@@ -53,10 +46,9 @@ type Handler struct {
 	// entity ID, for Entra the user's federated domain's IssuerUri; an
 	// error means no token can be issued to the user.
 	IssuerFor func(sp *ServiceProvider, u *directory.User) (string, error)
-	// SessionIndex is the opaque SessionIndex of a Gatehouse session.
-	SessionIndex func(sessionID string) string
-	// Joined records a participant of the session for single logout.
-	Joined func(ctx context.Context, sessionID string, p Participant) error
+	// Sessions gives each SP its opaque SessionIndex of the session and
+	// records the SP as a participant, for single logout.
+	Sessions *signin.Sessions
 	// Catalog words the auto-POST page in the request's language.
 	Catalog *web.Catalog
 	Audit   *audit.Recorder
@@ -290,7 +282,10 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, sp *ServiceProvi
 		h.Log.WarnContext(ctx, "saml: no issuer for the user", "app", sp.Name, "user", res.User.ID, "err", err)
 		return h.status(w, r, sp, p, StatusResponder, StatusRequestDenied, err)
 	}
-	sessionIndex := h.SessionIndex(res.SessionID)
+	sessionIndex, err := h.Sessions.SessionIndex(ctx, res.SessionID, sp.EntityID)
+	if err != nil {
+		return err
+	}
 	xml, nameID, err := h.Responses.Response(ctx, Grant{SP: sp, ACS: p.ACS, InResponseTo: p.ID, Issuer: issuer, User: &res.User,
 		AuthInstant: res.AuthTime, MFA: res.MFA(), SessionIndex: sessionIndex, Demands: d, NameIDFormat: p.NameIDFormat})
 	switch {
@@ -302,7 +297,9 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, sp *ServiceProvi
 	case err != nil:
 		return err
 	}
-	if err := h.Joined(ctx, res.SessionID, Participant{SP: sp, NameID: nameID}); err != nil {
+	if _, err := h.Sessions.AddParticipant(ctx, res.SessionID, signin.Participant{Protocol: signin.ProtocolSAML, App: sp.Name,
+		EntityID: sp.EntityID, NameID: nameID.Value, NameIDFormat: nameID.Format, SPNameQualifier: nameID.SPNameQualifier,
+		SessionIndex: sessionIndex}); err != nil {
 		// Single logout will miss this SP; the sign-in itself stands.
 		h.Log.WarnContext(ctx, "saml: could not record the SP for single logout", "app", sp.Name, "err", err)
 	}
