@@ -26,8 +26,6 @@ const (
 	// the usual SP stacks read: node-saml's xml-encryption knows no
 	// xmlenc11#rsa-oaep, and xmlsec1 1.2 neither.
 	KeyTransportRSAOAEP = NSXMLEnc + "rsa-oaep-mgf1p"
-	// DigestSHA1 is OAEP's digest, written out for clarity.
-	DigestSHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"
 	// TypeElement marks EncryptedData that replaces one element.
 	TypeElement = NSXMLEnc + "Element"
 )

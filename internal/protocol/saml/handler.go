@@ -52,8 +52,8 @@ type Handler struct {
 	// Catalog words the auto-POST page in the request's language.
 	Catalog *web.Catalog
 	Audit   *audit.Recorder
-	Log   *slog.Logger
-	Now   func() time.Time
+	Log     *slog.Logger
+	Now     func() time.Time
 	// PendingFor is how long a POSTed request waits for its GET. Zero:
 	// five minutes.
 	PendingFor time.Duration
@@ -110,6 +110,22 @@ func requestError(err error) error {
 	return web.Errorf(http.StatusBadRequest, msg, err).Then(web.NextHome)
 }
 
+// refuse answers a request the parser refused: with a SAML status when the
+// request is good enough to answer (its SP and ACS known, its signature
+// checked) and only asks for what Gatehouse does not do, else with an
+// error page.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, ar *AuthnRequest, err error) error {
+	if ar != nil && ar.SP != nil && ar.ACS != "" {
+		switch {
+		case errors.Is(err, ErrUnsupportedBinding):
+			return h.status(w, r, ar.SP, fromRequest(ar), StatusRequester, StatusUnsupportedBinding, err)
+		case errors.Is(err, ErrNoAuthnContext):
+			return h.status(w, r, ar.SP, fromRequest(ar), StatusRequester, StatusNoAuthnContext, err)
+		}
+	}
+	return requestError(err)
+}
+
 func fromRequest(ar *AuthnRequest) pending {
 	return pending{SP: ar.SP.EntityID, ID: ar.ID, ACS: ar.ACS, RelayState: ar.RelayState, Force: ar.ForceAuthn, Passive: ar.IsPassive,
 		Classes: ar.RequestedClasses, Comparison: ar.Comparison, NameIDFormat: ar.NameIDFormat}
@@ -120,7 +136,7 @@ func fromRequest(ar *AuthnRequest) pending {
 func (h *Handler) postRequest(w http.ResponseWriter, r *http.Request) error {
 	ar, err := h.Parse(r.Context(), r)
 	if err != nil {
-		return requestError(err)
+		return h.refuse(w, r, ar, err)
 	}
 	data, err := json.Marshal(fromRequest(ar))
 	if err != nil {
@@ -145,7 +161,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) error {
 	case q.Has("SAMLRequest"):
 		ar, err := h.Parse(r.Context(), r)
 		if err != nil {
-			return requestError(err)
+			return h.refuse(w, r, ar, err)
 		}
 		return h.run(w, r, fromRequest(ar))
 	case q.Has(paramPending):

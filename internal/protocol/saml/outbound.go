@@ -20,17 +20,14 @@ import (
 )
 
 // The parameters of the HTTP-Redirect and HTTP-POST bindings.
+// (SAMLRequest and SAMLResponse are ParamRequest and ParamResponse;
+// SigAlgRSASHA256 is the SigAlg of every Redirect signature Gatehouse
+// makes.)
 const (
-	ParamRequest    = "SAMLRequest"
-	ParamResponse   = "SAMLResponse"
 	ParamRelayState = "RelayState"
 	ParamSigAlg     = "SigAlg"
 	ParamSignature  = "Signature"
 )
-
-// SigAlgRSASHA256 is the SigAlg of every HTTP-Redirect signature Gatehouse
-// makes.
-const SigAlgRSASHA256 = assertion.SignatureMethodRSASHA256
 
 // LogoutReasonUser is the Reason of a LogoutRequest Gatehouse sends: the
 // user asked to sign out.
@@ -157,8 +154,8 @@ func checkTexts(what string, ss ...string) error {
 	return nil
 }
 
-// Message is a signed protocol message on its way to an SP.
-type Message struct {
+// Outgoing is a signed protocol message on its way to an SP.
+type Outgoing struct {
 	// Binding is BindingRedirect or BindingPOST.
 	Binding string
 	// URL is, for HTTP-Redirect, the whole URL to send the browser to
@@ -176,7 +173,7 @@ type Field struct{ Name, Value string }
 
 // Values returns the form's fields as url.Values (for a form renderer that
 // takes them).
-func (m Message) Values() url.Values {
+func (m Outgoing) Values() url.Values {
 	v := url.Values{}
 	for _, f := range m.Fields {
 		v.Set(f.Name, f.Value)
@@ -199,12 +196,12 @@ type Outbound struct {
 // those octets as they appear in the URL; the XML itself carries no
 // signature. HTTP-POST: the message gets an enveloped signature after its
 // Issuer and travels base64-encoded in a form field.
-func (o Outbound) Send(ctx context.Context, msg *etree.Element, binding, location, relayState string) (Message, error) {
+func (o Outbound) Send(ctx context.Context, msg *etree.Element, binding, location, relayState string) (Outgoing, error) {
 	if o.Signer == nil {
-		return Message{}, errors.New("saml: outbound messages need a signer")
+		return Outgoing{}, errors.New("saml: outbound messages need a signer")
 	}
 	if err := checkLocation(location); err != nil {
-		return Message{}, err
+		return Outgoing{}, err
 	}
 	param := ParamRequest
 	if strings.HasSuffix(msg.Tag, "Response") {
@@ -213,23 +210,23 @@ func (o Outbound) Send(ctx context.Context, msg *etree.Element, binding, locatio
 	switch binding {
 	case BindingRedirect:
 		u, err := o.redirectURL(msg, param, location, relayState)
-		return Message{Binding: binding, URL: u}, err
+		return Outgoing{Binding: binding, URL: u}, err
 	case BindingPOST:
 		signed := msg.Copy()
 		if err := o.Signer.SignEnveloped(ctx, signed, "ID", 1); err != nil {
-			return Message{}, err
+			return Outgoing{}, err
 		}
 		raw, err := assertion.Marshal(signed, false)
 		if err != nil {
-			return Message{}, err
+			return Outgoing{}, err
 		}
-		m := Message{Binding: binding, URL: location, Fields: []Field{{param, base64.StdEncoding.EncodeToString(raw)}}}
+		m := Outgoing{Binding: binding, URL: location, Fields: []Field{{param, base64.StdEncoding.EncodeToString(raw)}}}
 		if relayState != "" {
 			m.Fields = append(m.Fields, Field{ParamRelayState, relayState})
 		}
 		return m, nil
 	}
-	return Message{}, fmt.Errorf("saml: binding %q is not supported for outbound messages", binding)
+	return Outgoing{}, fmt.Errorf("saml: binding %q is not supported for outbound messages", binding)
 }
 
 func (o Outbound) redirectURL(msg *etree.Element, param, location, relayState string) (string, error) {

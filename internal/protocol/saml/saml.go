@@ -166,6 +166,8 @@ type AuthnRequest struct {
 	IsPassive  bool
 	// NameIDFormat is NameIDPolicy's Format ("" or unspecified: the SP's).
 	NameIDFormat string
+	// AllowCreate is NameIDPolicy's AllowCreate.
+	AllowCreate bool
 	// RequestedClasses and Comparison are RequestedAuthnContext's.
 	RequestedClasses []string
 	Comparison       string
@@ -195,6 +197,12 @@ var (
 	ErrStale = errors.New("saml: request too old or from the future")
 	// ErrTooLarge: a message over the size limits.
 	ErrTooLarge = errors.New("saml: message too large")
+	// ErrUnsupportedBinding: the request wants its response by another
+	// binding than HTTP-POST (status UnsupportedBinding to the ACS).
+	ErrUnsupportedBinding = errors.New("saml: unsupported response binding")
+	// ErrNoAuthnContext: the request asks for an authentication context
+	// Gatehouse cannot satisfy (status NoAuthnContext to the ACS).
+	ErrNoAuthnContext = errors.New("saml: requested authentication context not supported")
 )
 
 // NameID is a subject's NameID as sent.

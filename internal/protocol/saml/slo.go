@@ -223,7 +223,7 @@ func (s *SLO) respond(ctx context.Context, sp *ServiceProvider, lr *LogoutReques
 	return finishOf(msg), nil
 }
 
-func finishOf(m Message) *fanOutFinish {
+func finishOf(m Outgoing) *fanOutFinish {
 	if m.Binding == BindingRedirect {
 		return &fanOutFinish{URL: m.URL}
 	}

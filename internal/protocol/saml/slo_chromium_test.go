@@ -87,7 +87,7 @@ func TestInChromiumTheSignOutPageSignsOutEveryApplicationThenAnswersTheSP(t *tes
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, lr := postedMessage(t, Message{Fields: []Field{{ParamRequest, form.Get(ParamRequest)}}})
+		raw, lr := postedMessage(t, Outgoing{Fields: []Field{{ParamRequest, form.Get(ParamRequest)}}})
 		if err := validators.XMLSec1(t, raw, sloPEM(e.idp.Cert), sloLogoutRequestID); err != nil {
 			t.Errorf("xmlsec1 rejects what B got: %v", err)
 		}

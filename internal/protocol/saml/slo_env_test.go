@@ -256,7 +256,7 @@ func (e *sloEnv) signedIn(b *browse.Browser) bool {
 
 // logoutRequest is a LogoutRequest from sp about nameID in the session
 // indexes, sent over binding and signed with the SP's key unless unsigned.
-func (e *sloEnv) logoutRequest(sp, nameID, binding, relay string, unsigned bool, indexes ...string) (id string, m Message) {
+func (e *sloEnv) logoutRequest(sp, nameID, binding, relay string, unsigned bool, indexes ...string) (id string, m Outgoing) {
 	e.t.Helper()
 	id = "_req-" + strings.ReplaceAll(strings.TrimPrefix(sp, "https://"), "/", "-")
 	el, err := NewLogoutRequest(LogoutRequestParams{ID: id, IssueInstant: e.clock(), Issuer: sp, Destination: e.srv.URL + PathSLO,
@@ -267,7 +267,7 @@ func (e *sloEnv) logoutRequest(sp, nameID, binding, relay string, unsigned bool,
 	return id, e.send(el, sp, binding, relay, unsigned)
 }
 
-func (e *sloEnv) send(el *etree.Element, sp, binding, relay string, unsigned bool) Message {
+func (e *sloEnv) send(el *etree.Element, sp, binding, relay string, unsigned bool) Outgoing {
 	e.t.Helper()
 	m, err := Outbound{Signer: sloSigner(e.t, e.spKeys[sp])}.Send(context.Background(), el, binding, e.srv.URL+PathSLO, relay)
 	if err != nil {
@@ -281,7 +281,7 @@ func (e *sloEnv) send(el *etree.Element, sp, binding, relay string, unsigned boo
 
 // unsign drops the signature of a message: the query's SigAlg and
 // Signature, or the POST form's message re-encoded without one.
-func unsign(t *testing.T, m Message, el *etree.Element, relay string) Message {
+func unsign(t *testing.T, m Outgoing, el *etree.Element, relay string) Outgoing {
 	t.Helper()
 	if m.Binding == BindingRedirect {
 		u, _ := url.Parse(m.URL)
@@ -310,7 +310,7 @@ type sloResp struct {
 // do sends m from browser b (nil: a client without cookies, as a
 // cross-site form post arrives without the SameSite=Lax cookie). A
 // relative URL is Gatehouse's.
-func (e *sloEnv) do(b *browse.Browser, m Message) sloResp {
+func (e *sloEnv) do(b *browse.Browser, m Outgoing) sloResp {
 	e.t.Helper()
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	if b != nil {
@@ -339,9 +339,9 @@ func (e *sloEnv) do(b *browse.Browser, m Message) sloResp {
 type sloPage struct {
 	// Frames are the GET frames' URLs and the POST frames' forms.
 	Gets  []string
-	Posts []Message
+	Posts []Outgoing
 	// Finish is the last step: a link (Binding Redirect) or a form.
-	Finish *Message
+	Finish *Outgoing
 	Wait   string
 }
 
@@ -369,12 +369,12 @@ func readFanOut(t *testing.T, page string) sloPage {
 		p.Gets = append(p.Gets, html.UnescapeString(m[1]))
 	}
 	for _, m := range frameFormRe.FindAllStringSubmatch(page, -1) {
-		p.Posts = append(p.Posts, Message{Binding: BindingPOST, URL: html.UnescapeString(m[1]), Fields: fields(m[2])})
+		p.Posts = append(p.Posts, Outgoing{Binding: BindingPOST, URL: html.UnescapeString(m[1]), Fields: fields(m[2])})
 	}
 	if m := finishFormRe.FindStringSubmatch(page); m != nil {
-		p.Finish = &Message{Binding: BindingPOST, URL: html.UnescapeString(m[1]), Fields: fields(m[2])}
+		p.Finish = &Outgoing{Binding: BindingPOST, URL: html.UnescapeString(m[1]), Fields: fields(m[2])}
 	} else if m := finishLinkRe.FindStringSubmatch(page); m != nil {
-		p.Finish = &Message{Binding: BindingRedirect, URL: html.UnescapeString(m[1])}
+		p.Finish = &Outgoing{Binding: BindingRedirect, URL: html.UnescapeString(m[1])}
 	}
 	if m := waitRe.FindStringSubmatch(page); m != nil {
 		p.Wait = m[1]

@@ -23,7 +23,7 @@ import (
 )
 
 // postedMessage decodes the message of an HTTP-POST form.
-func postedMessage(t *testing.T, m Message) ([]byte, *etree.Element) {
+func postedMessage(t *testing.T, m Outgoing) ([]byte, *etree.Element) {
 	t.Helper()
 	if len(m.Fields) == 0 {
 		t.Fatalf("a form without fields: %+v", m)
@@ -43,7 +43,7 @@ func redirectMessage(t *testing.T, rawURL, param string, e *sloEnv) (*etree.Elem
 	if err := opensslVerify(t, e.idp.Cert, octets, sig); err != nil {
 		t.Errorf("openssl does not verify Gatehouse's signature on %.80s…: %v", rawURL, err)
 	}
-	return inflate(t, q.Get(param)), q
+	return inflateParam(t, q.Get(param)), q
 }
 
 func status(t *testing.T, resp *etree.Element) (top, sub string) {
@@ -202,32 +202,32 @@ func TestALogoutRequestActsOnTheBrowsersSessionOnlyWhenItNamesIt(t *testing.T) {
 		name string
 		// send builds the request from SP A, given alice's and bob's
 		// SessionIndexes there.
-		send func(e *sloEnv, alice, bob string) Message
+		send func(e *sloEnv, alice, bob string) Outgoing
 		// wantAlice and wantBob: their sessions go on.
 		wantAlice, wantBob bool
 		wantSub            string
 	}{
-		{"an unsigned request for another user's NameID with her SessionIndex", func(e *sloEnv, alice, _ string) Message {
+		{"an unsigned request for another user's NameID with her SessionIndex", func(e *sloEnv, alice, _ string) Outgoing {
 			_, m := e.logoutRequest(spA, "bob@corp.example.test", BindingRedirect, "", true, alice)
 			return m
 		}, true, true, StatusPartialLogout},
-		{"an unsigned request for her NameID without a SessionIndex", func(e *sloEnv, _, _ string) Message {
+		{"an unsigned request for her NameID without a SessionIndex", func(e *sloEnv, _, _ string) Outgoing {
 			_, m := e.logoutRequest(spA, "alice@corp.example.test", BindingRedirect, "", true)
 			return m
 		}, true, true, StatusPartialLogout},
-		{"an unsigned request for her NameID with another session's SessionIndex", func(e *sloEnv, _, bob string) Message {
+		{"an unsigned request for her NameID with another session's SessionIndex", func(e *sloEnv, _, bob string) Outgoing {
 			_, m := e.logoutRequest(spA, "alice@corp.example.test", BindingRedirect, "", true, bob)
 			return m
 		}, true, true, StatusPartialLogout},
-		{"an unsigned request for bob, whose session is elsewhere", func(e *sloEnv, _, bob string) Message {
+		{"an unsigned request for bob, whose session is elsewhere", func(e *sloEnv, _, bob string) Outgoing {
 			_, m := e.logoutRequest(spA, "bob@corp.example.test", BindingRedirect, "", true, bob)
 			return m
 		}, true, true, StatusPartialLogout},
-		{"a signed request for bob, whose session is elsewhere: his ends, hers goes on", func(e *sloEnv, _, bob string) Message {
+		{"a signed request for bob, whose session is elsewhere: his ends, hers goes on", func(e *sloEnv, _, bob string) Outgoing {
 			_, m := e.logoutRequest(spA, "bob@corp.example.test", BindingRedirect, "", false, bob)
 			return m
 		}, true, false, ""},
-		{"an unsigned request naming her session by NameID and SessionIndex", func(e *sloEnv, alice, _ string) Message {
+		{"an unsigned request naming her session by NameID and SessionIndex", func(e *sloEnv, alice, _ string) Outgoing {
 			_, m := e.logoutRequest(spA, "alice@corp.example.test", BindingRedirect, "", true, alice)
 			return m
 		}, false, true, ""},
@@ -257,21 +257,21 @@ func TestALogoutRequestActsOnTheBrowsersSessionOnlyWhenItNamesIt(t *testing.T) {
 func TestAMessageThatCannotBeTrustedEndsNothingAndIsNotAnswered(t *testing.T) {
 	e := newSLOEnv(t)
 	b, idx := e.signIn("alice", spA, spB)
-	unsignedFromB := func() Message {
+	unsignedFromB := func() Outgoing {
 		_, m := e.logoutRequest(spB, "alice@corp.example.test", BindingRedirect, "", true, idx[spB])
 		return m
 	}
-	forgedFromA := func() Message {
+	forgedFromA := func() Outgoing {
 		_, m := e.logoutRequest(spA, "alice@corp.example.test", BindingRedirect, "", false, idx[spA])
 		m.URL = strings.Replace(m.URL, "SigAlg=", "RelayState=x&SigAlg=", 1)
 		return m
 	}
-	unknownSP := func() Message {
+	unknownSP := func() Outgoing {
 		el, _ := NewLogoutRequest(LogoutRequestParams{IssueInstant: e.clock(), Issuer: "https://evil.example.com", Destination: e.srv.URL + PathSLO,
 			NameID: NameID{Value: "alice@corp.example.test"}, SessionIndexes: []string{idx[spA]}})
 		return e.send(el, spA, BindingRedirect, "", false)
 	}
-	for name, m := range map[string]Message{
+	for name, m := range map[string]Outgoing{
 		"an unsigned request from an SP that signs":  unsignedFromB(),
 		"a request whose signed octets were changed": forgedFromA(),
 		"a request from an unknown SP":               unknownSP(),
@@ -488,7 +488,7 @@ func TestAWSFedSignOutSignsOutTheSessionsOtherApplications(t *testing.T) {
 		t.Errorf("participants %+v", ps)
 	}
 
-	resp := e.do(b, Message{Binding: BindingRedirect, URL: e.srv.URL + "/wsfed?wa=wsignout1.0&wtrealm=" + url.QueryEscape("https://portal.example.org/") +
+	resp := e.do(b, Outgoing{Binding: BindingRedirect, URL: e.srv.URL + "/wsfed?wa=wsignout1.0&wtrealm=" + url.QueryEscape("https://portal.example.org/") +
 		"&wreply=" + url.QueryEscape("https://portal.example.org/signin-wsfed")})
 	fan := readFanOut(t, resp.body)
 	if e.signedIn(b) {

@@ -233,7 +233,8 @@ func xmlsec1Metadata(t *testing.T, name, sigAlg, digestAlg string) []byte {
 	t.Helper()
 	doc := spMetadata(t, "node-saml.xml")
 	tmpl := validators.SignatureTemplate(sigAlg, digestAlg, "#https___wiki_corp_example_com_saml")
-	return validators.XMLSec1Sign(t, spWithTemplate(t, doc, tmpl), name, validators.SAML2Metadata)
+	keyPEM, certPEM := validators.FixedKeyPEM(t, name)
+	return validators.XMLSec1Sign(t, spWithTemplate(t, doc, tmpl), keyPEM, certPEM, validators.SAML2Metadata)
 }
 
 func TestSignedSPMetadata(t *testing.T) {
