@@ -35,7 +35,7 @@ func DemandsOf(classes []string, comparison string) Demands {
 	var mfa, pwd []string
 	for _, c := range classes {
 		switch {
-		case slices.Contains(MFAClasses, c):
+		case slices.Contains(mfaClasses, c):
 			mfa = append(mfa, c)
 		case slices.Contains(passwordClasses, c):
 			pwd = append(pwd, c)
@@ -81,7 +81,7 @@ func (d Demands) Class(mfa, entra bool) string {
 	}
 	if mfa {
 		for _, c := range d.Classes {
-			if slices.Contains(MFAClasses, c) {
+			if slices.Contains(mfaClasses, c) {
 				return c
 			}
 		}

@@ -80,9 +80,9 @@ const (
 	ClassMobileTwoFactor = "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract"
 )
 
-// MFAClasses are the AuthnContextClassRefs that ask for (and, written in an
+// mfaClasses are the AuthnContextClassRefs that ask for (and, written in an
 // assertion, claim) a second factor.
-var MFAClasses = []string{ClassREFEDSMFA, ClassMultipleAuthN, ClassMobileTwoFactor}
+var mfaClasses = []string{ClassREFEDSMFA, ClassMultipleAuthN, ClassMobileTwoFactor}
 
 // Endpoint is one endpoint of a service provider's metadata.
 type Endpoint struct {
