@@ -143,7 +143,7 @@ func (e *Engine) decide(req Request, u *directory.User, enrolled []string, mustC
 	return policy.Decide(e.pol, policy.Input{
 		App: req.App, Action: req.Action, User: u, Enrolled: enrolled, MustChange: mustChange, Proof: proof, Now: e.now(),
 		SecondFactorOnly: req.SecondFactorOnly,
-		Demands: policy.Demands{MFA: req.RequireMFA, ForceAuthn: req.ForceAuthn, MaxAge: req.MaxAge, MFAMaxAge: req.MFAMaxAge},
+		Demands:          policy.Demands{MFA: req.RequireMFA, ForceAuthn: req.ForceAuthn, MaxAge: req.MaxAge, MFAMaxAge: req.MFAMaxAge},
 	})
 }
 
