@@ -42,8 +42,8 @@ type Entra struct {
 	Key   *rsa.PrivateKey
 	KeyID string
 	// Server is the HTTPS server; CAFile holds its certificate (PEM).
-	Server *httptest.Server
-	CAFile string
+	Server  *httptest.Server
+	CAFile  string
 	fetches int // reads of the metadata document
 
 	mu sync.Mutex
