@@ -273,4 +273,14 @@ func TestEntraRequestsGatehouseCannotTrustAreRefusedBeforeAnyFactor(t *testing.T
 	if err == nil {
 		t.Errorf("a refused request linked %s: %+v", other, l)
 	}
+	// An administrator who knows the new oid is right resets the user's
+	// methods: the link goes with them, and the new oid links afresh.
+	if err := a.AdminMFAReset(context.Background(), io.Discard, name, "", false); err != nil {
+		t.Fatal(err)
+	}
+	b = browse.New(t, base)
+	page := entraPosts(t, b, e, eamForm(entratest.Sign(t, e.Key, e.KeyID, claims(func(c map[string]any) { c["oid"] = "a-new-oid" })), "relink"))
+	if b.Status != http.StatusOK || !strings.Contains(page, "Set up a second sign-in method") {
+		t.Fatalf("after the reset the new oid was not linked: status %d\n%s", b.Status, page)
+	}
 }

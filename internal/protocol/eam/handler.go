@@ -268,7 +268,8 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, p pending) error {
 // the account must find the same user, and the user must come with the
 // same account. A mismatch — an Entra user whose oid changed, or an oid
 // whose name now finds another AD user — is refused and audited: an
-// administrator decides (gatehouse admin mfa reset clears the link).
+// administrator decides (gatehouse admin mfa reset, of every method,
+// forgets the link).
 func (h *Handler) link(ctx context.Context, app *App, p pending, u *directory.User) error {
 	provider := "entra:" + p.TenantID
 	mismatch := func(reason, linked string) error {
