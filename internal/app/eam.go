@@ -3,12 +3,15 @@ package app
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/config"
+	"github.com/gatehouse-sso/gatehouse/internal/entra"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/eam"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/wsfed"
 )
@@ -64,4 +67,26 @@ func entraClient(caFile string) (*http.Client, error) {
 		tr.TLSClientConfig.RootCAs = pool
 	}
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, nil
+}
+
+// WriteEAM writes the Microsoft Graph PowerShell that registers the
+// entra-eam app named name (or the only one) in its tenant (gatehouse
+// entra eam). It needs only the configuration.
+func WriteEAM(cfg config.Config, w io.Writer, name string) error {
+	var found []config.App
+	for _, c := range cfg.Apps {
+		if c.Type == "entra-eam" && (name == "" || c.Name == name) {
+			found = append(found, c)
+		}
+	}
+	switch {
+	case len(found) == 0 && name != "":
+		return fmt.Errorf("no app of type entra-eam is named %q (apps[].name)", name)
+	case len(found) == 0:
+		return errors.New("no app of type entra-eam is configured (apps[].type: entra-eam)")
+	case len(found) > 1:
+		return errors.New("several entra-eam apps are configured: name one with --app")
+	}
+	c := found[0]
+	return entra.EAM{Name: c.Name, TenantID: c.TenantID, ClientID: c.ClientID, AppID: c.EAMAudience(), BaseURL: cfg.Issuer}.WritePowerShell(w)
 }
