@@ -59,7 +59,7 @@ func TestTheJWKSPublishesCurrentAndNextKeysWithTheirCertificatesUnderTheSignersK
 	if err != nil {
 		t.Fatal(err)
 	}
-	jws, err := jose.ParseSigned(compact, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(compact, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		t.Fatal(err)
 	}

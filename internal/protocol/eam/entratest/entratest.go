@@ -236,7 +236,7 @@ func (e *Entra) verify(ctx context.Context, idToken string) (Claims, error) {
 	issuer, raw, clientID, now := e.gatehouseIssuer, e.gatehouseJWKS, e.clientID, e.now
 	e.mu.Unlock()
 	var c Claims
-	jws, err := jose.ParseSigned(idToken, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(idToken, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		return c, fmt.Errorf("not RS256: %w", err)
 	}
