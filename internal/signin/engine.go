@@ -144,7 +144,8 @@ func (e *Engine) ensureBinding(w http.ResponseWriter, r *http.Request) string {
 func (e *Engine) decide(req Request, u *directory.User, enrolled []string, mustChange bool, proof policy.Proof) policy.Decision {
 	return policy.Decide(e.pol, policy.Input{
 		App: req.App, Action: req.Action, User: u, Enrolled: enrolled, MustChange: mustChange, Proof: proof, Now: e.now(),
-		Demands: policy.Demands{MFA: req.RequireMFA, ForceAuthn: req.ForceAuthn, MaxAge: req.MaxAge, MFAMaxAge: req.MFAMaxAge},
+		SecondFactorOnly: req.SecondFactorOnly,
+		Demands:          policy.Demands{MFA: req.RequireMFA, ForceAuthn: req.ForceAuthn, MaxAge: req.MaxAge, MFAMaxAge: req.MFAMaxAge},
 	})
 }
 
@@ -181,7 +182,11 @@ func (e *Engine) enrolled(ctx context.Context, u *directory.User) ([]string, err
 func (e *Engine) deny(ctx context.Context, req Request, res *Result, d policy.Decision) error {
 	e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, UserID: res.User.ID, Login: firstNonEmpty(res.User.UPN, res.User.SAMAccountName),
 		App: req.App, Result: d.Reason})
-	return web.Errorf(http.StatusForbidden, "error.app_denied",
+	key := "error.app_denied"
+	if d.Reason == policy.ReasonRecoveryCodesOnly {
+		key = "error.recovery_codes_only" // says where a new method is added
+	}
+	return web.Errorf(http.StatusForbidden, key,
 		fmt.Errorf("signin: %s denied to %s: %s", req.App, res.User.ID, d.Reason))
 }
 
@@ -189,6 +194,11 @@ func (e *Engine) deny(ctx context.Context, req Request, res *Result, d policy.De
 // flow) against req: it returns the result when the policy is satisfied,
 // nil when more must be proved, and the refusal when it denies.
 func (e *Engine) admit(ctx context.Context, req Request, res *Result, since time.Time) (*Result, error) {
+	if res.secondFactorOnly != req.SecondFactorOnly {
+		// A second factor alone is no sign-in, and a sign-in's proofs
+		// were not made for a second-factor-only request.
+		return nil, nil
+	}
 	enrolled, err := e.enrolledFor(ctx, req, &res.User)
 	if err != nil {
 		return nil, err
@@ -240,6 +250,9 @@ func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Reques
 		}
 		// A stale or foreign flow id, or one that does not meet this
 		// request: start again.
+	}
+	if req.SecondFactorOnly {
+		return nil, e.startSecondFactorOnly(w, r, req)
 	}
 	s, sd := e.sessions.currentSession(ctx, r)
 	var d policy.Decision
@@ -351,10 +364,19 @@ func (e *Engine) resume(ctx context.Context, r *http.Request, id string, req Req
 	if err != nil {
 		return nil, err
 	}
-	if f.Step != StepDone || st.SessionID == "" || !st.Req.sameAsk(req) {
+	if f.Step != StepDone || (st.SessionID == "" && !st.Req.SecondFactorOnly) || !st.Req.sameAsk(req) {
 		// A flow finished for another app or weaker demands is no answer
 		// to this request, and is not used up by it.
 		return nil, errFlowGone
+	}
+	if st.Req.SecondFactorOnly {
+		if err := e.flows.DeleteFlow(ctx, id); err != nil { // single use
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, errFlowGone
+			}
+			return nil, err
+		}
+		return secondFactorResult(f, st), nil
 	}
 	if err := e.flows.DeleteFlow(ctx, id); err != nil { // single use: a second resume fails
 		if errors.Is(err, store.ErrNotFound) {
@@ -379,6 +401,9 @@ func (e *Engine) resume(ctx context.Context, r *http.Request, id string, req Req
 // request answers in place, otherwise when the browser comes back with it
 // (resume).
 func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
+	if st.Req.SecondFactorOnly {
+		return e.finishSecondFactorOnly(ctx, w, r, f, st)
+	}
 	methods := slices.Clone(st.Methods)
 	if !st.MFAAt.IsZero() && !slices.Contains(methods, "mfa") {
 		methods = append(methods, "mfa")
