@@ -422,4 +422,31 @@ func TestEntraOverSAMLPGetsTheProfileENTRAmdDescribes(t *testing.T) {
 	if !res[0].Valid {
 		t.Fatalf("node-saml refused Entra's Response: %s", res[0].Error)
 	}
+
+	// Entra's sign-out is unsigned and names no SessionIndex: only the
+	// NameID it was given in this browser's session signs the browser out.
+	signOut := func(nameID string) string {
+		doc := etree.NewDocument()
+		if err := doc.ReadFromString(fmt.Sprintf(`<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_lo%d" Version="2.0" IssueInstant="%s" Destination="%s"><saml:Issuer>%s</saml:Issuer><saml:NameID Format="%s">%s</saml:NameID></samlp:LogoutRequest>`,
+			time.Now().UnixNano(), assertion.FormatTime(time.Now()), strings.TrimRight(a.Config.Issuer, "/")+saml.PathSLO, wsfed.EntraRealm, saml.NameIDPersistent, nameID)); err != nil {
+			t.Fatal(err)
+		}
+		// One hop only: the answer goes to Entra, off this machine.
+		resp, err := b.C.Get(srv.URL + strings.Replace(redirectRequest(t, doc.Root(), ""), saml.PathSSO, saml.PathSLO, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Location")
+	}
+	signOut("c29tZW9uZSBlbHNl")
+	if page := b.Get("/account"); strings.Contains(page, `name="password"`) || strings.Contains(page, `name="login"`) {
+		t.Fatal("a sign-out naming another user ended this browser's session")
+	}
+	if loc := signOut(u.ImmutableID); !strings.HasPrefix(loc, wsfed.EntraReplyURL+"?SAMLResponse=") {
+		t.Errorf("Entra's LogoutResponse goes to %q", loc)
+	}
+	if page := b.Get("/account"); !strings.Contains(page, `name="password"`) && !strings.Contains(page, `name="login"`) {
+		t.Errorf("Entra's sign-out did not end the session:\n%s", page)
+	}
 }
