@@ -198,9 +198,9 @@ func TestASAMLSignInWithTOTPGivesAResponseAnIndependentSPAccepts(t *testing.T) {
 	first := redirectRequest(t, authnRequest(a, "_req1", samlWikiID, "", ""), relay)
 	b.Get(first)
 	b.Submit(map[string]string{"login": name})
-	page := b.Submit(map[string]string{"password": pw})
+	b.Submit(map[string]string{"password": pw})
 	code := totpCode(t, secret, 30*time.Second) // the enrolment used the current one
-	page = b.Submit(map[string]string{"code": code})
+	page := b.Submit(map[string]string{"code": code})
 
 	resp, b64, rs := postedResponse(t, page, samlWikiACS)
 	if rs != relay {
@@ -392,11 +392,11 @@ func TestEntraOverSAMLPGetsTheProfileENTRAmdDescribes(t *testing.T) {
 	// persistent, asking for MFA (federatedIdpMfaBehavior).
 	req := authnRequest(a, "_entra1", wsfed.EntraRealm, ` AssertionConsumerServiceIndex="0"`,
 		`<samlp:NameIDPolicy Format="`+saml.NameIDPersistent+`"/><samlp:RequestedAuthnContext Comparison="minimum"><saml:AuthnContextClassRef>`+saml.ClassMultipleAuthN+`</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>`)
-	page := b.Get(redirectRequest(t, req, "estsredirect=2"))
+	b.Get(redirectRequest(t, req, "estsredirect=2"))
 	b.Submit(map[string]string{"login": name})
 	b.Submit(map[string]string{"password": pw})
 	code := totpCode(t, secret, 30*time.Second) // the enrolment used the current one
-	page = b.Submit(map[string]string{"code": code})
+	page := b.Submit(map[string]string{"code": code})
 	resp, b64, rs := postedResponse(t, page, wsfed.EntraReplyURL)
 	issuer := wsfed.DomainIssuer(a.Config.Issuer, testenv.ADDNSDomain)
 	for _, c := range []struct{ what, got, want string }{
