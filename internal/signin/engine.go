@@ -417,18 +417,12 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	// submits of the last step issue one session: in place by using the
 	// flow up, otherwise by moving it to done (compare-and-swap) with the
 	// session's id for the resume.
-	inPlace := st.Req.InPlace && e.resumeTo != nil
 	st.SessionID, st.SealedOld, st.Pending = s.ID, nil, nil
-	if inPlace {
-		if err := e.flows.DeleteFlow(ctx, f.ID); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return e.expired(w, r)
-			}
-			return err
-		}
-	} else if err := e.saveFlow(ctx, f.ID, f.Step, StepDone, st); err != nil {
-		return e.staleOr(w, r, f, err)
+	claimed, err := e.claimDone(ctx, w, r, f, st)
+	if err != nil || claimed == nil {
+		return err
 	}
+	inPlace := *claimed
 	// Only the request that ended the flow gets here: a double submit
 	// remembers the browser once.
 	if err := e.sessions.start(ctx, w, r, s, token, st.PriorSessID, st.Remember); err != nil {
@@ -438,22 +432,50 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	e.audit.Record(ctx, audit.Event{Type: audit.SignInSuccess, UserID: st.User.ID, Login: st.Login, App: st.Req.App, Result: "ok",
 		Familiar: st.Familiar,
 		Detail:   map[string]string{"amr": strings.Join(methods, " ")}})
+	res := &Result{SessionID: s.ID, User: *st.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods, State: st.Req.State,
+		factors: st.Factors, remembered: st.Remembered, flowStart: f.CreatedAt}
+	e.deliver(w, r, f, st, res, inPlace)
+	return nil
+}
+
+// claimDone claims the flow's last step before its result is made, so
+// concurrent submits of it end the flow once: an InPlace flow (with a
+// resume handler) is used up here, any other moves to done
+// (compare-and-swap) to wait for its ResumeParam. It returns whether the
+// flow ends in place, or nil when the page saying why it cannot end has
+// been written.
+func (e *Engine) claimDone(ctx context.Context, w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) (*bool, error) {
+	inPlace := st.Req.InPlace && e.resumeTo != nil
+	if inPlace {
+		if err := e.flows.DeleteFlow(ctx, f.ID); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, e.expired(w, r)
+			}
+			return nil, err
+		}
+	} else if err := e.saveFlow(ctx, f.ID, f.Step, StepDone, st); err != nil {
+		return nil, e.staleOr(w, r, f, err)
+	}
+	return &inPlace, nil
+}
+
+// deliver takes the finished flow f's result to the protocol: its endpoint
+// is called with it in place, or the browser is sent there with the
+// flow's ResumeParam.
+func (e *Engine) deliver(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, res *Result, inPlace bool) {
 	target := st.Req.ResumeURL
 	if target == "" || !isLocalPath(target) {
 		target = "/"
 	}
 	if inPlace {
-		res := &Result{SessionID: s.ID, User: *st.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods, State: st.Req.State,
-			factors: st.Factors, remembered: st.Remembered, flowStart: f.CreatedAt}
 		e.resumeTo.ServeHTTP(w, resumeRequest(r, target, res))
-		return nil
+		return
 	}
 	sep := "?"
 	if strings.Contains(target, "?") {
 		sep = "&"
 	}
 	http.Redirect(w, r, target+sep+ResumeParam+"="+url.QueryEscape(f.ID), http.StatusSeeOther)
-	return nil
 }
 
 // resumeRequest is the GET of target, a local path, that the browser would

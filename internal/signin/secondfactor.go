@@ -2,10 +2,8 @@ package signin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -89,34 +87,14 @@ func (e *Engine) startSecondFactorOnly(w http.ResponseWriter, r *http.Request, r
 // endpoint in place, or waits in the finished flow for its ResumeParam.
 func (e *Engine) finishSecondFactorOnly(ctx context.Context, w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
 	st.Pending, st.Remember = nil, false
-	inPlace := st.Req.InPlace && e.resumeTo != nil
-	// Claimed first, so a double submit ends the flow once.
-	if inPlace {
-		if err := e.flows.DeleteFlow(ctx, f.ID); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return e.expired(w, r)
-			}
-			return err
-		}
-	} else if err := e.saveFlow(ctx, f.ID, f.Step, StepDone, st); err != nil {
-		return e.staleOr(w, r, f, err)
+	inPlace, err := e.claimDone(ctx, w, r, f, st)
+	if err != nil || inPlace == nil {
+		return err
 	}
 	res := secondFactorResult(f, st)
 	e.audit.Record(ctx, audit.Event{Type: audit.SignInSuccess, UserID: st.User.ID, Login: st.Login, App: st.Req.App, Result: "ok",
 		Detail: map[string]string{"amr": strings.Join(res.Methods, " "), "first_factor": "app"}})
-	target := st.Req.ResumeURL
-	if target == "" || !isLocalPath(target) {
-		target = "/"
-	}
-	if inPlace {
-		e.resumeTo.ServeHTTP(w, resumeRequest(r, target, res))
-		return nil
-	}
-	sep := "?"
-	if strings.Contains(target, "?") {
-		sep = "&"
-	}
-	http.Redirect(w, r, target+sep+ResumeParam+"="+url.QueryEscape(f.ID), http.StatusSeeOther)
+	e.deliver(w, r, f, st, res, *inPlace)
 	return nil
 }
 
