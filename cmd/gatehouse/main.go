@@ -37,6 +37,7 @@ Usage:
   gatehouse entra federation --config FILE --domain DOMAIN
                                         print the Microsoft Graph PowerShell that federates DOMAIN
   gatehouse entra preflight --config FILE --user LOGIN
+  gatehouse entra eam --config FILE [--app NAME]
                                         show exactly what Entra would receive for one user
   gatehouse notify expiring --config FILE [--dry-run]
                                         mail password-expiry reminders (run it daily from cron)
@@ -71,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "config":
-		return cmdConfig(args[1:], stdout, stderr)
+		return cmdConfig(ctx, args[1:], stdout, stderr)
 	case "entra":
 		return cmdEntra(ctx, args[1:], stdout, stderr)
 	case "notify":
@@ -243,7 +244,7 @@ const configHelp = `Usage:
 Options:
 `
 
-func cmdConfig(args []string, stdout, stderr io.Writer) int {
+func cmdConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, configHelp)
 		return 2
@@ -273,12 +274,22 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "gatehouse: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "%s: OK\n", path)
-		notes, err := app.CheckConfig(cfg)
+		notes, err := app.CheckConfig(ctx, cfg)
 		if err != nil {
-			fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+			// What the start-up would refuse (a SAML SP's metadata, …),
+			// one problem a line like the loader's.
+			errs := []error{err}
+			var joined interface{ Unwrap() []error }
+			if errors.As(err, &joined) {
+				errs = joined.Unwrap()
+			}
+			fmt.Fprintf(stdout, "%s: %d problem(s):\n", path, len(errs))
+			for _, e := range errs {
+				fmt.Fprintf(stdout, "  %v\n", e)
+			}
 			return 1
 		}
+		fmt.Fprintf(stdout, "%s: OK\n", path)
 		for _, n := range notes {
 			fmt.Fprintf(stdout, "  %s\n", n)
 		}
@@ -307,12 +318,17 @@ const entraHelp = `Usage:
       Looks LOGIN up in the directory and prints the issuer, NameIdentifier
       (ImmutableID) and UPN Entra would receive, with warnings. Run it for a few
       users before converting a domain: a wrong ImmutableID locks everyone out.
+  gatehouse entra eam --config FILE [--app NAME]
+      Prints the app registration and the Microsoft Graph PowerShell
+      (New-MgPolicyAuthenticationMethodPolicyAuthenticationMethodConfiguration)
+      that make Gatehouse the external authentication method of the entra-eam
+      app's tenant: Entra checks the password, Gatehouse the second factor.
 
 Options:
 `
 
 func cmdEntra(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "federation" && args[0] != "preflight") {
+	if len(args) == 0 || (args[0] != "federation" && args[0] != "preflight" && args[0] != "eam") {
 		fmt.Fprint(stderr, entraHelp)
 		return 2
 	}
@@ -320,6 +336,7 @@ func cmdEntra(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cfgFile := fs.String("config", "", "configuration `file`")
 	domain := fs.String("domain", "", "federated `domain` (federation)")
 	login := fs.String("user", "", "user `login` (preflight)")
+	appName := fs.String("app", "", "entra-eam app `name`, when there are several (eam)")
 	if code, ok := parse(fs, args[1:]); !ok {
 		return code
 	}
@@ -332,6 +349,14 @@ func cmdEntra(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
 		return 1
+	}
+	if args[0] == "eam" {
+		// Only the configuration: nothing is opened.
+		if err := app.WriteEAM(cfg, stdout, *appName); err != nil {
+			fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	a, ok := openApp(ctx, cfg, stderr)
 	if !ok {

@@ -75,6 +75,49 @@ func TestConfigCheckPassesAGoodFile(t *testing.T) {
 	}
 }
 
+func TestConfigCheckReportsABadSAMLMetadataFileWithItsPath(t *testing.T) {
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.yaml")
+	good := filepath.Join("..", "..", "internal", "protocol", "saml", "testdata", "spmetadata", "gitlab.xml")
+	bad := filepath.Join(dir, "wiki.xml")
+	for p, data := range map[string]string{
+		users: "users: []\n",
+		// An SP with an Artifact ACS only: nothing a response could be
+		// posted to.
+		bad: `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://wiki.example.com">` +
+			`<SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` +
+			`<AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact" Location="https://wiki.example.com/acs" index="0"/>` +
+			`</SPSSODescriptor></EntityDescriptor>`,
+	} {
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(apps string) string {
+		cfg := filepath.Join(dir, "gatehouse.yaml")
+		y := "issuer: https://sso.example.com\ndirectory: {type: file, file: {path: " + users + "}}\napps:\n" + apps
+		if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	cfg := write("  - {name: GitLab, type: saml, metadata_file: " + good + "}\n  - {name: Wiki, type: saml, metadata_file: " + bad + "}\n")
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"config", "check", "--config", cfg}, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s%s", code, &out, &errOut)
+	}
+	want := cfg + ": 1 problem(s):\n  app \"Wiki\" (apps[1]): metadata_file " + bad + ": entity \"https://wiki.example.com\": no AssertionConsumerService with the HTTP-POST binding\n"
+	if out.String() != want {
+		t.Errorf("output:\n%s\nwant:\n%s", &out, want)
+	}
+
+	cfg = write("  - {name: GitLab, type: saml, metadata_file: " + good + "}\n")
+	out.Reset()
+	if code := run(context.Background(), []string{"config", "check", "--config", cfg}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "OK") {
+		t.Fatalf("exit %d for good metadata:\n%s%s", code, &out, &errOut)
+	}
+}
+
 func TestUsageErrorsExitWithTwo(t *testing.T) {
 	for _, args := range [][]string{{}, {"frobnicate"}, {"serve"}, {"config", "check"}, {"demo", "--listen", "0.0.0.0:8080"}, {"serve", "--config", "x", "extra"}} {
 		var out, errOut bytes.Buffer
@@ -232,5 +275,41 @@ func TestEntraCommandsPrintTheFederationAndThePreflight(t *testing.T) {
 	out.Reset()
 	if code := run(context.Background(), []string{"entra", "federation", "--config", cfgPath, "--domain", "other.test"}, &out, &errOut); code != 1 {
 		t.Errorf("an unfederated domain: exit %d", code)
+	}
+}
+
+func TestEntraEAMPrintsTheAppRegistrationAndTheMethodForTheTenant(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "gatehouse.yaml")
+	const tenant, appID = "72f988bf-86f1-41af-91ab-2d7cd011db47", "0b5a6b4e-3c2d-4e1f-9a8b-7c6d5e4f3a2b"
+	y := "issuer: https://sso.corp.example.test\n" +
+		"directory: {type: file, file: {path: " + filepath.Join(dir, "users.yaml") + "}}\n" +
+		"apps: [{name: Entra MFA, type: entra-eam, client_id: gatehouse-entra, app_id: " + appID + ", tenant_id: " + tenant + "}]\n"
+	if err := os.WriteFile(cfgPath, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"entra", "eam", "--config", cfgPath}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, &errOut)
+	}
+	for _, want := range []string{
+		"Connect-MgGraph -TenantId '" + tenant + "'",
+		"New-MgApplication -DisplayName 'Entra MFA (Gatehouse)' -SignInAudience 'AzureADMyOrg' -Web @{ RedirectUris = @('https://sso.corp.example.test/oauth2/authorize') }",
+		"'@odata.type' = '#microsoft.graph.externalAuthenticationMethodConfiguration'",
+		"appId = '" + appID + "'",
+		"clientId = 'gatehouse-entra'",
+		"discoveryUrl = 'https://sso.corp.example.test/.well-known/openid-configuration'",
+		"New-MgPolicyAuthenticationMethodPolicyAuthenticationMethodConfiguration -BodyParameter $params",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, &out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "users.yaml")); err == nil {
+		t.Error("printing the commands opened (and created) the directory")
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"entra", "eam", "--config", cfgPath, "--app", "Other"}, &out, &errOut); code != 1 {
+		t.Errorf("an unknown app: exit %d", code)
 	}
 }

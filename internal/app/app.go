@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/observe"
 	"github.com/gatehouse-sso/gatehouse/internal/password"
 	gpolicy "github.com/gatehouse-sso/gatehouse/internal/policy"
+	"github.com/gatehouse-sso/gatehouse/internal/protocol/saml"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/wsfed"
 	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/selfservice"
@@ -85,6 +86,8 @@ type App struct {
 	// relyingParties are the WS-Fed relying parties (Entra's domains
 	// among them) the protocols serve, for the entra commands.
 	relyingParties *wsfed.Registry
+	// samlSPs are the SAML 2.0 service providers (Entra over SAML-P too).
+	samlSPs *saml.Registry
 	// afterWrite finishes what must follow a reset or unlock the
 	// directory accepted (retried in the background when the store fails).
 	afterWrite *selfservice.AfterWrite
@@ -130,7 +133,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 	if err := a.buildWeb(); err != nil {
 		return nil, &StartupError{"pages", err}
 	}
-	if err := a.routes(); err != nil {
+	if err := a.routes(ctx); err != nil {
 		return nil, &StartupError{"apps", err}
 	}
 	return a, nil
@@ -223,7 +226,11 @@ func (a *App) openStore(ctx context.Context) error {
 }
 
 func (a *App) openDirectory(ctx context.Context) error {
-	d, err := openDirectory(ctx, a.Config.Directory, a.Log.With("component", "directory"), a.Metrics, a.Now)
+	extra, err := directory.ExtraAttributes(directoryAttributeSources(a.Config))
+	if err != nil {
+		return err
+	}
+	d, err := openDirectory(ctx, a.Config.Directory, extra, a.Log.With("component", "directory"), a.Metrics, a.Now)
 	if err != nil {
 		return err
 	}
@@ -289,7 +296,7 @@ func (a *App) buildWeb() error {
 	a.Factors.Guard = a.Guard
 	log := a.Log.With("component", "signin")
 	a.Sessions = signin.NewSessions(signin.SessionOptions{Config: a.Config.Sessions, Store: a.Store, Directory: a.Directory,
-		Secure: isHTTPS(a.Config.Issuer), Audit: a.Audit, Logger: log, Now: a.Now})
+		Secure: isHTTPS(a.Config.Issuer), Secrets: a.Secrets, Audit: a.Audit, Logger: log, Now: a.Now})
 	a.SignIn = signin.New(signin.Options{
 		Issuer: a.Config.Issuer, FlowTimeout: a.Config.Sessions.FlowTimeout, Passwordless: a.Config.MFA.Passwordless, Policy: a.Policy,
 		Directory: a.Directory, Flows: a.Store, Throttle: a.Store, Sessions: a.Sessions,
@@ -298,7 +305,7 @@ func (a *App) buildWeb() error {
 	return nil
 }
 
-func (a *App) routes() error {
+func (a *App) routes(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", observe.LiveHandler())
 	metrics := promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})
@@ -324,7 +331,7 @@ func (a *App) routes() error {
 	a.SignIn.Mount(mux)
 	tz, _ := time.LoadLocation(a.Config.UI.TimeZone) // validated by config; "" is UTC
 	(&account.Handler{Engine: a.SignIn, Sessions: a.Sessions, Store: a.Store, Factors: a.Factors, Recovery: a.Factors.Recovery,
-		Renderer: a.Renderer, CSRF: a.CSRF, Audit: a.Audit, TimeZone: tz, Log: a.Log.With("component", "account"), Now: a.Now}).Mount(mux)
+		Renderer: a.Renderer, CSRF: a.CSRF, Audit: a.Audit, TimeZone: tz, Apps: a.appTiles, Log: a.Log.With("component", "account"), Now: a.Now}).Mount(mux)
 	ss := &selfservice.Handler{Engine: a.SignIn, Sessions: a.Sessions, Directory: a.Directory, Renderer: a.Renderer, CSRF: a.CSRF,
 		Audit: a.Audit, Log: a.Log.With("component", "selfservice"), Now: a.Now}
 	ss.Mount(mux)
@@ -334,7 +341,7 @@ func (a *App) routes() error {
 		(&selfservice.Reset{Handler: ss, Notifier: a.Notifier, Key: a.Secrets.DeriveKey("reset decoy"), MailDomain: decoyMailDomain(a.Config), Policy: a.Policy,
 			Support: a.Config.UI.Support, Unlock: unlock, AfterWrite: a.afterWrite}).Mount(mux)
 	}
-	if err := a.mountProtocols(mux); err != nil {
+	if err := a.mountProtocols(ctx, mux); err != nil {
 		return err
 	}
 	a.SignIn.SetResumeHandler(mux)
@@ -427,6 +434,9 @@ func (a *App) Serve(ctx context.Context) error {
 		defer close(gcDone)
 		a.collectGarbage(bg, 5*time.Minute)
 	}()
+	if a.samlSPs != nil {
+		go a.samlSPs.Run(bg) // refreshes metadata_url SPs; stops with bg
+	}
 	pruneDone := make(chan struct{})
 	go func() {
 		defer close(pruneDone)

@@ -2,11 +2,13 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
 
 	"github.com/gatehouse-sso/gatehouse/internal/config"
+	"github.com/gatehouse-sso/gatehouse/internal/protocol/saml"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
 
@@ -27,11 +29,20 @@ func (n ConfigNote) String() string {
 // CheckConfig returns what `gatehouse config check` reports about a
 // configuration that loads: where ui.primary_color is replaced by a shade
 // that keeps WCAG AA contrast (web.NewBranding; a colour that fails is
-// adjusted, never refused).
-func CheckConfig(cfg config.Config) ([]ConfigNote, error) {
+// adjusted, never refused). Its error lists every SAML service provider
+// that could not be read, each with its app and metadata file or URL
+// (metadata_url documents are fetched, as at start).
+func CheckConfig(ctx context.Context, cfg config.Config) ([]ConfigNote, error) {
 	b, err := web.NewBranding(cfg.UI)
 	if err != nil {
 		return nil, err
+	}
+	reg, err := saml.FromConfig(ctx, cfg.Issuer, cfg.Apps, saml.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, err
+	}
+	if errs := reg.Unavailable(); len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	var notes []ConfigNote
 	for _, adj := range b.Adjustments {

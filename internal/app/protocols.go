@@ -16,9 +16,9 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/wstrust"
 )
 
-// mountProtocols builds and mounts WS-Federation (passive, metadata) and
-// WS-Trust (usernamemixed 1.3 and 2005, MEX).
-func (a *App) mountProtocols(mux *http.ServeMux) error {
+// mountProtocols builds and mounts WS-Federation (passive, metadata),
+// WS-Trust (usernamemixed 1.3 and 2005, MEX) and SAML 2.0.
+func (a *App) mountProtocols(ctx context.Context, mux *http.ServeMux) error {
 	reg, err := wsfed.FromConfig(a.Config.Issuer, a.Config.Apps)
 	if err != nil {
 		return fmt.Errorf("apps: %w", err)
@@ -53,11 +53,15 @@ func (a *App) mountProtocols(mux *http.ServeMux) error {
 		policy.CorporateNetworks = append(policy.CorporateNetworks, pfx.Masked())
 	}
 	sts := []string{base + wstrust.PathUsernameMixed13, base + wstrust.PathUsernameMixed2005}
-	(&wsfed.Handler{
+	wsf := &wsfed.Handler{
 		Engine: a.SignIn, Sessions: a.Sessions, Registry: reg, Builder: builder, Policy: policy,
 		Metadata: wsfed.MetadataConfig{EntityID: a.Config.Issuer, PassiveEndpoint: base + wsfed.Path, STSEndpoints: sts, Keys: set},
 		Audit:    a.Audit, Renderer: a.Renderer, Log: a.Log.With("component", "wsfed"), Now: a.Now,
-	}).Mount(mux)
+	}
+	if err := a.mountSAML(ctx, mux, builder, set, wsf); err != nil {
+		return err
+	}
+	wsf.Mount(mux)
 
 	issue := func(ctx context.Context, req *wstrust.Request, u *directory.User) (*assertion.Assertion, error) {
 		rp, ok := reg.ByRealm(req.AppliesTo)
@@ -101,7 +105,13 @@ func (a *App) mountProtocols(mux *http.ServeMux) error {
 		return err
 	}
 	mux.Handle("GET "+wstrust.PathMEX, mex)
-	return a.mountOIDC(mux)
+	// /oauth2/authorize: the external authentication method's requests,
+	// and the OpenID Connect clients' behind it.
+	authorize, err := a.mountOIDC(mux)
+	if err != nil {
+		return err
+	}
+	return a.mountEAM(mux, authorize)
 }
 
 // wsTrustAuth checks WS-Trust passwords through the sign-in engine, so

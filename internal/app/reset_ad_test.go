@@ -428,7 +428,7 @@ func newADAppOnFlakyStore(t *testing.T, failures int) (*App, *httptest.Server, *
 	if err := a.buildWeb(); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.routes(); err != nil {
+	if err := a.routes(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	a.afterWrite.Waits = []time.Duration{time.Millisecond}

@@ -343,13 +343,53 @@ type SMTP struct {
 // App is one relying party or client.
 type App struct {
 	Name string `yaml:"name"`
-	Type string `yaml:"type"` // entra, saml, oidc, wsfed
+	Type string `yaml:"type"` // entra, saml, oidc, wsfed, entra-eam
 	// Entra
 	Domains []string `yaml:"domains"`
+	// Protocol is how Entra signs users in: "wsfed" (the default) or
+	// "saml" (SAML-P, Entra's PreferredAuthenticationProtocol saml).
+	Protocol string `yaml:"protocol"`
 	// SAML / WS-Fed
-	MetadataFile string   `yaml:"metadata_file"`
-	EntityID     string   `yaml:"entity_id"`
-	ReplyURLs    []string `yaml:"reply_urls"`
+	MetadataFile string `yaml:"metadata_file"`
+	// MetadataURL is where a SAML SP publishes its metadata; it is fetched
+	// at start and every MetadataRefresh.
+	MetadataURL string `yaml:"metadata_url"`
+	// MetadataCertFile (PEM, one or more certificates) makes a signature
+	// on the metadata mandatory: the document must carry an enveloped
+	// signature by one of them. It is the only thing that makes fetched
+	// metadata trusted beyond TLS.
+	MetadataCertFile string `yaml:"metadata_cert_file"`
+	// MetadataRefresh is how often metadata_url is fetched again.
+	MetadataRefresh time.Duration `yaml:"metadata_refresh"`
+	// EntityID is a WS-Fed realm or a SAML SP's entity ID (with
+	// metadata: which entity of an aggregate, and a check).
+	EntityID  string   `yaml:"entity_id"`
+	ReplyURLs []string `yaml:"reply_urls"`
+	// ACSURLs are an inline SAML SP's AssertionConsumerService URLs
+	// (HTTP-POST binding), the first the default.
+	ACSURLs []string `yaml:"acs_urls"`
+	// SLOURL is an inline SAML SP's SingleLogoutService (HTTP-Redirect).
+	SLOURL string `yaml:"slo_url"`
+	// CertFile is the certificate(s) an SP signs its requests with (PEM):
+	// an inline SAML SP's, or Entra's request-signing certificate.
+	CertFile string `yaml:"cert_file"`
+	// EncryptionCertFile is the certificate an inline SAML SP receives
+	// encrypted assertions with (PEM, an RSA key).
+	EncryptionCertFile string `yaml:"encryption_cert_file"`
+	// NameID is how a SAML SP's NameID is made.
+	NameID SAMLNameID `yaml:"name_id"`
+	// Attributes are what a SAML SP receives about the user.
+	Attributes []SAMLAttribute `yaml:"attributes"`
+	// Sign is what Gatehouse signs for a SAML SP: "assertion",
+	// "response" or "both".
+	Sign string `yaml:"sign"`
+	// RequireSignedRequests refuses unsigned AuthnRequests (and logout
+	// messages); an SP whose metadata says AuthnRequestsSigned="true"
+	// gets it too.
+	RequireSignedRequests bool `yaml:"require_signed_requests"`
+	// IDPInitiated lets users start at Gatehouse (/saml/sso?sp=…, the
+	// tile on /account); nil is the default, true.
+	IDPInitiated *bool `yaml:"idp_initiated"`
 	// OIDC (validated in oidc.go)
 	ClientID         string   `yaml:"client_id"`
 	ClientSecret     Secret   `yaml:"-"`
@@ -384,6 +424,29 @@ type App struct {
 	// RefreshTokenLifetime is how long a refresh-token family lasts from
 	// the sign-in, however often it is rotated; 0: 720h (30 days).
 	RefreshTokenLifetime time.Duration `yaml:"refresh_token_lifetime"`
+	// Entra EAM (type entra-eam): Gatehouse as an external authentication
+	// method of a Microsoft Entra tenant, which checks the password and
+	// sends its users here for the second factor alone. ClientID (above)
+	// is the client id Entra sends (the method's openIdConnectSetting
+	// clientId).
+	//
+	// TenantID is the tenant's id (a GUID): the id_token_hint must be
+	// issued by https://login.microsoftonline.com/<tenant_id>/v2.0 for it.
+	TenantID string `yaml:"tenant_id"`
+	// AppID is the application id of the app registration Entra issues
+	// the id_token_hint for (its aud); empty: ClientID.
+	AppID string `yaml:"app_id"`
+	// EntraMetadataURL is where Entra's OpenID metadata, and through it
+	// its signing keys, is read. Empty: the tenant's own,
+	// https://login.microsoftonline.com/<tenant_id>/v2.0/.well-known/openid-configuration.
+	EntraMetadataURL string `yaml:"entra_metadata_url"`
+	// EntraCAFile is a PEM bundle that verifies the metadata's server;
+	// empty: the system roots.
+	EntraCAFile string `yaml:"entra_ca_file"`
+	// EntraRedirectURI is where the answer is posted; empty:
+	// https://login.microsoftonline.com/common/federation/externalauthprovider,
+	// the only one Entra uses.
+	EntraRedirectURI string `yaml:"entra_redirect_uri"`
 	// MFA is "required", "optional" or "" (follow mfa.required_for).
 	MFA string `yaml:"mfa"`
 	// Groups, when set, limits the app to members of these AD groups.
@@ -392,6 +455,30 @@ type App struct {
 	// Windows) sign in with a password over WS-Trust, without a second
 	// factor; an app that must never accept that denies it.
 	WSTrust string `yaml:"ws_trust"`
+}
+
+// SAMLNameID is how a SAML SP's NameID is made.
+type SAMLNameID struct {
+	// Format is persistent, transient, email or unspecified.
+	Format string `yaml:"format"`
+	// Source is objectguid, immutable_id, upn, mail or samaccountname;
+	// transient NameIDs are random and take none.
+	Source string `yaml:"source"`
+}
+
+// SAMLAttribute is one attribute a SAML SP receives: the user's values
+// from Source, or the static Values.
+type SAMLAttribute struct {
+	Name string `yaml:"name"`
+	// Source is upn, mail, samaccountname, displayname, givenname,
+	// surname, objectguid, immutable_id, groups (the names of every group,
+	// nested ones included), group_dns, or ad:<attribute>.
+	Source string   `yaml:"source"`
+	Values []string `yaml:"values"`
+	// NameFormat is basic (the default), uri or unspecified, or the full
+	// urn:oasis:names:tc:SAML:2.0:attrname-format:… of one of them.
+	NameFormat   string `yaml:"name_format"`
+	FriendlyName string `yaml:"friendly_name"`
 }
 
 // Secret is a value that must never be printed or logged.

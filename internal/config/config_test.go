@@ -280,6 +280,41 @@ func TestValidationRules(t *testing.T) {
 		{"an OIDC redirect must be https", "apps: [{name: A, type: oidc, client_id: a, redirect_uris: [http://a.example.com/cb]}]", "apps[0].redirect_uris[0]", "https"},
 		{"a wsfed app needs its realm, not a metadata file", "apps: [{name: W, type: wsfed, metadata_file: /dev/null}]", "apps[0].entity_id", "required"},
 		{"a wsfed app needs reply URLs", "apps: [{name: W, type: wsfed, entity_id: urn:w, metadata_file: /dev/null}]", "apps[0].reply_urls", "required"},
+		{"a saml app needs its metadata", "apps: [{name: S, type: saml}]", "apps[0].metadata_file", "metadata_url, or entity_id with acs_urls"},
+		{"a saml app takes one source of metadata", "apps: [{name: S, type: saml, metadata_file: /dev/null, metadata_url: https://s.example.com/md}]", "apps[0].metadata_url", "not both metadata_file and metadata_url"},
+		{"a missing metadata file is named", "apps: [{name: S, type: saml, metadata_file: /nonexistent/sp.xml}]", "apps[0].metadata_file", "/nonexistent/sp.xml"},
+		{"a metadata URL must be https", "apps: [{name: S, type: saml, metadata_url: http://s.example.com/md}]", "apps[0].metadata_url", "https"},
+		{"a metadata URL has no user information", "apps: [{name: S, type: saml, metadata_url: https://u:p@s.example.com/md}]", "apps[0].metadata_url", "user information"},
+		{"a metadata refresh of seconds is refused", "apps: [{name: S, type: saml, metadata_url: https://s.example.com/md, metadata_refresh: 5s}]", "apps[0].metadata_refresh", "at least 1m"},
+		{"a metadata refresh needs a metadata URL", "apps: [{name: S, type: saml, metadata_file: /dev/null, metadata_refresh: 5m}]", "apps[0].metadata_refresh", "only with metadata_url"},
+		{"a metadata certificate needs metadata", "apps: [{name: S, type: saml, entity_id: urn:s, acs_urls: [https://s.example.com/acs], metadata_cert_file: /dev/null}]", "apps[0].metadata_cert_file", "only with metadata_file or metadata_url"},
+		{"an inline SP needs its entity ID", "apps: [{name: S, type: saml, acs_urls: [https://s.example.com/acs]}]", "apps[0].entity_id", "required with acs_urls"},
+		{"an ACS URL must be https", "apps: [{name: S, type: saml, entity_id: urn:s, acs_urls: [https://s.example.com/acs, http://s.example.com/acs]}]", "apps[0].acs_urls[1]", "https"},
+		{"an ACS URL has no fragment", "apps: [{name: S, type: saml, entity_id: urn:s, acs_urls: [\"https://s.example.com/acs#x\"]}]", "apps[0].acs_urls[0]", "fragment"},
+		{"an SLO URL must be https", "apps: [{name: S, type: saml, entity_id: urn:s, acs_urls: [https://s.example.com/acs], slo_url: http://s.example.com/slo}]", "apps[0].slo_url", "https"},
+		{"endpoints in the metadata are not also configured", "apps: [{name: S, type: saml, metadata_file: /dev/null, slo_url: https://s.example.com/slo}]", "apps[0].slo_url", "comes from the metadata"},
+		{"a saml app lists ACS URLs, not reply URLs", "apps: [{name: S, type: saml, entity_id: urn:s, acs_urls: [https://s.example.com/acs], reply_urls: [https://s.example.com/acs]}]", "apps[0].reply_urls", "acs_urls"},
+		{"signed requests of an inline SP need its certificate", "apps: [{name: S, type: saml, entity_id: urn:s, acs_urls: [https://s.example.com/acs], require_signed_requests: true}]", "apps[0].cert_file", "require_signed_requests"},
+		{"a missing encryption certificate is named", "apps: [{name: S, type: saml, entity_id: urn:s, acs_urls: [https://s.example.com/acs], encryption_cert_file: /nonexistent/enc.pem}]", "apps[0].encryption_cert_file", "/nonexistent/enc.pem"},
+		{"a NameID format must be known", "apps: [{name: S, type: saml, metadata_file: /dev/null, name_id: {format: x509}}]", "apps[0].name_id.format", "persistent, transient, email, unspecified"},
+		{"a NameID source must be known", "apps: [{name: S, type: saml, metadata_file: /dev/null, name_id: {source: cn}}]", "apps[0].name_id.source", "objectguid"},
+		{"a transient NameID has no source", "apps: [{name: S, type: saml, metadata_file: /dev/null, name_id: {format: transient, source: upn}}]", "apps[0].name_id.source", "no source"},
+		{"what is signed must be known", "apps: [{name: S, type: saml, metadata_file: /dev/null, sign: nothing}]", "apps[0].sign", "assertion, response, both"},
+		{"an attribute needs a name", "apps: [{name: S, type: saml, metadata_file: /dev/null, attributes: [{source: mail}]}]", "apps[0].attributes[0].name", "required"},
+		{"an attribute is sent once", "apps: [{name: S, type: saml, metadata_file: /dev/null, attributes: [{name: a, source: mail}, {name: a, source: upn}]}]", "apps[0].attributes[1].name", "already sent"},
+		{"an attribute needs a source or values", "apps: [{name: S, type: saml, metadata_file: /dev/null, attributes: [{name: a}]}]", "apps[0].attributes[0].source", "required"},
+		{"an attribute takes a source or values, not both", "apps: [{name: S, type: saml, metadata_file: /dev/null, attributes: [{name: a, source: mail, values: [x]}]}]", "apps[0].attributes[0].values", "not both"},
+		{"an attribute source must be known", "apps: [{name: S, type: saml, metadata_file: /dev/null, attributes: [{name: a, source: telephone}]}]", "apps[0].attributes[0].source", "displayname"},
+		{"an AD attribute source names an attribute", "apps: [{name: S, type: saml, metadata_file: /dev/null, attributes: [{name: a, source: \"ad:bad name\"}]}]", "apps[0].attributes[0].source", "LDAP attribute name"},
+		{"an attribute name format must be known", "apps: [{name: S, type: saml, metadata_file: /dev/null, attributes: [{name: a, source: mail, name_format: oid}]}]", "apps[0].attributes[0].name_format", "basic"},
+		{"an unknown key of an attribute is named", "apps: [{name: S, type: saml, metadata_file: /dev/null, attributes: [{name: a, sorce: mail}]}]", "apps[0].attributes[0].sorce", "did you mean \"source\""},
+		{"SAML settings on a wsfed app are refused", "apps: [{name: W, type: wsfed, entity_id: urn:w, reply_urls: [https://w.example.com/], sign: both}]", "apps[0].sign", "only for type saml"},
+		{"idp_initiated is not for Entra", "apps: [{name: M, type: entra, domains: [a.com], protocol: saml, idp_initiated: true}]", "apps[0].idp_initiated", "only for type saml"},
+		{"Entra's protocol must be known", "apps: [{name: M, type: entra, domains: [a.com], protocol: oidc}]", "apps[0].protocol", "wsfed, saml"},
+		{"Entra's certificate is for SAML-P only", "apps: [{name: M, type: entra, domains: [a.com], cert_file: /dev/null}]", "apps[0].cert_file", "entra with protocol: saml"},
+		{"Entra signs the assertion", "apps: [{name: M, type: entra, domains: [a.com], protocol: saml, sign: response}]", "apps[0].sign", "assertion, both"},
+		{"Entra's signed requests need its certificate", "apps: [{name: M, type: entra, domains: [a.com], protocol: saml, require_signed_requests: true}]", "apps[0].cert_file", "Entra's request-signing certificate"},
+		{"protocol is for Entra only", "apps: [{name: S, type: saml, metadata_file: /dev/null, protocol: saml}]", "apps[0].protocol", "only for type entra"},
 		{"app names are unique", "apps: [{name: A, type: entra, domains: [a.com]}, {name: A, type: entra, domains: [b.com]}]", "apps[1].name", "already used"},
 		{"one log format", "log: {format: xml}", "log.format", "text, json"},
 		{"a session recheck interval of zero is refused", "sessions: {recheck_interval: 0s}", "sessions.recheck_interval", "greater than zero"},
@@ -523,5 +558,45 @@ func sameDefault(got reflect.Value, want string) bool {
 		return fmt.Sprint(got.Int()) == want || (want == "" && got.Int() == 0)
 	default:
 		return got.String() == want
+	}
+}
+
+func TestASAMLAppGetsItsDefaults(t *testing.T) {
+	dir, y := validAD(t)
+	cert := writeFile(t, dir, "sp.pem", "-----BEGIN CERTIFICATE-----\n", 0o600)
+	cfg, err := Parse([]byte(y+`
+apps:
+  - {name: Wiki, type: saml, metadata_url: "https://wiki.corp.example.com/saml/metadata"}
+  - {name: Mail, type: saml, entity_id: urn:mail, acs_urls: [https://mail.corp.example.com/acs], name_id: {format: email}, cert_file: `+cert+`}
+  - {name: Temp, type: saml, entity_id: urn:temp, acs_urls: [https://temp.corp.example.com/acs], name_id: {format: transient}, idp_initiated: false, sign: assertion}
+  - {name: Microsoft 365, type: entra, domains: [corp.example.com], protocol: saml}
+  - {name: Entra by WS-Fed, type: entra, domains: [example.org]}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{
+		"saml refresh=1h0m0s name_id={persistent objectguid} sign=both idp_initiated=true",
+		"saml refresh=0s name_id={email mail} sign=both idp_initiated=true",
+		"saml refresh=0s name_id={transient } sign=assertion idp_initiated=false",
+		"entra/saml refresh=0s name_id={ } sign=assertion idp_initiated=<nil>",
+		"entra/wsfed refresh=0s name_id={ } sign= idp_initiated=<nil>",
+	} {
+		a := cfg.Apps[i]
+		idp := "<nil>"
+		if a.IDPInitiated != nil {
+			idp = fmt.Sprint(*a.IDPInitiated)
+		}
+		typ := a.Type
+		if a.Protocol != "" {
+			typ += "/" + a.Protocol
+		}
+		got := fmt.Sprintf("%s refresh=%s name_id=%v sign=%s idp_initiated=%s", typ, a.MetadataRefresh, a.NameID, a.Sign, idp)
+		if got != want {
+			t.Errorf("apps[%d] (%s): %s, want %s", i, a.Name, got, want)
+		}
+		if again := a.WithDefaults(); fmt.Sprint(again) != fmt.Sprint(a) {
+			t.Errorf("apps[%d]: WithDefaults is not idempotent", i)
+		}
 	}
 }

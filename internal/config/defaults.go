@@ -58,3 +58,52 @@ func Default() Config {
 		},
 	}
 }
+
+// DefaultMetadataRefresh is how often a SAML SP's metadata_url is fetched
+// again unless the app says otherwise.
+const DefaultMetadataRefresh = time.Hour
+
+// WithDefaults returns a with the defaults of its type filled in where it
+// leaves a setting empty: an Entra app speaks WS-Federation; a SAML SP
+// (and Entra over SAML-P) gets everything signed (Entra: the assertion,
+// which is all it reads), a persistent NameID from objectGUID (an email
+// NameID from mail), IdP-initiated sign-in, and an hourly metadata_url
+// refresh. Load applies it to every app; it is idempotent.
+func (a App) WithDefaults() App {
+	if a.Type == "entra" && a.Protocol == "" {
+		a.Protocol = "wsfed"
+	}
+	entraSAML := a.Type == "entra" && a.Protocol == "saml"
+	if a.Type != "saml" && !entraSAML {
+		return a
+	}
+	if a.Sign == "" {
+		a.Sign = "both"
+		if entraSAML {
+			a.Sign = "assertion"
+		}
+	}
+	if a.Type != "saml" {
+		return a
+	}
+	if a.MetadataURL != "" && a.MetadataRefresh == 0 {
+		a.MetadataRefresh = DefaultMetadataRefresh
+	}
+	if a.NameID.Format == "" {
+		a.NameID.Format = "persistent"
+	}
+	if a.NameID.Source == "" {
+		switch a.NameID.Format {
+		case "email":
+			a.NameID.Source = "mail"
+		case "transient":
+		default:
+			a.NameID.Source = "objectguid"
+		}
+	}
+	if a.IDPInitiated == nil {
+		on := true
+		a.IDPInitiated = &on
+	}
+	return a
+}

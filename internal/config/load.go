@@ -114,6 +114,9 @@ func Parse(data []byte, environ []string) (Config, error) {
 			}
 		}
 	}
+	for i := range cfg.Apps {
+		cfg.Apps[i] = cfg.Apps[i].WithDefaults()
+	}
 	// Only the file's own dsn is checked: one from the environment or
 	// dsn_file may carry a password.
 	if dsnHasPassword(cfg.Storage.Postgres.DSN.Value()) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/mail"
@@ -11,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
 )
 
 // Validate checks every setting and returns Problems listing all that is
@@ -365,32 +368,39 @@ func (c *Config) validateApps(p *Problems) {
 		base := fmt.Sprintf("apps[%d]", i)
 		if a.Name == "" {
 			p.add(base+".name", "required")
-		} else if j, dup := names[a.Name]; dup {
-			p.add(base+".name", "%q is already used by apps[%d]", a.Name, j)
 		} else {
-			names[a.Name] = i
+			unique(p, base+".name", names, a.Name, i, "is already used by apps[%d]")
 		}
 		oneOf(p, base+".mfa", a.MFA, "", "required", "optional")
 		oneOf(p, base+".ws_trust", a.WSTrust, "", "allow", "deny")
+		validateAppKeys(p, base, a)
 		switch a.Type {
 		case "entra":
 			if len(a.Domains) == 0 {
 				p.add(base+".domains", "required: the federated domains, e.g. [corp.example.com]")
 			}
-		case "saml", "wsfed":
-			if a.Type == "saml" {
-				p.add(base+".type", "saml apps are not served yet (this version serves entra and wsfed)")
+			oneOf(p, base+".protocol", a.Protocol, "", "wsfed", "saml")
+			for j, r := range a.ReplyURLs {
+				absoluteURL(p, fmt.Sprintf("%s.reply_urls[%d]", base, j), r)
 			}
-			switch {
-			case a.Type == "wsfed" && a.EntityID == "":
+			if a.Protocol == "saml" {
+				// Entra reads the assertion's signature only.
+				oneOf(p, base+".sign", a.Sign, "", "assertion", "both")
+				fileMustExist(p, base+".cert_file", a.CertFile)
+				if a.RequireSignedRequests && a.CertFile == "" {
+					p.add(base+".cert_file", "required with require_signed_requests: Entra's request-signing certificate (PEM)")
+				}
+			}
+		case "saml":
+			validateSAMLApp(p, base, a)
+		case "wsfed":
+			if a.EntityID == "" {
 				// A WS-Fed relying party is its realm and reply URLs;
 				// no metadata file is read for it.
 				p.add(base+".entity_id", "required for a wsfed app, with reply_urls")
-			case a.MetadataFile == "" && a.EntityID == "":
-				p.add(base+".metadata_file", "required (or entity_id with reply_urls)")
 			}
 			fileMustExist(p, base+".metadata_file", a.MetadataFile)
-			if (a.MetadataFile == "" || a.Type == "wsfed") && a.EntityID != "" && len(a.ReplyURLs) == 0 {
+			if a.EntityID != "" && len(a.ReplyURLs) == 0 {
 				p.add(base+".reply_urls", "required with entity_id")
 			}
 			for j, r := range a.ReplyURLs {
@@ -398,10 +408,190 @@ func (c *Config) validateApps(p *Problems) {
 			}
 		case "oidc":
 			validateOIDCApp(p, base, i, a, clients)
+		case "entra-eam":
+			c.validateEAMApp(p, base, i, a, clients)
 		default:
-			p.add(base+".type", "must be entra, saml, wsfed or oidc, got %q", a.Type)
+			p.add(base+".type", "must be entra, saml, wsfed, oidc or entra-eam, got %q", a.Type)
 		}
 	}
+}
+
+// unique records that key is used by entry i of a list, or reports at
+// path that entry seen[key] already uses it; already is the message after
+// the quoted key, with a %d for that entry.
+func unique(p *Problems, path string, seen map[string]int, key string, i int, already string) {
+	if j, dup := seen[key]; dup {
+		p.add(path, "%q "+already, key, j)
+		return
+	}
+	seen[key] = i
+}
+
+// validateAppKeys reports the SAML settings an app of another type (or
+// Entra over WS-Federation) would silently ignore.
+func validateAppKeys(p *Problems, base string, a App) {
+	saml := a.Type == "saml"
+	entraSAML := a.Type == "entra" && a.Protocol == "saml"
+	const onlySAML, onlySAMLOrEntra = "only for type saml", "only for type saml, or entra with protocol: saml"
+	for _, k := range []struct {
+		key     string
+		set, ok bool
+		why     string
+	}{
+		{"protocol", a.Protocol != "", a.Type == "entra", "only for type entra"},
+		{"metadata_url", a.MetadataURL != "", saml, onlySAML},
+		{"metadata_cert_file", a.MetadataCertFile != "", saml, onlySAML},
+		{"metadata_refresh", a.MetadataRefresh != 0, saml && a.MetadataURL != "", "only with metadata_url"},
+		{"acs_urls", len(a.ACSURLs) > 0, saml, onlySAML + " (Entra: reply_urls)"},
+		{"slo_url", a.SLOURL != "", saml, onlySAML},
+		{"cert_file", a.CertFile != "", saml || entraSAML, onlySAMLOrEntra},
+		{"encryption_cert_file", a.EncryptionCertFile != "", saml, onlySAML},
+		{"name_id", a.NameID != (SAMLNameID{}), saml, onlySAML + " (Entra always gets the ImmutableID)"},
+		{"attributes", len(a.Attributes) > 0, saml, onlySAML},
+		{"sign", a.Sign != "", saml || entraSAML, onlySAMLOrEntra},
+		{"require_signed_requests", a.RequireSignedRequests, saml || entraSAML, onlySAMLOrEntra},
+		{"idp_initiated", a.IDPInitiated != nil, saml, onlySAML},
+	} {
+		if k.set && !k.ok {
+			p.add(base+"."+k.key, "%s", k.why)
+		}
+	}
+}
+
+// The NameID and attribute sources a SAML SP can be given (saml.go
+// documents what each means).
+var (
+	samlNameIDSources    = []string{"objectguid", "immutable_id", "upn", "mail", "samaccountname"}
+	samlAttributeSources = []string{"upn", "mail", "samaccountname", "displayname", "givenname", "surname",
+		"objectguid", "immutable_id", "groups", "group_dns"}
+	samlNameFormats = []string{"basic", "uri", "unspecified",
+		"urn:oasis:names:tc:SAML:2.0:attrname-format:basic",
+		"urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
+		"urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"}
+)
+
+func validateSAMLApp(p *Problems, base string, a App) {
+	var from []string
+	for _, f := range []struct {
+		key string
+		set bool
+	}{{"metadata_file", a.MetadataFile != ""}, {"metadata_url", a.MetadataURL != ""}, {"acs_urls", len(a.ACSURLs) > 0}} {
+		if f.set {
+			from = append(from, f.key)
+		}
+	}
+	switch {
+	case len(from) == 0:
+		p.add(base+".metadata_file", "required: the service provider's metadata (or metadata_url, or entity_id with acs_urls)")
+	case len(from) > 1:
+		p.add(base+"."+from[1], "set one of metadata_file, metadata_url or entity_id with acs_urls, not both %s and %s", from[0], from[1])
+	}
+	metadata := a.MetadataFile != "" || a.MetadataURL != ""
+	fileMustExist(p, base+".metadata_file", a.MetadataFile)
+	if a.MetadataURL != "" {
+		if err := CheckEndpointURL(a.MetadataURL); err != nil {
+			p.add(base+".metadata_url", "%v, got %q", err, a.MetadataURL)
+		}
+		if a.MetadataRefresh < time.Minute {
+			p.add(base+".metadata_refresh", "must be at least 1m, got %s", a.MetadataRefresh)
+		}
+	}
+	fileMustExist(p, base+".metadata_cert_file", a.MetadataCertFile)
+	if a.MetadataCertFile != "" && !metadata {
+		p.add(base+".metadata_cert_file", "only with metadata_file or metadata_url")
+	}
+	if len(a.ACSURLs) > 0 && !metadata && a.EntityID == "" {
+		p.add(base+".entity_id", "required with acs_urls: the service provider's entity ID")
+	}
+	if len(a.EntityID) > 1024 {
+		p.add(base+".entity_id", "longer than SAML's 1024 characters")
+	}
+	for j, u := range a.ACSURLs {
+		if err := CheckEndpointURL(u); err != nil {
+			p.add(fmt.Sprintf("%s.acs_urls[%d]", base, j), "%v, got %q", err, u)
+		}
+	}
+	if a.SLOURL != "" {
+		if err := CheckEndpointURL(a.SLOURL); err != nil {
+			p.add(base+".slo_url", "%v, got %q", err, a.SLOURL)
+		}
+	}
+	if metadata {
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"slo_url", a.SLOURL != ""}, {"cert_file", a.CertFile != ""}, {"encryption_cert_file", a.EncryptionCertFile != ""}} {
+			if k.set {
+				p.add(base+"."+k.key, "comes from the metadata: set it there, or describe the service provider inline (entity_id, acs_urls)")
+			}
+		}
+	}
+	fileMustExist(p, base+".cert_file", a.CertFile)
+	fileMustExist(p, base+".encryption_cert_file", a.EncryptionCertFile)
+	if a.RequireSignedRequests && !metadata && a.CertFile == "" {
+		p.add(base+".cert_file", "required with require_signed_requests: the certificate the service provider signs with (PEM)")
+	}
+	if len(a.ReplyURLs) > 0 {
+		p.add(base+".reply_urls", "a saml app lists its assertion consumer services in acs_urls")
+	}
+	oneOf(p, base+".name_id.format", a.NameID.Format, "", "persistent", "transient", "email", "unspecified")
+	if a.NameID.Format == "transient" {
+		if a.NameID.Source != "" {
+			p.add(base+".name_id.source", "a transient NameID is random for every sign-in and has no source")
+		}
+	} else {
+		oneOf(p, base+".name_id.source", a.NameID.Source, append([]string{""}, samlNameIDSources...)...)
+	}
+	oneOf(p, base+".sign", a.Sign, "", "assertion", "response", "both")
+	attrs := map[string]int{}
+	for j, at := range a.Attributes {
+		path := fmt.Sprintf("%s.attributes[%d]", base, j)
+		if at.Name == "" {
+			p.add(path+".name", "required")
+		} else {
+			unique(p, path+".name", attrs, at.Name, j, "is already sent by attributes[%d]")
+		}
+		switch {
+		case at.Source == "" && len(at.Values) == 0:
+			p.add(path+".source", "required (or values: static values)")
+		case at.Source != "" && len(at.Values) > 0:
+			p.add(path+".values", "set source or values, not both")
+		case at.Source != "":
+			if ad, ok := strings.CutPrefix(at.Source, "ad:"); ok {
+				if err := directory.CheckAttributeName(ad); err != nil {
+					p.add(path+".source", "%v", err)
+				}
+			} else {
+				oneOf(p, path+".source", at.Source, samlAttributeSources...)
+			}
+		}
+		for k, v := range at.Values {
+			if v == "" {
+				p.add(fmt.Sprintf("%s.values[%d]", path, k), "must not be empty")
+			}
+		}
+		if at.NameFormat != "" {
+			oneOf(p, path+".name_format", at.NameFormat, samlNameFormats...)
+		}
+	}
+}
+
+// CheckEndpointURL reports why raw may not receive tokens or users, or
+// nil: it must be an absolute https URL (http only towards a loopback
+// host, for tests and local development) without user information or
+// fragment. Reply URLs, SAML endpoints and metadata URLs all follow it,
+// and are then compared byte for byte.
+func CheckEndpointURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return errors.New("must be an absolute https URL")
+	case u.User != nil || strings.ContainsRune(raw, '#'):
+		return errors.New("must be a URL without user information or fragment")
+	case u.Scheme == "http" && !IsLoopbackHost(u.Hostname()):
+		return errors.New("must use https (http only for a loopback host)")
+	}
+	return nil
 }
 
 func absoluteURL(p *Problems, path, raw string) {

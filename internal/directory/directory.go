@@ -160,7 +160,8 @@ type User struct {
 	Groups []string
 	// Attributes holds the extra AD attributes apps are configured to
 	// receive (SAML attribute mapping "ad:<name>"), keyed by the
-	// attribute's name in lower case; nil when none were asked for.
+	// attribute's name in lower case; nil when none were asked for (the
+	// file directory returns whatever its users carry). See attributes.go.
 	Attributes map[string][]string
 	State      AccountState
 }

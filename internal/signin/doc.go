@@ -9,7 +9,10 @@
 // Its parts take only what they use: Engine the flows (store.Flows), the
 // directory and the factors; Sessions the sessions and remembered browsers
 // (store.Sessions, store.Credentials, config.Sessions), kept in step with
-// the directory (recheck.go); FactorSet the factor methods.
+// the directory (recheck.go), and the participants of each session — the
+// applications a protocol gave tokens to in it, with the SAML
+// SessionIndex each got — which a sign-out tells (participants.go);
+// FactorSet the factor methods.
 //
 // A protocol asks Authenticate for "a user for this app, with these
 // requirements" and either gets the result at once (a live session meets

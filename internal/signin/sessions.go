@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/directory"
+	"github.com/gatehouse-sso/gatehouse/internal/secrets"
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 )
 
@@ -35,6 +36,11 @@ type SessionOptions struct {
 	Audit  *audit.Recorder
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Secrets seals the SessionIndexes of SAML assertions
+	// (participants.go), so a LogoutRequest that arrives without the
+	// browser's cookie can find its session. Nil: random SessionIndexes,
+	// and such a request ends nothing.
+	Secrets *secrets.Box
 }
 
 // Sessions issues, reads and ends browser sessions and remembered
@@ -52,6 +58,8 @@ type Sessions struct {
 	rechecks *recheckCache
 	// onEnd hears of sign-ins that end (OnEnd); nil: no one listens.
 	onEnd func(context.Context, Ended)
+	// indexBox seals SessionIndexes (participants.go); nil without Secrets.
+	indexBox *secrets.Box
 }
 
 // Ended is sign-ins of one user that ended.
@@ -121,7 +129,8 @@ func (ss *Sessions) continuedSID(ctx context.Context, r *http.Request, prior, us
 // NewSessions builds the session keeper.
 func NewSessions(o SessionOptions) *Sessions {
 	ss := &Sessions{cfg: o.Config, store: o.Store, dir: o.Directory, audit: o.Audit, log: o.Logger, now: o.Now,
-		cookies: cookies{secure: o.Secure}, rechecks: newRecheckCache(recheckCacheSize, recheckCacheBytes)}
+		cookies: cookies{secure: o.Secure}, rechecks: newRecheckCache(recheckCacheSize, recheckCacheBytes),
+		indexBox: newIndexBox(o.Secrets)}
 	if ss.now == nil {
 		ss.now = time.Now
 	}
@@ -287,14 +296,18 @@ func (ss *Sessions) newSession(u *directory.User, login string, methods []string
 
 // start stores session s, gives the browser its cookie (token) and ends
 // the session it replaces: the browser's current one, else prior (a
-// step-up's). A new id every time: rotation at sign-in. remember: the user
-// asked to remember this browser for the second factor.
+// step-up's), whose participants the new one takes over when it is the
+// same user's (inherit). A new id every time: rotation at sign-in.
+// remember: the user asked to remember this browser for the second factor.
 func (ss *Sessions) start(ctx context.Context, w http.ResponseWriter, r *http.Request, s store.Session, token, prior string, remember bool) error {
-	if err := ss.store.CreateSession(ctx, s); err != nil {
-		return err
-	}
 	if c, err := r.Cookie(ss.sessionCookie()); err == nil && c.Value != "" {
 		prior = sessionKey(c.Value)
+	}
+	if prior != "" && prior != s.ID {
+		s = ss.inherit(ctx, prior, s)
+	}
+	if err := ss.store.CreateSession(ctx, s); err != nil {
+		return err
 	}
 	if prior != "" && prior != s.ID {
 		// Another user's session in this browser ends here; the same

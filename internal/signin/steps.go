@@ -34,6 +34,8 @@ func (e *Engine) afterPrimary(ctx context.Context, st *flowState, since time.Tim
 	proof := policy.Proof{PasswordAt: st.PasswordAt, MFAAt: st.MFAAt, Factors: st.Factors, Remembered: st.Remembered, Since: since}
 	d := e.decide(st.Req, st.User, enrolled, st.MustChange != "", proof)
 	switch {
+	case d.Password && st.Req.SecondFactorOnly:
+		return "", errors.New("signin: the policy asked a second-factor-only flow for the password")
 	case d.Password:
 		// Not reached from a password step (it has just been verified);
 		// a step-up whose password the policy no longer accepts asks again.
@@ -305,7 +307,17 @@ func (e *Engine) postPassword(w http.ResponseWriter, r *http.Request, f store.Fl
 }
 
 func (e *Engine) postLogout(w http.ResponseWriter, r *http.Request) error {
-	e.sessions.SignOut(w, r)
+	if e.fanOut != nil {
+		ended, _, err := e.sessions.EndBrowserSession(w, r, SignOutRequest{Via: "page"})
+		if err != nil {
+			return err
+		}
+		if ended != nil && len(ended.Participants) > 0 {
+			return e.fanOut.FanOut(w, r, ended.Participants, "")
+		}
+	} else {
+		e.sessions.SignOut(w, r)
+	}
 	p := e.render.NewPage(r, "logout.title", nil)
 	p.Notice = p.T("logout.done")
 	return e.render.Render(w, "logout", http.StatusOK, p)

@@ -1,7 +1,7 @@
 // Package store defines Gatehouse's persistence: small role interfaces
-// (Sessions, Flows, Credentials, Audit, Throttle, Tickets, Grants) that each
-// consumer depends on, the record types they move, and the sentinel errors
-// ErrNotFound and ErrConflict.
+// (Sessions, Flows, Credentials, Audit, Throttle, Tickets, Grants, Links)
+// that each consumer depends on, the record types they move, and the
+// sentinel errors ErrNotFound and ErrConflict.
 //
 // Implementations live in store/sqlite and store/postgres and both pass the
 // conformance and concurrency suites in store/storetest. The store never

@@ -144,6 +144,18 @@ type Grant struct {
 	ExpiresAt time.Time // when the last token the grant may issue has expired
 }
 
+// Link ties an account at an outside identity provider to the directory
+// user Gatehouse found for it: a Microsoft Entra user (tenant + object id)
+// that an external authentication method request named, and the AD user
+// its name led to. A later request for the same outside account must find
+// the same user, and that user no other outside account of the provider.
+type Link struct {
+	Provider  string // the outside provider, e.g. "entra:<tenant id>"
+	Subject   string // its stable id for the account (Entra: the oid)
+	UserID    string // the directory user (directory.User.ID)
+	CreatedAt time.Time
+}
+
 // GCResult counts what GarbageCollect removed.
 type GCResult struct {
 	Sessions, Flows, Counters, Tickets, Grants int64
@@ -266,6 +278,24 @@ type Grants interface {
 	DeleteUserGrants(ctx context.Context, userID string) (int64, error)
 }
 
+// Links stores links between outside accounts and directory users: one
+// user per (Provider, Subject), one subject per (Provider, UserID).
+type Links interface {
+	// CreateLink stores l; ErrConflict when its (Provider, Subject) or its
+	// (Provider, UserID) is linked already.
+	CreateLink(ctx context.Context, l Link) error
+	// GetLink returns the link of the provider's subject; ErrNotFound
+	// when there is none.
+	GetLink(ctx context.Context, provider, subject string) (Link, error)
+	// GetUserLink returns the user's link at the provider; ErrNotFound
+	// when there is none.
+	GetUserLink(ctx context.Context, provider, userID string) (Link, error)
+	// DeleteUserLinks removes every link of the user (an administrator
+	// lets an account whose outside id changed on purpose link again) and
+	// returns how many.
+	DeleteUserLinks(ctx context.Context, userID string) (int64, error)
+}
+
 // Store is every role together, as a backend implements it.
 type Store interface {
 	Sessions
@@ -275,6 +305,7 @@ type Store interface {
 	Throttle
 	Tickets
 	Grants
+	Links
 	// Ping checks the backend answers; /readyz uses it.
 	Ping(ctx context.Context) error
 	// GarbageCollect deletes sessions, flows, counters, tickets and grants

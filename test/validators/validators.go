@@ -73,34 +73,7 @@ var ErrRejected = errors.New("rejected")
 // error wrapping ErrRejected, with xmlsec1's output, when it does not.
 func XMLSec1(tb testing.TB, doc []byte, certPEM []byte, id IDAttr) error {
 	tb.Helper()
-	bin := testenv.LookPath(tb, "xmlsec1", "scripts/testenv/install.sh (Debian package xmlsec1)")
-	dir := tb.TempDir()
-	docFile, certFile := filepath.Join(dir, "doc.xml"), filepath.Join(dir, "cert.pem")
-	if err := os.WriteFile(docFile, doc, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--verify", // #nosec G204 -- test tool, fixed arguments.
-		"--id-attr:"+id.Attr, id.NodeNS+":"+id.NodeTag,
-		"--enabled-key-data", "rsa",
-		"--pubkey-cert-pem", certFile,
-		docFile)
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		if !bytes.Contains(out, []byte("OK")) {
-			tb.Fatalf("xmlsec1 exited 0 without saying OK:\n%s", out)
-		}
-		return nil
-	}
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) {
-		tb.Fatalf("xmlsec1 did not run: %v\n%s", err, out)
-	}
-	return fmt.Errorf("xmlsec1: %w: %s", ErrRejected, strings.TrimSpace(string(out)))
+	return XMLSec1At(tb, doc, certPEM, "", id)
 }
 
 // PassportCase is one document for passport-wsfed-saml2: either the wresult
@@ -135,30 +108,38 @@ type PassportInput struct {
 // in order. The npm dependencies are installed first when missing.
 func Passport(tb testing.TB, in PassportInput) []PassportResult {
 	tb.Helper()
-	node := testenv.LookPath(tb, "node", "the nodejs package")
 	ensureNodeModules(tb)
+	var res []PassportResult
+	runNode(tb, "validate.js", in, &res)
+	if len(res) != len(in.Cases) {
+		tb.Fatalf("validate.js answered %d cases, asked %d", len(res), len(in.Cases))
+	}
+	return res
+}
+
+// runNode runs script (in this folder) with in as JSON on stdin and reads
+// the JSON it prints into out, failing the test when it does not run or
+// prints no JSON.
+func runNode(tb testing.TB, script string, in, out any) {
+	tb.Helper()
+	node := testenv.LookPath(tb, "node", "the nodejs package")
 	data, err := json.Marshal(in)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(Dir(), "validate.js")) // #nosec G204 -- fixed test script.
+	cmd := exec.CommandContext(ctx, node, filepath.Join(Dir(), script)) // #nosec G204 -- fixed test script.
 	cmd.Dir = Dir()
 	cmd.Stdin = bytes.NewReader(data)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		tb.Fatalf("validate.js: %v\n%s", err, stderr.String())
+		tb.Fatalf("%s: %v\n%s", script, err, stderr.String())
 	}
-	var res []PassportResult
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		tb.Fatalf("validate.js printed no JSON array: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		tb.Fatalf("%s printed no JSON answer: %v\n%s\n%s", script, err, stdout.String(), stderr.String())
 	}
-	if len(res) != len(in.Cases) {
-		tb.Fatalf("validate.js answered %d cases, asked %d", len(res), len(in.Cases))
-	}
-	return res
 }
 
 // ensureNodeModules installs this folder's npm dependencies when missing.

@@ -42,6 +42,12 @@ type Options struct {
 	// cached (each sign-in then costs one more search per nesting level).
 	// A user's direct groups are always read fresh.
 	GroupCacheTTL time.Duration
+	// ExtraAttributes are LDAP attributes read with every user lookup (by
+	// the same search) and returned in User.Attributes, keyed in lower
+	// case: the "ad:<name>" sources of the apps' attribute rules (see
+	// directory.ExtraAttributes). Each must pass
+	// directory.CheckAttributeName. None: User.Attributes stays nil.
+	ExtraAttributes []string
 }
 
 // Defaults for a zero config.
@@ -66,6 +72,11 @@ type Directory struct {
 	timeout  time.Duration
 	domainDN string
 	userAttr []string
+	// extraAttr are the extra attributes the user search asks for beyond
+	// its own (a listing leaves them out); extra is the lower-case set of
+	// every extra attribute, nil when none was configured.
+	extraAttr []string
+	extra     map[string]bool
 
 	dcs []*dc
 
@@ -203,6 +214,11 @@ func newDirectory(cfg config.ActiveDirectory, opts Options, targets []*target, d
 			problems = append(problems, fmt.Sprintf("%q is not an attribute name", a))
 		}
 	}
+	for _, a := range opts.ExtraAttributes {
+		if err := directory.CheckAttributeName(a); err != nil {
+			problems = append(problems, "extra attribute "+err.Error())
+		}
+	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("ad: %s", strings.Join(problems, "; "))
 	}
@@ -240,6 +256,8 @@ func newDirectory(cfg config.ActiveDirectory, opts Options, targets []*target, d
 	if cfg.AlternateEmailAttribute != "" {
 		d.userAttr = append(d.userAttr, cfg.AlternateEmailAttribute)
 	}
+	d.extraAttr, d.extra = extraAttributes(d.userAttr, opts.ExtraAttributes)
+	d.userAttr = append(d.userAttr, d.extraAttr...)
 	for _, t := range targets {
 		c := &dc{t: t, healthy: true}
 		onSize := func() { d.reportPoolSize(c) }

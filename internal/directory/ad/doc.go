@@ -6,7 +6,9 @@
 // attribute, with an escaped filter), binding as that user and mapping AD's
 // `data` codes to the typed errors of package directory, decoding account
 // state (userAccountControl, the computed attributes, FILETIMEs), nested group
-// membership, the effective password policy (domain root overridden by the
+// membership, the extra attributes apps receive (Options.ExtraAttributes:
+// read by the same user search, binary values base64, capped; see
+// attributes.go), the effective password policy (domain root overridden by the
 // user's PSO), password change/reset/unlock, and the connections to the
 // domain controllers: a pool per DC, health with backoff, and the retry rule.
 //

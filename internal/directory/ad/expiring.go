@@ -34,14 +34,17 @@ const expiringFilter = "(&(objectCategory=person)(objectClass=user)(mail=*)(pwdL
 // search under the base DN. The expiry is msDS-UserPasswordExpiryTimeComputed,
 // which AD and Samba return in a subtree search when it is asked for by
 // name; when a DC leaves it out, it is worked out from pwdLastSet and the
-// user's effective maximum age (PSO or domain).
+// user's effective maximum age (PSO or domain). Its users carry no groups
+// and no extra attributes: reminders need neither.
 //
 // Connecting is bounded by the configured timeout and so is each page; the
 // listing as a whole only by ctx, since it grows with the directory. A DC
 // that fails in the middle of the listing is left for another only while
 // the connect timeout has not passed; after that the listing fails.
 func (d *Directory) ListExpiring(ctx context.Context, from, until time.Time) ([]*directory.User, error) {
-	attrs := slices.DeleteFunc(slices.Clone(d.userAttr), func(a string) bool { return a == "memberOf" })
+	attrs := slices.DeleteFunc(slices.Clone(d.userAttr), func(a string) bool {
+		return a == "memberOf" || slices.Contains(d.extraAttr, a)
+	})
 	type uncomputed struct {
 		u     *directory.User
 		psoDN string

@@ -238,6 +238,7 @@ func (d *Directory) toUser(ctx context.Context, e *ldap.Entry) (*directory.User,
 		return nil, err
 	}
 	u.AlternateMail = d.alternateMail(e)
+	u.Attributes = d.readExtra(ctx, e)
 	u.Groups, err = d.expandGroups(ctx, e.GetEqualFoldAttributeValues("memberOf"))
 	if err != nil {
 		return nil, fmt.Errorf("ad: groups of %s: %w", u.DN, err)

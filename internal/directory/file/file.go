@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +58,12 @@ type UserFile struct {
 	Expires           time.Time `yaml:"expires,omitempty"`
 	LockedUntil       time.Time `yaml:"locked_until,omitempty"`
 	BadPasswordCount  int       `yaml:"bad_password_count,omitempty"`
+
+	// Attributes are the extra attributes apps may receive (attribute
+	// rules "ad:<name>"), e.g. {department: [Sales]}: names as for AD
+	// (directory.CheckAttributeName), at most directory.MaxAttributeValues
+	// values of at most directory.MaxAttributeValueLen bytes each.
+	Attributes map[string][]string `yaml:"attributes,omitempty"`
 }
 
 // DefaultPolicy is the policy of a file without a policy section.
@@ -169,6 +177,9 @@ func (d *Directory) load() error {
 				return fmt.Errorf("user file %s: users[%d].id must be 32 hex characters", d.path, i)
 			}
 		}
+		if err := checkAttributes(u.Attributes); err != nil {
+			return fmt.Errorf("user file %s: users[%d].attributes: %w", d.path, i, err)
+		}
 	}
 	d.data, d.modTime, d.size = f, st.ModTime(), st.Size()
 	return nil
@@ -272,8 +283,51 @@ func (d *Directory) toUser(u UserFile) *directory.User {
 		ID: u.ID, DN: "uid=" + u.Username, SAMAccountName: u.Username, UPN: u.UPN, Mail: u.Mail, AlternateMail: u.AlternateMail,
 		DisplayName: u.DisplayName, GivenName: u.GivenName, Surname: u.Surname,
 		ImmutableID: base64.StdEncoding.EncodeToString(raw),
-		Groups:      append([]string(nil), u.Groups...), State: st,
+		Groups:      append([]string(nil), u.Groups...), Attributes: attributes(u.Attributes), State: st,
 	}
+}
+
+// checkAttributes checks a user's extra attributes as the AD directory
+// would read them: names it may read, each once whatever its case, and
+// within the caps. Unlike AD, where a value over a cap is left out, a
+// file over one is refused: its administrator can fix it.
+func checkAttributes(attrs map[string][]string) error {
+	seen := map[string]string{}
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(attrs)) {
+		vals := attrs[name]
+		if err := directory.CheckAttributeName(name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if other, dup := seen[strings.ToLower(name)]; dup {
+			errs = append(errs, fmt.Errorf("%q and %q are the same attribute", other, name))
+		}
+		seen[strings.ToLower(name)] = name
+		if len(vals) > directory.MaxAttributeValues {
+			errs = append(errs, fmt.Errorf("%q has %d values, more than %d", name, len(vals), directory.MaxAttributeValues))
+		}
+		for _, v := range vals {
+			if len(v) > directory.MaxAttributeValueLen {
+				errs = append(errs, fmt.Errorf("%q has a value longer than %d bytes", name, directory.MaxAttributeValueLen))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// attributes copies a user's extra attributes with their names in lower
+// case; nil when the user has none.
+func attributes(in map[string][]string) map[string][]string {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string][]string, len(in))
+	for name, vals := range in {
+		out[strings.ToLower(name)] = append([]string(nil), vals...)
+	}
+	return out
 }
 
 // Authenticate implements directory.Directory. The account state is

@@ -201,6 +201,11 @@ func TestAnInvalidFileIsRefusedWithItsProblem(t *testing.T) {
 		{"duplicate login", "users:\n  - username: a\n  - username: b\n    mail: A\n", `"a" is used by more than one user`},
 		{"no username", "users:\n  - mail: a@b\n", "has no username"},
 		{"bad id", "users:\n  - username: a\n    id: xyz\n", "32 hex"},
+		{"a password attribute", "users:\n  - username: a\n    attributes: {unicodePwd: [x]}\n", `users[0].attributes: "unicodePwd": never read for an app`},
+		{"a bad attribute name", "users:\n  - username: a\n    attributes: {\"given name\": [x]}\n", `"given name": not an LDAP attribute name`},
+		{"one attribute twice", "users:\n  - username: a\n    attributes: {Department: [x], department: [y]}\n", `"Department" and "department" are the same attribute`},
+		{"too many values", "users:\n  - username: a\n    attributes: {otherTelephone: [" + strings.Repeat("1,", directory.MaxAttributeValues) + "1]}\n", `"otherTelephone" has 65 values`},
+		{"a value too long", "users:\n  - username: a\n    attributes: {info: [" + strings.Repeat("x", directory.MaxAttributeValueLen+1) + "]}\n", `"info" has a value longer than`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "users.yaml")
@@ -211,5 +216,45 @@ func TestAnInvalidFileIsRefusedWithItsProblem(t *testing.T) {
 				t.Errorf("Open = %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestUsersCarryTheirAttributesKeyedInLowerCase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.yaml")
+	hash, _ := Hash(directorytest.PasswordA)
+	content := "users:\n" +
+		"  - username: dave\n    password_hash: " + hash + "\n" +
+		"    attributes:\n      Department: [Sales]\n      otherTelephone: [\"+49 30 1\", \"+49 30 2\"]\n" +
+		"  - username: erin\n    password_hash: " + hash + "\n"
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	want := map[string][]string{"department": {"Sales"}, "othertelephone": {"+49 30 1", "+49 30 2"}}
+	u, err := d.Authenticate(ctx, "dave", directorytest.PasswordA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(u.Attributes) != fmt.Sprint(want) || u.Attribute("OtherTelephone")[1] != "+49 30 2" {
+		t.Errorf("Attributes = %q, want %q", u.Attributes, want)
+	}
+	u.Attributes["department"][0] = "changed by a caller"
+	// A write (here a reset) keeps them in the file.
+	if err := d.ResetPassword(ctx, u, directorytest.PasswordB); err != nil {
+		t.Fatal(err)
+	}
+	d2, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err = d2.LookupUser(ctx, "dave"); err != nil || fmt.Sprint(u.Attributes) != fmt.Sprint(want) {
+		t.Errorf("after a write: %q, %v; want %q", u.Attributes, err, want)
+	}
+	if u, err = d2.LookupUser(ctx, "erin"); err != nil || u.Attributes != nil {
+		t.Errorf("a user without attributes: %q, %v; want nil", u.Attributes, err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/beevik/etree"
@@ -65,6 +64,14 @@ func NewBuilder(o Options) (*Builder, error) {
 // assertions (metadata).
 func (b *Builder) Signer() *Signer { return b.signer }
 
+// NewID returns a fresh id from the builder's source, for the documents
+// that carry its assertions (a SAML 2.0 Response), so one Options.NewID
+// makes a whole response deterministic in tests.
+func (b *Builder) NewID() string { return b.newID() }
+
+// Now reads the builder's clock.
+func (b *Builder) Now() time.Time { return b.now() }
+
 // RandomID returns "_" followed by 32 random hex digits.
 func RandomID() string {
 	var b [16]byte
@@ -113,11 +120,10 @@ func (b *Builder) SAML11(ctx context.Context, in Issue) (*Assertion, error) {
 	if err := in.check(); err != nil {
 		return nil, err
 	}
-	id := b.newID()
-	if !validID(id) {
-		return nil, fmt.Errorf("assertion: id %q must start with a letter or _", id)
+	id, now, err := b.start()
+	if err != nil {
+		return nil, err
 	}
-	now := b.now().UTC().Truncate(time.Millisecond)
 	notAfter := now.Add(b.lifetime)
 	c := in.Claims
 
@@ -166,15 +172,27 @@ func (b *Builder) SAML11(ctx context.Context, in Issue) (*Assertion, error) {
 	if err := b.signer.SignEnveloped(ctx, a, "AssertionID", -1); err != nil {
 		return nil, err
 	}
+	return done(a, Assertion{ID: id, Issuer: in.Issuer, Audience: in.Audience, IssueInstant: now, NotBefore: now, NotOnOrAfter: notAfter})
+}
+
+// start reads a new assertion's id and the clock (once, to the
+// millisecond a token shows).
+func (b *Builder) start() (string, time.Time, error) {
+	id := b.newID()
+	if !validID(id) {
+		return "", time.Time{}, fmt.Errorf("assertion: id %q must start with a letter or _", id)
+	}
+	return id, b.now().UTC().Truncate(time.Millisecond), nil
+}
+
+// done marshals the finished element a into meta's XML.
+func done(a *etree.Element, meta Assertion) (*Assertion, error) {
 	raw, err := Marshal(a, false)
 	if err != nil {
 		return nil, err
 	}
-	return &Assertion{
-		ID: id, Issuer: in.Issuer, Audience: in.Audience,
-		IssueInstant: now, NotBefore: now, NotOnOrAfter: notAfter,
-		XML: raw, el: a,
-	}, nil
+	meta.XML, meta.el = raw, a
+	return &meta, nil
 }
 
 // validID reports whether id starts with a letter or "_", as an xs:ID
@@ -214,18 +232,8 @@ var reserved = map[[2]string]bool{
 
 func (in Issue) check() error {
 	c := in.Claims
-	var errs []error
-	required := []struct{ what, v string }{
-		{"issuer", in.Issuer}, {"audience", in.Audience},
-		{"ImmutableID", c.ImmutableID}, {"UPN", c.UPN},
-	}
-	for _, f := range required {
-		if strings.TrimSpace(f.v) == "" {
-			errs = append(errs, fmt.Errorf("%s is empty", f.what))
-		} else if err := CheckText(f.what, f.v); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := checkFields(true, textField{"issuer", in.Issuer}, textField{"audience", in.Audience},
+		textField{"ImmutableID", c.ImmutableID}, textField{"UPN", c.UPN})
 	if c.AuthInstant.IsZero() {
 		errs = append(errs, errors.New("authentication instant is not set"))
 	}

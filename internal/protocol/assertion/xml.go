@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -93,4 +94,21 @@ func isXMLChar(r rune) bool {
 		(r >= 0x20 && r <= 0xD7FF) ||
 		(r >= 0xE000 && r <= 0xFFFD) ||
 		(r >= 0x10000 && r <= 0x10FFFF)
+}
+
+// textField is one value a builder writes, named for its error messages.
+type textField struct{ what, v string }
+
+// checkFields checks every value with CheckText and, when required, that
+// it is not blank.
+func checkFields(required bool, fields ...textField) []error {
+	var errs []error
+	for _, f := range fields {
+		if required && strings.TrimSpace(f.v) == "" {
+			errs = append(errs, fmt.Errorf("%s is empty", f.what))
+		} else if err := CheckText(f.what, f.v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -71,16 +70,16 @@ func (a *authorize) get(w http.ResponseWriter, r *http.Request) error {
 // here, then kept for the GET the browser is sent to, where its session
 // cookie (SameSite=Lax, so not on a cross-site POST) is seen.
 func (a *authorize) post(w http.ResponseWriter, r *http.Request) error {
+	// The form may have been read already (the EAM handler in front looks
+	// at its client_id); ParseForm then keeps what it read.
 	r.Body = http.MaxBytesReader(w, r.Body, MaxAuthorizeQuery)
-	raw, err := io.ReadAll(r.Body)
-	if err != nil {
+	if err := r.ParseForm(); err != nil {
 		return requestError(fmt.Errorf("%w: %w", ErrMalformed, err))
 	}
-	form, err := url.ParseQuery(string(raw))
-	if err != nil {
-		return requestError(fmt.Errorf("%w: %w", ErrMalformed, err))
+	if n := len(r.PostForm.Encode()); n > MaxAuthorizeQuery {
+		return requestError(fmt.Errorf("%w: a form of %d bytes", ErrMalformed, n))
 	}
-	ar, err := ParseAuthorize(form, a.p.o.Clients)
+	ar, err := ParseAuthorize(r.PostForm, a.p.o.Clients)
 	if err != nil {
 		return a.refuse(w, r, err)
 	}

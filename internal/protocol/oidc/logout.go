@@ -243,9 +243,51 @@ func (l *logout) get(w http.ResponseWriter, r *http.Request) error {
 		return l.p.o.Renderer.Render(w, "logout_confirm", http.StatusOK, l.p.o.Renderer.NewPage(r, "logout.title", form))
 	}
 	if signedIn {
-		l.p.o.Sessions.SignOut(w, r)
+		return l.signOut(w, r, lr)
 	}
 	return l.done(w, r, lr)
+}
+
+// signOut ends the browser's sign-in — and, with single logout on (the
+// SAML IdP's fan-out), signs the user out of the session's other
+// applications on the way — then goes where done would. OpenID Connect
+// clients hear of it on the back channel (SessionsEnded).
+func (l *logout) signOut(w http.ResponseWriter, r *http.Request, lr *logoutRequest) error {
+	fo := l.p.o.Engine.LogoutFanOut()
+	if fo == nil {
+		l.p.o.Sessions.SignOut(w, r)
+		return l.done(w, r, lr)
+	}
+	so := signin.SignOutRequest{Via: "oidc"}
+	if lr.client != nil {
+		so.App = lr.client.Name
+	}
+	ended, _, err := l.p.o.Sessions.EndBrowserSession(w, r, so)
+	if err != nil {
+		return err
+	}
+	var ps []signin.Participant
+	if ended != nil {
+		ps = ended.Participants
+	}
+	return fo.FanOut(w, r, ps, lr.doneURL())
+}
+
+// doneURL is the post-logout redirect URI with the state, or "".
+func (lr *logoutRequest) doneURL() string {
+	if lr.redirect == "" {
+		return ""
+	}
+	u, err := url.Parse(lr.redirect)
+	if err != nil {
+		return ""
+	}
+	if lr.state != "" {
+		q := u.Query()
+		q.Set("state", lr.state)
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // post signs the user out after the confirmation.
@@ -260,24 +302,14 @@ func (l *logout) post(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return requestError(err)
 	}
-	l.p.o.Sessions.SignOut(w, r)
-	return l.done(w, r, lr)
+	return l.signOut(w, r, lr)
 }
 
 // done sends the browser to the client's post-logout redirect URI, with
 // state, or says the user is signed out.
 func (l *logout) done(w http.ResponseWriter, r *http.Request, lr *logoutRequest) error {
-	if lr.redirect != "" {
-		u, err := url.Parse(lr.redirect)
-		if err != nil {
-			return requestError(fmt.Errorf("%w: %w", ErrRedirectURI, err))
-		}
-		if lr.state != "" {
-			q := u.Query()
-			q.Set("state", lr.state)
-			u.RawQuery = q.Encode()
-		}
-		http.Redirect(w, r, u.String(), http.StatusFound) // #nosec G710 -- a registered post-logout redirect URI (parse).
+	if to := lr.doneURL(); to != "" {
+		http.Redirect(w, r, to, http.StatusFound) // #nosec G710 -- a registered post-logout redirect URI (parse).
 		return nil
 	}
 	p := l.p.o.Renderer.NewPage(r, "logout.title", nil)

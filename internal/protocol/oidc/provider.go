@@ -2,9 +2,6 @@ package oidc
 
 import (
 	"context"
-	"crypto/sha1" // #nosec G505 -- x5t, the SHA-1 thumbprint JWK sets carry for relying parties that pin it; not a signature.
-	"crypto/sha256"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,6 +69,11 @@ type Options struct {
 	// Decide is the policy, asked again at each refresh.
 	Decide func(policy.Input) policy.Decision
 	Limits Limits
+	// IDTokenFormPost: the authorization endpoint also answers
+	// response_type=id_token with response_mode=form_post (an external
+	// authentication method for Microsoft Entra, internal/protocol/eam),
+	// which discovery then lists.
+	IDTokenFormPost bool
 	// HTTPClient sends back-channel logout tokens; nil: one with a
 	// 10-second timeout.
 	HTTPClient *http.Client
@@ -116,7 +118,9 @@ func New(o Options) (*Provider, error) {
 	return p, nil
 }
 
-// Mount registers the endpoints.
+// Mount registers the endpoints but /oauth2/authorize, which Authorize
+// serves: the external authentication method (internal/protocol/eam)
+// answers its own requests there and hands the rest to it.
 func (p *Provider) Mount(mux *http.ServeMux) {
 	mux.Handle("GET "+PathDiscovery, http.HandlerFunc(p.discovery))
 	mux.Handle("GET "+PathKeys, http.HandlerFunc(p.jwks))
@@ -124,12 +128,30 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 	mux.Handle("GET "+PathUserinfo, web.NoStore(http.HandlerFunc(p.userinfo)))
 	mux.Handle("POST "+PathUserinfo, web.NoStore(http.HandlerFunc(p.userinfo)))
 	mux.Handle("POST "+PathRevoke, web.NoStore(http.HandlerFunc(p.revoke)))
-	a := &authorize{p: p}
-	mux.Handle("GET "+PathAuthorize, web.NoStore(web.Handle(p.o.Log, a.get)))
-	mux.Handle("POST "+PathAuthorize, web.NoStore(web.Handle(p.o.Log, a.post)))
 	l := &logout{p: p}
 	mux.Handle("GET "+PathLogout, web.NoStore(p.o.CSRF.Protect(web.Handle(p.o.Log, l.get))))
 	mux.Handle("POST "+PathLogout, web.NoStore(p.o.CSRF.Protect(web.Handle(p.o.Log, l.post))))
+}
+
+// Authorize is the authorization endpoint's handler (GET and POST), nil
+// when there is no client to serve.
+func (p *Provider) Authorize() http.Handler {
+	if len(p.o.Clients.All()) == 0 {
+		return nil
+	}
+	a := &authorize{p: p}
+	get, post := web.NoStore(web.Handle(p.o.Log, a.get)), web.NoStore(web.Handle(p.o.Log, a.post))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			get.ServeHTTP(w, r)
+		case http.MethodPost:
+			post.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Allow", "GET, POST")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		}
+	})
 }
 
 // withIssuer gives the library the issuer in the request's context.
@@ -172,7 +194,7 @@ type Discovery struct {
 func (p *Provider) Metadata() Discovery {
 	b := p.issuer
 	auth := []string{config.OIDCAuthBasic, config.OIDCAuthPost, config.OIDCAuthPrivateJWT, config.OIDCAuthNone}
-	return Discovery{
+	d := Discovery{
 		Issuer: b, AuthorizationEndpoint: b + PathAuthorize, TokenEndpoint: b + PathToken, UserinfoEndpoint: b + PathUserinfo,
 		JWKSURI: b + PathKeys, RevocationEndpoint: b + PathRevoke, EndSessionEndpoint: b + PathLogout,
 		ScopesSupported:                   config.ServedOIDCScopes(),
@@ -193,6 +215,11 @@ func (p *Provider) Metadata() Discovery {
 		BackchannelLogoutSupported:        true,
 		BackchannelLogoutSessionSupported: true,
 	}
+	if p.o.IDTokenFormPost {
+		d.ResponseTypesSupported = append(d.ResponseTypesSupported, "id_token")
+		d.ResponseModesSupported = append(d.ResponseModesSupported, "form_post")
+	}
+	return d
 }
 
 func (p *Provider) discovery(w http.ResponseWriter, _ *http.Request) {
@@ -200,19 +227,10 @@ func (p *Provider) discovery(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, p.Metadata())
 }
 
-// JWKS is the published keys: the current and the next one, RS256, each
-// with its certificate (x5c) and thumbprints; kid is the one in the
-// tokens' headers.
-func (p *Provider) JWKS() jose.JSONWebKeySet {
-	var set jose.JSONWebKeySet
-	for _, kp := range p.o.Keys.Published() {
-		s1 := sha1.Sum(kp.Cert.Raw) // #nosec G401 -- x5t, see import.
-		s256 := sha256.Sum256(kp.Cert.Raw)
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &kp.Key.PublicKey, KeyID: kp.ID, Algorithm: string(jose.RS256), Use: "sig",
-			Certificates: []*x509.Certificate{kp.Cert}, CertificateThumbprintSHA1: s1[:], CertificateThumbprintSHA256: s256[:]})
-	}
-	return set
-}
+// JWKS is the published keys (keys.JWKS): the current and the next one,
+// RS256, each with its certificate (x5c) and thumbprints; kid is the one
+// in the tokens' headers.
+func (p *Provider) JWKS() jose.JSONWebKeySet { return keys.JWKS(p.o.Keys) }
 
 func (p *Provider) jwks(w http.ResponseWriter, _ *http.Request) {
 	// Relying parties cache it; a new next key shows within the hour.

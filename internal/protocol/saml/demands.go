@@ -35,7 +35,7 @@ func DemandsOf(classes []string, comparison string) Demands {
 	var mfa, pwd []string
 	for _, c := range classes {
 		switch {
-		case slices.Contains(MFAClasses, c):
+		case slices.Contains(mfaClasses, c):
 			mfa = append(mfa, c)
 		case slices.Contains(passwordClasses, c):
 			pwd = append(pwd, c)
@@ -70,14 +70,18 @@ func DemandsOf(classes []string, comparison string) Demands {
 
 // Class is the AuthnContextClassRef an assertion states for a sign-in
 // that did (mfa) or did not use a second factor: one the request named
-// when it named any Gatehouse meets, else entra's multipleauthn or the
-// REFEDS MFA profile after MFA, and PasswordProtectedTransport without.
+// when it named any Gatehouse meets, else the REFEDS MFA profile after
+// MFA (for Entra always its multipleauthn), and PasswordProtectedTransport without.
 // A "maximum" of password classes after MFA states the password class: the
 // request allows nothing stronger to be claimed.
 func (d Demands) Class(mfa, entra bool) string {
+	if mfa && entra {
+		// Entra reads this one value as the MFA claim (ENTRA.md).
+		return ClassMultipleAuthN
+	}
 	if mfa {
 		for _, c := range d.Classes {
-			if slices.Contains(MFAClasses, c) {
+			if slices.Contains(mfaClasses, c) {
 				return c
 			}
 		}
@@ -87,10 +91,7 @@ func (d Demands) Class(mfa, entra bool) string {
 			return c
 		}
 	}
-	switch {
-	case mfa && entra:
-		return ClassMultipleAuthN
-	case mfa && d.Comparison != "maximum":
+	if mfa && d.Comparison != "maximum" {
 		return ClassREFEDSMFA
 	}
 	return ClassPasswordProtectedTransport

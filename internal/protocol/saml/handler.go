@@ -24,45 +24,10 @@ type SPs interface {
 	ByEntityID(entityID string) (*ServiceProvider, bool)
 }
 
-// Issued is a response ready to post: the signed Response and what it
-// named the user, for single logout.
-type Issued struct {
-	XML    []byte
-	NameID NameID
-}
-
-// Responses builds the signed responses the handler posts.
+// Responses builds the signed responses the handler posts (Responder).
 type Responses interface {
-	// Response is a Success response carrying the assertion for g.
-	Response(ctx context.Context, g Grant) (Issued, error)
-	// Error is a response with status (and sub-status) and no assertion.
-	Error(ctx context.Context, sp *ServiceProvider, acs, inResponseTo, issuer, status, subStatus string) ([]byte, error)
-}
-
-// Grant is one sign-in to turn into a response.
-type Grant struct {
-	SP           *ServiceProvider
-	ACS          string
-	InResponseTo string // "" for an unsolicited (IdP-initiated) response
-	// Issuer is the Response's and assertion's Issuer: the IdP's entity ID,
-	// or for Entra the federated domain's IssuerUri.
-	Issuer       string
-	User         *directory.User
-	AuthInstant  time.Time
-	MFA          bool
-	AMR          []string
-	SessionIndex string
-	// Class is the AuthnContextClassRef to state (Demands.Class).
-	Class string
-	// NameIDFormat is the request's NameIDPolicy Format; "" for the SP's.
-	NameIDFormat string
-}
-
-// Participant records, for single logout, that a session's user received
-// an assertion at an SP.
-type Participant struct {
-	SP     *ServiceProvider
-	NameID NameID
+	Response(ctx context.Context, g Grant) ([]byte, NameID, error)
+	ErrorResponse(ctx context.Context, sp *ServiceProvider, acs, inResponseTo, status, subStatus, message string) ([]byte, error)
 }
 
 // Handler serves /saml/sso: SP-initiated sign-in over HTTP-Redirect and
@@ -77,19 +42,18 @@ type Handler struct {
 	// Parse checks an AuthnRequest of either binding (Parser.AuthnRequest).
 	Parse     func(ctx context.Context, r *http.Request) (*AuthnRequest, error)
 	Responses Responses
-	// IssuerFor is the Issuer of sp's responses for u (Entra: the user's
-	// federated domain's IssuerUri, or with u nil, for a status, the first
-	// domain's); an error means no token can be issued.
+	// IssuerFor is the Issuer of sp's responses for u: "" for the IdP's
+	// entity ID, for Entra the user's federated domain's IssuerUri; an
+	// error means no token can be issued to the user.
 	IssuerFor func(sp *ServiceProvider, u *directory.User) (string, error)
-	// SessionIndex is the opaque SessionIndex of a Gatehouse session.
-	SessionIndex func(sessionID string) string
-	// Joined records a participant of the session for single logout.
-	Joined func(ctx context.Context, sessionID string, p Participant) error
-	// Post writes the auto-POST page carrying a SAMLResponse.
-	Post  func(w http.ResponseWriter, r *http.Request, acs, samlResponse, relayState string) error
-	Audit *audit.Recorder
-	Log   *slog.Logger
-	Now   func() time.Time
+	// Sessions gives each SP its opaque SessionIndex of the session and
+	// records the SP as a participant, for single logout.
+	Sessions *signin.Sessions
+	// Catalog words the auto-POST page in the request's language.
+	Catalog *web.Catalog
+	Audit   *audit.Recorder
+	Log     *slog.Logger
+	Now     func() time.Time
 	// PendingFor is how long a POSTed request waits for its GET. Zero:
 	// five minutes.
 	PendingFor time.Duration
@@ -123,7 +87,7 @@ type pending struct {
 // Mount registers /saml/sso.
 func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.Handle("GET "+PathSSO, web.NoStore(web.Handle(h.Log, h.get)))
-	mux.Handle("POST "+PathSSO, web.NoStore(web.Handle(h.Log, h.post)))
+	mux.Handle("POST "+PathSSO, web.NoStore(web.Handle(h.Log, h.postRequest)))
 }
 
 // requestError is the page for a request the SP cannot be answered about:
@@ -146,17 +110,33 @@ func requestError(err error) error {
 	return web.Errorf(http.StatusBadRequest, msg, err).Then(web.NextHome)
 }
 
+// refuse answers a request the parser refused: with a SAML status when the
+// request is good enough to answer (its SP and ACS known, its signature
+// checked) and only asks for what Gatehouse does not do, else with an
+// error page.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, ar *AuthnRequest, err error) error {
+	if ar != nil && ar.SP != nil && ar.ACS != "" {
+		switch {
+		case errors.Is(err, ErrUnsupportedBinding):
+			return h.status(w, r, ar.SP, fromRequest(ar), StatusRequester, StatusUnsupportedBinding, err)
+		case errors.Is(err, ErrNoAuthnContext):
+			return h.status(w, r, ar.SP, fromRequest(ar), StatusRequester, StatusNoAuthnContext, err)
+		}
+	}
+	return requestError(err)
+}
+
 func fromRequest(ar *AuthnRequest) pending {
 	return pending{SP: ar.SP.EntityID, ID: ar.ID, ACS: ar.ACS, RelayState: ar.RelayState, Force: ar.ForceAuthn, Passive: ar.IsPassive,
 		Classes: ar.RequestedClasses, Comparison: ar.Comparison, NameIDFormat: ar.NameIDFormat}
 }
 
-// post takes an AuthnRequest over HTTP-POST: checked here, then kept for
+// postRequest takes an AuthnRequest over HTTP-POST: checked here, then kept for
 // the GET the browser is sent to, where its session cookie is seen.
-func (h *Handler) post(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) postRequest(w http.ResponseWriter, r *http.Request) error {
 	ar, err := h.Parse(r.Context(), r)
 	if err != nil {
-		return requestError(err)
+		return h.refuse(w, r, ar, err)
 	}
 	data, err := json.Marshal(fromRequest(ar))
 	if err != nil {
@@ -181,7 +161,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) error {
 	case q.Has("SAMLRequest"):
 		ar, err := h.Parse(r.Context(), r)
 		if err != nil {
-			return requestError(err)
+			return h.refuse(w, r, ar, err)
 		}
 		return h.run(w, r, fromRequest(ar))
 	case q.Has(paramPending):
@@ -225,7 +205,7 @@ func (h *Handler) idpInitiated(w http.ResponseWriter, r *http.Request, q url.Val
 	if !ok {
 		return requestError(fmt.Errorf("%w: %q", ErrUnknownSP, truncate(q.Get(paramSP), 256)))
 	}
-	if !sp.IdPInitiated {
+	if !sp.IDPInitiated {
 		return web.Errorf(http.StatusForbidden, "error.saml_idp_initiated", fmt.Errorf("saml: %s does not take IdP-initiated sign-in", sp.Name)).Then(web.NextHome)
 	}
 	rs := q.Get("RelayState")
@@ -318,26 +298,35 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, sp *ServiceProvi
 		h.Log.WarnContext(ctx, "saml: no issuer for the user", "app", sp.Name, "user", res.User.ID, "err", err)
 		return h.status(w, r, sp, p, StatusResponder, StatusRequestDenied, err)
 	}
-	sessionIndex := h.SessionIndex(res.SessionID)
-	out, err := h.Responses.Response(ctx, Grant{SP: sp, ACS: p.ACS, InResponseTo: p.ID, Issuer: issuer, User: &res.User,
-		AuthInstant: res.AuthTime, MFA: res.MFA(), AMR: res.Methods, SessionIndex: sessionIndex, Class: d.Class(res.MFA(), sp.Entra),
-		NameIDFormat: p.NameIDFormat})
+	sessionIndex, err := h.Sessions.SessionIndex(ctx, res.SessionID, sp.EntityID)
+	if err != nil {
+		return err
+	}
+	xml, nameID, err := h.Responses.Response(ctx, Grant{SP: sp, ACS: p.ACS, InResponseTo: p.ID, Issuer: issuer, User: &res.User,
+		AuthInstant: res.AuthTime, MFA: res.MFA(), SessionIndex: sessionIndex, Demands: d, NameIDFormat: p.NameIDFormat})
 	switch {
-	case errors.Is(err, ErrNameIDPolicy):
+	case errors.Is(err, ErrInvalidNameIDPolicy):
 		return h.status(w, r, sp, p, StatusRequester, StatusInvalidNameIDPolicy, err)
-	case errors.Is(err, ErrNoNameID):
-		h.Log.WarnContext(ctx, "saml: the user has no value for the SP's NameID", "app", sp.Name, "user", res.User.ID, "err", err)
+	case errors.Is(err, ErrNoSubjectValue):
+		h.Log.WarnContext(ctx, "saml: the user has no value for the SP's NameID or a required attribute", "app", sp.Name, "user", res.User.ID, "err", err)
 		return h.status(w, r, sp, p, StatusResponder, "", err)
 	case err != nil:
 		return err
 	}
-	if err := h.Joined(ctx, res.SessionID, Participant{SP: sp, NameID: out.NameID}); err != nil {
+	if _, err := h.Sessions.AddParticipant(ctx, res.SessionID, signin.Participant{Protocol: signin.ProtocolSAML, App: sp.Name,
+		EntityID: sp.EntityID, NameID: nameID.Value, NameIDFormat: nameID.Format, SPNameQualifier: nameID.SPNameQualifier,
+		SessionIndex: sessionIndex}); err != nil {
 		// Single logout will miss this SP; the sign-in itself stands.
 		h.Log.WarnContext(ctx, "saml: could not record the SP for single logout", "app", sp.Name, "err", err)
 	}
 	h.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, UserID: res.User.ID, Login: res.User.UPN, App: sp.Name, Result: "ok",
 		Detail: map[string]string{"protocol": "saml", "in_response_to": p.ID, "mfa": fmt.Sprint(res.MFA())}})
-	return h.Post(w, r, p.ACS, base64.StdEncoding.EncodeToString(out.XML), p.RelayState)
+	return h.post(w, r, p.ACS, xml, p.RelayState)
+}
+
+// post writes the page that carries a Response to the ACS.
+func (h *Handler) post(w http.ResponseWriter, r *http.Request, acs string, response []byte, relayState string) error {
+	return PostForm{URL: acs, SAMLResponse: response, RelayState: relayState}.Localize(h.Catalog, r).Write(w)
 }
 
 // status answers the SP with a SAML status instead of an assertion (the
@@ -345,25 +334,12 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, sp *ServiceProvi
 func (h *Handler) status(w http.ResponseWriter, r *http.Request, sp *ServiceProvider, p pending, status, sub string, cause error) error {
 	ctx := r.Context()
 	h.Log.InfoContext(ctx, "saml: answering with a status", "app", sp.Name, "status", status, "sub_status", sub, "reason", cause)
-	issuer, err := h.IssuerFor(sp, nil)
+	xml, err := h.Responses.ErrorResponse(ctx, sp, p.ACS, p.ID, status, sub, "")
 	if err != nil {
 		return err
 	}
-	xml, err := h.Responses.Error(ctx, sp, p.ACS, p.ID, issuer, status, sub)
-	if err != nil {
-		return err
-	}
-	return h.Post(w, r, p.ACS, base64.StdEncoding.EncodeToString(xml), p.RelayState)
+	return h.post(w, r, p.ACS, xml, p.RelayState)
 }
-
-// Errors a Responses implementation returns that the SP is told of.
-var (
-	// ErrNameIDPolicy: the request's NameIDPolicy Format is not one the
-	// SP is configured for.
-	ErrNameIDPolicy = errors.New("saml: NameID format not available")
-	// ErrNoNameID: the user has no value for the SP's NameID source.
-	ErrNoNameID = errors.New("saml: the user has no value for the NameID")
-)
 
 func randomID() string {
 	var b [18]byte

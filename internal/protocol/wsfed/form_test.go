@@ -28,7 +28,7 @@ func TestThePostFormCarriesTheMessageUnchangedAndWorksWithoutScript(t *testing.T
 	if strings.Contains(page, "<script>alert") {
 		t.Error("wctx was not escaped")
 	}
-	if !strings.Contains(page, `<form id="wsfed-post" method="post" action="https://login.microsoftonline.com/login.srf">`) {
+	if !strings.Contains(page, `<form id="autopost" method="post" action="https://login.microsoftonline.com/login.srf">`) {
 		t.Errorf("form element missing:\n%s", page)
 	}
 	if !regexp.MustCompile(`(?s)<noscript>.*<button type="submit">Continue</button>.*</noscript>`).MatchString(page) {
@@ -75,7 +75,7 @@ func TestTheAutoPostScriptIsServedAsJavaScript(t *testing.T) {
 	rec := httptest.NewRecorder()
 	AutoPostScript().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, DefaultScriptPath, nil))
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "text/javascript; charset=utf-8" ||
-		!strings.Contains(rec.Body.String(), "getElementById('wsfed-post')") || !strings.Contains(rec.Body.String(), ".submit()") {
+		!strings.Contains(rec.Body.String(), "getElementById('autopost')") || !strings.Contains(rec.Body.String(), ".submit()") {
 		t.Errorf("%d %v\n%s", rec.Code, rec.Header(), rec.Body)
 	}
 	rec = httptest.NewRecorder()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,6 +31,9 @@ type Handler struct {
 	Renderer *web.Renderer
 	Log      *slog.Logger
 	Now      func() time.Time
+	// FanOut, when set, makes wsignout1.0 sign the user out of the
+	// session's other applications too (protocol/saml's single logout).
+	FanOut signin.LogoutFanOut
 
 	mdOnce sync.Mutex
 	md     []byte
@@ -118,6 +122,12 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, q url.Values) e
 	}
 	h.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, UserID: res.User.ID, Login: res.User.UPN, App: req.RP.Name, Result: "ok",
 		Detail: map[string]string{"protocol": "wsfed", "assertion": a.ID, "mfa": fmt.Sprint(res.MFA())}})
+	// The relying party hears of a sign-out (single logout); one that
+	// cannot be recorded costs only that.
+	if _, err := h.Sessions.AddParticipant(ctx, res.SessionID, signin.Participant{Protocol: signin.ProtocolWSFed, App: req.RP.Name,
+		EntityID: req.RP.Realm, ReplyURL: req.Reply}); err != nil {
+		h.Log.WarnContext(ctx, "recording the relying party in the session", "rp", req.RP.Name, "err", err)
+	}
 	return PostForm{URL: req.Reply, WA: ActionSignIn, WResult: string(wresult), WCtx: req.Context}.Write(w)
 }
 
@@ -125,6 +135,9 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, q url.Values) 
 	req, err := ParseSignOut(q, h.Registry)
 	if err != nil {
 		return requestError(err)
+	}
+	if h.FanOut != nil {
+		return h.signOutEverywhere(w, r, req)
 	}
 	h.Sessions.SignOut(w, r)
 	if req.Reply != "" {
@@ -134,6 +147,27 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, q url.Values) 
 	p := h.Renderer.NewPage(r, "logout.title", nil)
 	p.Notice = p.T("logout.done")
 	return h.Renderer.Render(w, "logout", http.StatusOK, p)
+}
+
+// signOutEverywhere ends the session and signs the user out of its other
+// applications (the relying party that asked is not asked back), then
+// goes to the reply URL.
+func (h *Handler) signOutEverywhere(w http.ResponseWriter, r *http.Request, req *SignOutRequest) error {
+	so := signin.SignOutRequest{Via: "wsfed"}
+	if req.RP != nil {
+		so.App = req.RP.Name
+	}
+	ended, _, err := h.Sessions.EndBrowserSession(w, r, so)
+	if err != nil {
+		return err
+	}
+	var ps []signin.Participant
+	if ended != nil {
+		ps = slices.DeleteFunc(ended.Participants, func(p signin.Participant) bool {
+			return req.RP != nil && p.Protocol == signin.ProtocolWSFed && p.EntityID == req.RP.Realm
+		})
+	}
+	return h.FanOut.FanOut(w, r, ps, req.Reply)
 }
 
 // metadata serves the signed document, rebuilt hourly so its validity

@@ -190,6 +190,8 @@ func TestTheRegistryRefusesAmbiguousOrUnsafeRelyingParties(t *testing.T) {
 		{"a plain-http reply URL", []RelyingParty{{Name: "b", Realm: "urn:b", Issuer: "https://sso", ReplyURLs: []string{"http://b.example/"}}}, "https"},
 		{"a relative reply URL", []RelyingParty{{Name: "b", Realm: "urn:b", Issuer: "https://sso", ReplyURLs: []string{"/signin"}}}, "absolute"},
 		{"a reply URL with a fragment", []RelyingParty{{Name: "b", Realm: "urn:b", Issuer: "https://sso", ReplyURLs: []string{"https://b.example/#x"}}}, "fragment"},
+		{"a plain-http reply URL to a name that only starts like a loopback address", []RelyingParty{{Name: "b", Realm: "urn:b", Issuer: "https://sso", ReplyURLs: []string{"http://127.0.0.1.evil.example/"}}}, "https"},
+		{"a reply URL with user information", []RelyingParty{{Name: "b", Realm: "urn:b", Issuer: "https://sso", ReplyURLs: []string{"https://b.example@evil.example/"}}}, "user information"},
 		{"no reply URL", []RelyingParty{{Name: "b", Realm: "urn:b", Issuer: "https://sso"}}, "no reply URL"},
 		{"one domain twice", []RelyingParty{{Name: "e", Realm: EntraRealm, ReplyURLs: []string{EntraReplyURL}, Domains: []Domain{
 			{Name: "corp.example.com", IssuerURI: "https://sso/1"}, {Name: "CORP.example.com", IssuerURI: "https://sso/2"}}}}, "also federated"},

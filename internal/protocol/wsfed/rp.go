@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/gatehouse-sso/gatehouse/internal/config"
@@ -143,7 +142,7 @@ func NewRegistry(rps ...RelyingParty) (*Registry, error) {
 			errs = append(errs, fmt.Errorf("%s: no reply URL", where))
 		}
 		for _, u := range rp.ReplyURLs {
-			if err := checkReplyURL(u); err != nil {
+			if err := config.CheckEndpointURL(u); err != nil {
 				errs = append(errs, fmt.Errorf("%s: reply URL %q: %w", where, u, err))
 			}
 		}
@@ -182,27 +181,6 @@ func NewRegistry(rps ...RelyingParty) (*Registry, error) {
 		return nil, errors.Join(errs...)
 	}
 	return r, nil
-}
-
-// checkReplyURL accepts absolute https URLs without a fragment, and http
-// only towards a loopback host (tests, local development).
-func checkReplyURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return err
-	}
-	if u.Host == "" || u.Fragment != "" || u.User != nil {
-		return errors.New("must be an absolute URL without user info or fragment")
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if h := u.Hostname(); h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.") {
-			return nil
-		}
-	}
-	return errors.New("must use https (http only for a loopback host)")
 }
 
 // ByRealm returns the relying party whose realm is exactly realm.

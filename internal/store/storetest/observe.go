@@ -31,7 +31,7 @@ func RunObserve(t *testing.T, open func(t *testing.T, obs store.Observer) store.
 		calls[op] = append(calls[op], call{d, err})
 	})
 	ctx := t.Context()
-	s, f, c, tk := newSession(uid("user")), newFlow(), newCredential(uid("user"), "totp"), newTicket("observe")
+	s, f, c, tk, l := newSession(uid("user")), newFlow(), newCredential(uid("user"), "totp"), newTicket("observe"), newLink()
 	g := newGrant(uid("user"))
 	old := time.Date(1901, 1, 1, 0, 0, 0, 0, time.UTC) // nothing in the suite is this old
 
@@ -40,6 +40,7 @@ func RunObserve(t *testing.T, open func(t *testing.T, obs store.Observer) store.
 		"GetSession":               store.ErrNotFound,
 		"UpdateFlow":               errBoom,
 		"GetCredentialByLookupKey": store.ErrNotFound,
+		"GetUserLink":              store.ErrNotFound,
 	}
 	steps := []struct {
 		op   string
@@ -102,6 +103,11 @@ func RunObserve(t *testing.T, open func(t *testing.T, obs store.Observer) store.
 		{"ListUserGrants", func() error { _, err := st.ListUserGrants(ctx, g.UserID, t0); return err }},
 		{"DeleteGrant", func() error { return st.DeleteGrant(ctx, g.ID) }},
 		{"DeleteUserGrants", func() error { _, err := st.DeleteUserGrants(ctx, g.UserID); return err }},
+
+		{"CreateLink", func() error { return st.CreateLink(ctx, l) }},
+		{"GetLink", func() error { _, err := st.GetLink(ctx, l.Provider, l.Subject); return err }},
+		{"GetUserLink", func() error { _, err := st.GetUserLink(ctx, l.Provider, uid("user")); return err }},
+		{"DeleteUserLinks", func() error { _, err := st.DeleteUserLinks(ctx, l.UserID); return err }},
 
 		{"Ping", func() error { return st.Ping(ctx) }},
 		{"GarbageCollect", func() error { _, err := st.GarbageCollect(ctx, old); return err }},

@@ -29,6 +29,7 @@ func Run(t *testing.T, open Opener) {
 		{"Throttle", throttleCases},
 		{"Tickets", ticketCases},
 		{"Grants", grantCases},
+		{"Links", linkCases},
 		{"Store", storeCases},
 	}
 	for _, g := range groups {
