@@ -369,7 +369,13 @@ func userinfoStatus(t *testing.T, base, access string) int {
 
 func TestOIDCRefusesWhatItMust(t *testing.T) {
 	rp := newTestRP(t)
-	a, srv := newOIDCApp(t, oidcApps(rp), withPublicClient, func(c *config.Config) { c.Abuse.Passwords.PerAddress = 4 })
+	a, srv := newOIDCApp(t, oidcApps(rp), withPublicClient, func(c *config.Config) {
+		c.Abuse.Passwords.PerAddress = 4
+		// An external authentication method shares /oauth2/authorize: the
+		// clients' requests must reach the OpenID Connect endpoint behind it.
+		c.Apps = append(c.Apps, config.App{Name: "Entra MFA", Type: "entra-eam", ClientID: "0b5a6b4e-3c2d-4e1f-9a8b-7c6d5e4f3a2b",
+			TenantID: "72f988bf-86f1-41af-91ab-2d7cd011db47"})
+	})
 	const pw = "Oidc!Passw0rd-2"
 	name, _ := oidcUser(t, a, pw)
 	wiki := newRelyingParty(t, srv.URL, "wiki", wikiSecret, rp.redirect()+"/wiki", oauth2.AuthStyleInParams)
@@ -384,6 +390,34 @@ func TestOIDCRefusesWhatItMust(t *testing.T) {
 		t.Fatalf("the first exchange: %v", err)
 	}
 
+	t.Run("discovery lists the external authentication method's response next to the code flow", func(t *testing.T) {
+		var d oidc.Discovery
+		getJSON(t, srv.URL+oidc.PathDiscovery, &d)
+		if d.Issuer != srv.URL || !slices.Equal(d.ResponseTypesSupported, []string{"code", "id_token"}) ||
+			!slices.Equal(d.ResponseModesSupported, []string{"query", "form_post"}) || !slices.Equal(d.CodeChallengeMethodsSupported, []string{"S256"}) {
+			t.Fatalf("discovery %+v", d)
+		}
+	})
+	t.Run("prompt=login asks for the password again despite the session", func(t *testing.T) {
+		page := b.Get(wiki.conf.AuthCodeURL("l1", oauth2.SetAuthURLParam("prompt", "login")))
+		if !strings.Contains(page, `name="password"`) {
+			t.Fatalf("no password page (status %d at %s):\n%s", b.Status, b.URL, page)
+		}
+		cb := url.Values{}
+		b.Submit(map[string]string{"password": pw})
+		if u, err := url.Parse(b.URL); err == nil {
+			cb = u.Query()
+		}
+		if cb.Get("code") == "" || cb.Get("state") != "l1" {
+			t.Fatalf("no code after the password: %s", b.URL)
+		}
+	})
+	t.Run("an MFA acr value asks a password session for the second factor", func(t *testing.T) {
+		page := b.Get(wiki.conf.AuthCodeURL("a1", oauth2.SetAuthURLParam("acr_values", "mfa")))
+		if !strings.Contains(page, `name="code"`) || strings.Contains(page, `name="password"`) {
+			t.Fatalf("no second-factor step for acr_values=mfa (status %d at %s):\n%s", b.Status, b.URL, page)
+		}
+	})
 	t.Run("a redirect URI that is not registered exactly is refused with a page, never followed", func(t *testing.T) {
 		reg := rp.redirect() + "/wiki"
 		for _, bad := range []string{reg + "/", strings.ToUpper(reg[:7]) + reg[7:], reg + "?x=1", strings.Replace(reg, "/wiki", "/WIKI", 1),
@@ -405,8 +439,14 @@ func TestOIDCRefusesWhatItMust(t *testing.T) {
 		if cb.Get("code") == "" {
 			t.Fatalf("no code for the public client at %s: %v", rp.redirect(), cb)
 		}
-		if _, err := cli.conf.Exchange(t.Context(), cb.Get("code"), oauth2.VerifierOption(v)); err != nil {
+		tok, err := cli.conf.Exchange(t.Context(), cb.Get("code"), oauth2.VerifierOption(v))
+		if err != nil {
 			t.Fatalf("the public client's exchange: %v", err)
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		idt, err := cli.verifier.Verify(t.Context(), raw)
+		if err != nil || idt.Subject != lookup(t, a, name).ID {
+			t.Fatalf("the public client's subject: %v %v, want the objectGUID's hex", err, idt)
 		}
 		other := strings.Replace(rp.redirect(), rp.srv.URL, "http://127.0.0.1:1", 1)
 		q := url.Values{"client_id": {"grafana"}, "response_type": {"code"}, "scope": {"openid"}, "redirect_uri": {other}}
