@@ -398,6 +398,24 @@ func TestOIDCRefusesWhatItMust(t *testing.T) {
 			t.Fatalf("discovery %+v", d)
 		}
 	})
+	t.Run("a request POSTed as a form is answered after the redirect that brings the session cookie", func(t *testing.T) {
+		u, _ := url.Parse(wiki.conf.AuthCodeURL("post-1"))
+		resp, err := b.C.PostForm(srv.URL+oidc.PathAuthorize, u.Query())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, oidc.PathAuthorize+"?gh_req=") {
+			t.Fatalf("POST: %s to %q, want 303 to the GET", resp.Status, loc)
+		}
+		if cb := codeAt(t, b, rp, loc); cb.Get("code") == "" || cb.Get("state") != "post-1" {
+			t.Fatalf("callback %v", cb)
+		}
+		if b.Get(loc); b.Status != http.StatusBadRequest {
+			t.Errorf("the kept request was answered twice: status %d", b.Status)
+		}
+	})
 	t.Run("prompt=login asks for the password again despite the session", func(t *testing.T) {
 		page := b.Get(wiki.conf.AuthCodeURL("l1", oauth2.SetAuthURLParam("prompt", "login")))
 		if !strings.Contains(page, `name="password"`) {

@@ -144,8 +144,11 @@ func signinRequest(c *Client, p pending, state []byte) signin.Request {
 
 func (a *authorize) run(w http.ResponseWriter, r *http.Request, p pending) error {
 	c, ok := a.p.o.Clients.ByID(p.Client)
-	if !ok || !c.RedirectAllowed(p.Redirect) {
+	switch {
+	case !ok:
 		return requestError(fmt.Errorf("%w: %q", ErrUnknownClient, p.Client))
+	case !c.RedirectAllowed(p.Redirect):
+		return requestError(fmt.Errorf("%w: %q", ErrRedirectURI, p.Redirect))
 	}
 	state, err := json.Marshal(p)
 	if err != nil {
