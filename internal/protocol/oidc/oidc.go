@@ -63,7 +63,6 @@ var (
 	ErrStale          = errors.New("oidc: the request expired or was used")
 	ErrInvalidToken   = errors.New("oidc: invalid or expired token")
 	ErrTokenReused    = errors.New("oidc: a rotated refresh token was used again; its family is revoked")
-	ErrCodeReplayed   = errors.New("oidc: an authorization code was used again; its tokens are revoked")
 	ErrAccountRevoked = errors.New("oidc: the account no longer may use the app")
 )
 
