@@ -72,5 +72,6 @@ func isErrorsNew(e ast.Expr) bool {
 		return false
 	}
 	pkg, ok := sel.X.(*ast.Ident)
-	return ok && pkg.Name == "errors" && sel.Sel.Name == "New"
+	// A sentinel error, or one that wraps another (fmt.Errorf("%w: …")).
+	return ok && (pkg.Name == "errors" && sel.Sel.Name == "New" || pkg.Name == "fmt" && sel.Sel.Name == "Errorf")
 }
