@@ -132,7 +132,8 @@ const (
 )
 
 var (
-	secretRe  = regexp.MustCompile(`<p class="secret">([A-Z2-7 ]+)</p>`)
+	secretRe  = regexp.MustCompile(`(?s)<p class="secret"[^>]*>(.*?)</p>`)
+	tagRe     = regexp.MustCompile(`<[^>]*>`)
 	codesRe   = regexp.MustCompile(`<li>([a-z0-9]{5}-[a-z0-9]{5})</li>`)
 	wresultRe = regexp.MustCompile(`name="wresult" value="([^"]+)"`)
 )
@@ -169,6 +170,17 @@ func checkToken(b *browse.Browser, u *user) {
 	}
 }
 
+// enrolmentKey is the authenticator-app key the enrolment page shows (in
+// groups of four), as a user types it: without spaces; "" when the page
+// shows none.
+func enrolmentKey(page string) string {
+	m := secretRe.FindStringSubmatch(page)
+	if m == nil {
+		return ""
+	}
+	return strings.Join(strings.Fields(html.UnescapeString(tagRe.ReplaceAllString(m[1], " "))), "")
+}
+
 // enterTOTP answers the second-factor page with the next code of u's
 // authenticator app.
 func enterTOTP(b *browse.Browser, u *user) {
@@ -200,12 +212,12 @@ func (r *runner) enrol(u *user) error {
 		if strings.Contains(b.Last, "data-webauthn=") && !strings.Contains(b.Last, `class="secret"`) {
 			b.Get(strings.TrimPrefix(b.URL, b.Base) + "&method=totp") // passkeys are offered first
 		}
-		m := secretRe.FindStringSubmatch(b.Last)
-		if m == nil {
+		key := enrolmentKey(b.Last)
+		if key == "" {
 			fail(b, "no authenticator-app enrolment")
 		}
 		u.mu.Lock()
-		u.secret = strings.ReplaceAll(m[1], " ", "")
+		u.secret = key
 		u.mu.Unlock()
 		code, err := u.nextCode(time.Now())
 		if err != nil {
