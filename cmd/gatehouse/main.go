@@ -37,6 +37,7 @@ Usage:
   gatehouse entra federation --config FILE --domain DOMAIN
                                         print the Microsoft Graph PowerShell that federates DOMAIN
   gatehouse entra preflight --config FILE --user LOGIN
+  gatehouse entra eam --config FILE [--app NAME]
                                         show exactly what Entra would receive for one user
   gatehouse notify expiring --config FILE [--dry-run]
                                         mail password-expiry reminders (run it daily from cron)
@@ -317,12 +318,17 @@ const entraHelp = `Usage:
       Looks LOGIN up in the directory and prints the issuer, NameIdentifier
       (ImmutableID) and UPN Entra would receive, with warnings. Run it for a few
       users before converting a domain: a wrong ImmutableID locks everyone out.
+  gatehouse entra eam --config FILE [--app NAME]
+      Prints the app registration and the Microsoft Graph PowerShell
+      (New-MgPolicyAuthenticationMethodPolicyAuthenticationMethodConfiguration)
+      that make Gatehouse the external authentication method of the entra-eam
+      app's tenant: Entra checks the password, Gatehouse the second factor.
 
 Options:
 `
 
 func cmdEntra(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "federation" && args[0] != "preflight") {
+	if len(args) == 0 || (args[0] != "federation" && args[0] != "preflight" && args[0] != "eam") {
 		fmt.Fprint(stderr, entraHelp)
 		return 2
 	}
@@ -330,6 +336,7 @@ func cmdEntra(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cfgFile := fs.String("config", "", "configuration `file`")
 	domain := fs.String("domain", "", "federated `domain` (federation)")
 	login := fs.String("user", "", "user `login` (preflight)")
+	appName := fs.String("app", "", "entra-eam app `name`, when there are several (eam)")
 	if code, ok := parse(fs, args[1:]); !ok {
 		return code
 	}
@@ -342,6 +349,14 @@ func cmdEntra(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
 		return 1
+	}
+	if args[0] == "eam" {
+		// Only the configuration: nothing is opened.
+		if err := app.WriteEAM(cfg, stdout, *appName); err != nil {
+			fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	a, ok := openApp(ctx, cfg, stderr)
 	if !ok {

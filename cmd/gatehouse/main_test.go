@@ -277,3 +277,39 @@ func TestEntraCommandsPrintTheFederationAndThePreflight(t *testing.T) {
 		t.Errorf("an unfederated domain: exit %d", code)
 	}
 }
+
+func TestEntraEAMPrintsTheAppRegistrationAndTheMethodForTheTenant(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "gatehouse.yaml")
+	const tenant, appID = "72f988bf-86f1-41af-91ab-2d7cd011db47", "0b5a6b4e-3c2d-4e1f-9a8b-7c6d5e4f3a2b"
+	y := "issuer: https://sso.corp.example.test\n" +
+		"directory: {type: file, file: {path: " + filepath.Join(dir, "users.yaml") + "}}\n" +
+		"apps: [{name: Entra MFA, type: entra-eam, client_id: gatehouse-entra, app_id: " + appID + ", tenant_id: " + tenant + "}]\n"
+	if err := os.WriteFile(cfgPath, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"entra", "eam", "--config", cfgPath}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, &errOut)
+	}
+	for _, want := range []string{
+		"Connect-MgGraph -TenantId '" + tenant + "'",
+		"New-MgApplication -DisplayName 'Entra MFA (Gatehouse)' -SignInAudience 'AzureADMyOrg' -Web @{ RedirectUris = @('https://sso.corp.example.test/oauth2/authorize') }",
+		"'@odata.type' = '#microsoft.graph.externalAuthenticationMethodConfiguration'",
+		"appId = '" + appID + "'",
+		"clientId = 'gatehouse-entra'",
+		"discoveryUrl = 'https://sso.corp.example.test/.well-known/openid-configuration'",
+		"New-MgPolicyAuthenticationMethodPolicyAuthenticationMethodConfiguration -BodyParameter $params",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, &out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "users.yaml")); err == nil {
+		t.Error("printing the commands opened (and created) the directory")
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"entra", "eam", "--config", cfgPath, "--app", "Other"}, &out, &errOut); code != 1 {
+		t.Errorf("an unknown app: exit %d", code)
+	}
+}

@@ -361,6 +361,10 @@ type MFAResetResult struct {
 	SessionsEnded      int64    `json:"sessions_ended"`
 	BrowsersForgotten  int64    `json:"remembered_browsers_forgotten"`
 	EnrolsAtNextSignIn bool     `json:"enrols_at_next_sign_in"`
+	// EntraLinksRemoved counts the Entra accounts (external
+	// authentication method) the user was linked to, forgotten by a reset
+	// of every method: the next Entra request links afresh.
+	EntraLinksRemoved int64 `json:"entra_links_removed"`
 }
 
 // storedMethods are the second factors kept in the store, which a reset
@@ -396,6 +400,11 @@ func (a *App) AdminMFAReset(ctx context.Context, w io.Writer, login, method stri
 	res.SessionsEnded, err1 = a.Store.DeleteUserSessions(ctx, u.ID)
 	res.BrowsersForgotten, err2 = a.Store.DeleteUserCredentials(ctx, u.ID, signin.DeviceType)
 	errs = append(errs, err1, err2)
+	if method == "" {
+		var err3 error
+		res.EntraLinksRemoved, err3 = a.Store.DeleteUserLinks(ctx, u.ID)
+		errs = append(errs, err3)
+	}
 	left, err := a.Store.ListCredentials(ctx, u.ID)
 	errs = append(errs, err)
 	res.EnrolsAtNextSignIn = !slices.ContainsFunc(left, func(c store.Credential) bool { return slices.Contains(storedMethods(), c.Type) })
@@ -405,7 +414,7 @@ func (a *App) AdminMFAReset(ctx context.Context, w io.Writer, login, method stri
 	}
 	a.recordAdmin(ctx, audit.AdminMFAReset, u, result, map[string]string{"methods": strings.Join(methods, " "),
 		"factors_removed": strconv.FormatInt(res.FactorsRemoved, 10), "sessions_revoked": strconv.FormatInt(res.SessionsEnded, 10),
-		"browsers_forgotten": strconv.FormatInt(res.BrowsersForgotten, 10)})
+		"browsers_forgotten": strconv.FormatInt(res.BrowsersForgotten, 10), "entra_links_removed": strconv.FormatInt(res.EntraLinksRemoved, 10)})
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("the reset may be incomplete (run it again): %w", err)
 	}
@@ -414,6 +423,9 @@ func (a *App) AdminMFAReset(ctx context.Context, w io.Writer, login, method stri
 	}
 	fmt.Fprintf(w, "Removed %d factor(s) (%s) of %s, ended %d session(s), forgot %d remembered browser(s).\n",
 		res.FactorsRemoved, strings.Join(methods, ", "), displayLogin(u), res.SessionsEnded, res.BrowsersForgotten)
+	if res.EntraLinksRemoved > 0 {
+		fmt.Fprintf(w, "Forgot %d linked Entra account(s): the next request from Entra links the user afresh.\n", res.EntraLinksRemoved)
+	}
 	if res.EnrolsAtNextSignIn {
 		fmt.Fprintln(w, "No factor is left: the next sign-in asks for the password and then enrols a new factor.")
 	}

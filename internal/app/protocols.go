@@ -105,7 +105,7 @@ func (a *App) mountProtocols(ctx context.Context, mux *http.ServeMux) error {
 		return err
 	}
 	mux.Handle("GET "+wstrust.PathMEX, mex)
-	return nil
+	return a.mountEAM(mux, nil) // nil: the OIDC core's authorize endpoint, once it is served
 }
 
 // wsTrustAuth checks WS-Trust passwords through the sign-in engine, so

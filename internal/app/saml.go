@@ -71,7 +71,7 @@ func (a *App) appTiles(u *directory.User) []account.AppLink {
 	}
 	var out []account.AppLink
 	for _, sp := range a.samlSPs.All() {
-		if !sp.IdPInitiated || len(sp.ACS) == 0 {
+		if !sp.IDPInitiated || len(sp.ACS) == 0 {
 			continue
 		}
 		if d := a.SignIn.Decide(gpolicy.Input{App: sp.Name, User: u}); d.Denied {

@@ -51,6 +51,14 @@ const (
 	// ExpiryReminder: `gatehouse notify expiring` mailed the user.
 	ExpiryReminder = "password.expiry_reminder"
 	TokenIssued    = "token.issued"
+	// EAMLinked: an Entra external authentication method request linked
+	// its Entra account (Detail "tid", "oid") to the AD user, the first
+	// time that account came.
+	EAMLinked = "eam.linked"
+	// EAMRefused: an Entra external authentication method request was
+	// refused before any factor was asked; Result says why (e.g.
+	// "hint_refused", "link_mismatch", "unknown_user").
+	EAMRefused = "eam.refused"
 	// SessionRevoked: Gatehouse ended a session because the directory no
 	// longer backs it (Result is the reason, e.g. "account_disabled").
 	SessionRevoked = "session.revoked"

@@ -343,7 +343,7 @@ type SMTP struct {
 // App is one relying party or client.
 type App struct {
 	Name string `yaml:"name"`
-	Type string `yaml:"type"` // entra, saml, oidc, wsfed
+	Type string `yaml:"type"` // entra, saml, oidc, wsfed, entra-eam
 	// Entra
 	Domains []string `yaml:"domains"`
 	// Protocol is how Entra signs users in: "wsfed" (the default) or
@@ -395,6 +395,29 @@ type App struct {
 	ClientSecret     Secret   `yaml:"-"`
 	ClientSecretFile string   `yaml:"client_secret_file"`
 	RedirectURIs     []string `yaml:"redirect_uris"`
+	// Entra EAM (type entra-eam): Gatehouse as an external authentication
+	// method of a Microsoft Entra tenant, which checks the password and
+	// sends its users here for the second factor alone. ClientID (above)
+	// is the client id Entra sends (the method's openIdConnectSetting
+	// clientId).
+	//
+	// TenantID is the tenant's id (a GUID): the id_token_hint must be
+	// issued by https://login.microsoftonline.com/<tenant_id>/v2.0 for it.
+	TenantID string `yaml:"tenant_id"`
+	// AppID is the application id of the app registration Entra issues
+	// the id_token_hint for (its aud); empty: ClientID.
+	AppID string `yaml:"app_id"`
+	// EntraMetadataURL is where Entra's OpenID metadata, and through it
+	// its signing keys, is read. Empty: the tenant's own,
+	// https://login.microsoftonline.com/<tenant_id>/v2.0/.well-known/openid-configuration.
+	EntraMetadataURL string `yaml:"entra_metadata_url"`
+	// EntraCAFile is a PEM bundle that verifies the metadata's server;
+	// empty: the system roots.
+	EntraCAFile string `yaml:"entra_ca_file"`
+	// EntraRedirectURI is where the answer is posted; empty:
+	// https://login.microsoftonline.com/common/federation/externalauthprovider,
+	// the only one Entra uses.
+	EntraRedirectURI string `yaml:"entra_redirect_uri"`
 	// MFA is "required", "optional" or "" (follow mfa.required_for).
 	MFA string `yaml:"mfa"`
 	// Groups, when set, limits the app to members of these AD groups.

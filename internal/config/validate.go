@@ -419,8 +419,10 @@ func (c *Config) validateApps(p *Problems) {
 			for j, r := range a.RedirectURIs {
 				absoluteURL(p, fmt.Sprintf("%s.redirect_uris[%d]", base, j), r)
 			}
+		case "entra-eam":
+			c.validateEAMApp(p, base, i, a, clients)
 		default:
-			p.add(base+".type", "must be entra, saml, wsfed or oidc, got %q", a.Type)
+			p.add(base+".type", "must be entra, saml, wsfed, oidc or entra-eam, got %q", a.Type)
 		}
 	}
 }

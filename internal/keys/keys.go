@@ -1,7 +1,7 @@
 // Package keys owns the token-signing key and its certificate: loading and
 // checking them at startup, and generating a self-signed pair for the demo
 // or a first install; and the Set of the current key plus the next one that
-// is published ahead of a rollover. Later, the JWKS.
+// is published ahead of a rollover; and the JWKS that publishes both.
 //
 // It must not sign protocol messages itself (protocol/assertion does) and
 // never logs key material.

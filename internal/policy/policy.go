@@ -124,8 +124,20 @@ type Input struct {
 	// MustChange: the password was right but expired or must change; the
 	// second factor comes first whenever the user has one.
 	MustChange bool
-	Proof      Proof
-	Now        time.Time
+	// SecondFactorOnly: the app checked the first factor itself and asks
+	// Gatehouse for the second alone — Microsoft Entra ID with Gatehouse
+	// as its external authentication method. No password is asked (it was
+	// not Gatehouse that checked it, so nothing here counts as a password
+	// proof); a second factor is always needed, made for this very request
+	// (Proof.Since) — never a session's, never a remembered browser — and
+	// a recovery code is none (SecondFactorOnlyAcceptable). A user with no
+	// method enrols one, as after a password; a user left with recovery
+	// codes alone is Denied: those are for Gatehouse's own sign-in, where
+	// a new method is added, and enrolling one here instead would let the
+	// first factor alone replace a factor the user still has.
+	SecondFactorOnly bool
+	Proof            Proof
+	Now              time.Time
 }
 
 // Decision is what must be proved now.
@@ -173,6 +185,9 @@ func Decide(s Settings, in Input) Decision {
 	if in.PasswordOnly && app.DenyPasswordOnly {
 		return Decision{Denied: true, Reason: "password_only_denied"}
 	}
+	if in.SecondFactorOnly {
+		return secondFactorOnly(s, in)
+	}
 	p := in.Proof
 	switch {
 	case p.PasswordAt.IsZero():
@@ -218,6 +233,47 @@ func Decide(s Settings, in Input) Decision {
 		d.Enrol = true
 	}
 	return d
+}
+
+// ReasonRecoveryCodesOnly is the Reason of a SecondFactorOnly decision
+// that denies a user whose only method left is recovery codes.
+const ReasonRecoveryCodesOnly = "recovery_codes_only"
+
+// secondFactorOnly decides a SecondFactorOnly input (see Input).
+func secondFactorOnly(s Settings, in Input) Decision {
+	var d Decision
+	if in.Enrolled != nil {
+		d.Methods = s.SecondFactorOnlyAcceptable(in.Enrolled)
+	}
+	p := in.Proof
+	made := !p.Since.IsZero() && !p.MFAAt.IsZero() && !p.MFAAt.Before(p.Since) && len(p.Factors) > 0 &&
+		!slices.ContainsFunc(p.Factors, func(m string) bool { return !s.acceptsAlone(m) })
+	if made {
+		d.MFAClaim = true
+		return d
+	}
+	d.MFA, d.Reason = true, "second_factor_only"
+	if in.Enrolled != nil && len(d.Methods) == 0 {
+		if slices.Contains(in.Enrolled, MethodRecovery) {
+			return Decision{Denied: true, Reason: ReasonRecoveryCodesOnly}
+		}
+		d.Enrol = true
+	}
+	return d
+}
+
+// acceptsAlone reports whether method may be the second factor of a
+// SecondFactorOnly answer: one a second factor may be at all, and not a
+// recovery code — a printed fallback for regaining Gatehouse, which the
+// answer could only call "otp" though it is no device the user holds.
+func (s Settings) acceptsAlone(method string) bool {
+	return method != MethodRecovery && s.accepts(method)
+}
+
+// SecondFactorOnlyAcceptable is the subset of enrolled that may answer a
+// SecondFactorOnly request.
+func (s Settings) SecondFactorOnlyAcceptable(enrolled []string) []string {
+	return slices.DeleteFunc(slices.Clone(enrolled), func(m string) bool { return !s.acceptsAlone(m) })
 }
 
 // hasAccepted reports whether enrolled holds a method accepted as a second

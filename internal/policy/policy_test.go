@@ -192,3 +192,64 @@ func TestRecovery(t *testing.T) {
 		})
 	}
 }
+
+// TestASecondFactorOnlyRequestIsAnsweredByAFactorMadeForItAlone covers the
+// answer to an app that checked the first factor itself (Entra's external
+// authentication method): never a password, always a second factor made
+// for this very request, never a recovery code or a remembered browser.
+func TestASecondFactorOnlyRequestIsAnsweredByAFactorMadeForItAlone(t *testing.T) {
+	since := t0.Add(-time.Minute)
+	made := func(factors ...string) Proof { return Proof{MFAAt: t0, Factors: factors, Since: since} }
+	for _, tc := range []struct {
+		name     string
+		s        Settings
+		app      string
+		user     *directory.User
+		enrolled []string
+		proof    Proof
+		want     Decision
+	}{
+		{"nothing proved asks the second factor and never the password", settings("none"), "lax", plain, []string{MethodTOTP},
+			Proof{}, Decision{MFA: true, Methods: []string{MethodTOTP}, Reason: "second_factor_only"}},
+		{"a password session proves nothing here", settings("all"), "default", plain, nil,
+			passwordOnly, Decision{MFA: true, Reason: "second_factor_only"}},
+		{"a session's second factor from before the request is no answer", settings("all"), "default", plain, nil,
+			withTOTP, Decision{MFA: true, Reason: "second_factor_only"}},
+		{"a remembered browser is no answer", settings("all"), "default", plain, nil,
+			remembered, Decision{MFA: true, Reason: "second_factor_only"}},
+		{"an authenticator app code made for the request answers it", settings("none"), "lax", plain, nil,
+			made(MethodTOTP), Decision{MFAClaim: true}},
+		{"a passkey made for the request answers it", settings("none"), "default", plain, nil,
+			made(MethodWebAuthn), Decision{MFAClaim: true}},
+		{"a recovery code made for the request is no answer", settings("all"), "default", plain, nil,
+			made(MethodRecovery), Decision{MFA: true, Reason: "second_factor_only"}},
+		{"an email code is no answer by default", settings("all"), "default", plain, nil,
+			made(MethodEmail), Decision{MFA: true, Reason: "second_factor_only"}},
+		{"an email code answers where the admin lets email be a second factor", func() Settings {
+			s := settings("all")
+			s.EmailIsMFA = true
+			return s
+		}(), "default", plain, nil, made(MethodEmail), Decision{MFAClaim: true}},
+		{"recovery codes are never offered", settings("all"), "default", plain, []string{MethodRecovery, MethodTOTP},
+			Proof{}, Decision{MFA: true, Methods: []string{MethodTOTP}, Reason: "second_factor_only"}},
+		{"a user with no method enrols one", settings("none"), "default", plain, []string{},
+			Proof{}, Decision{MFA: true, Enrol: true, Methods: []string{}, Reason: "second_factor_only"}},
+		{"a user with only an email code enrols a method where email is not a second factor", settings("all"), "default", plain,
+			[]string{MethodEmail}, Proof{}, Decision{MFA: true, Enrol: true, Methods: []string{}, Reason: "second_factor_only"}},
+		{"a user left with recovery codes alone is refused rather than enrolling with the first factor alone", settings("all"), "default",
+			plain, []string{MethodRecovery}, Proof{}, Decision{Denied: true, Reason: ReasonRecoveryCodesOnly}},
+		{"the app's groups still apply", settings("all"), "staff", other, []string{MethodTOTP},
+			made(MethodTOTP), Decision{Denied: true, Reason: "not_in_app_groups"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Decide(tc.s, Input{App: tc.app, User: tc.user, Enrolled: tc.enrolled, SecondFactorOnly: true,
+				Demands: Demands{MFA: true}, Proof: tc.proof, Now: t0})
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("Decide = %+v, want %+v", got, tc.want)
+			}
+			if got.Password {
+				t.Error("a second-factor-only request was asked for the password")
+			}
+		})
+	}
+}

@@ -144,7 +144,8 @@ func (e *Engine) ensureBinding(w http.ResponseWriter, r *http.Request) string {
 func (e *Engine) decide(req Request, u *directory.User, enrolled []string, mustChange bool, proof policy.Proof) policy.Decision {
 	return policy.Decide(e.pol, policy.Input{
 		App: req.App, Action: req.Action, User: u, Enrolled: enrolled, MustChange: mustChange, Proof: proof, Now: e.now(),
-		Demands: policy.Demands{MFA: req.RequireMFA, ForceAuthn: req.ForceAuthn, MaxAge: req.MaxAge, MFAMaxAge: req.MFAMaxAge},
+		SecondFactorOnly: req.SecondFactorOnly,
+		Demands:          policy.Demands{MFA: req.RequireMFA, ForceAuthn: req.ForceAuthn, MaxAge: req.MaxAge, MFAMaxAge: req.MFAMaxAge},
 	})
 }
 
@@ -181,7 +182,11 @@ func (e *Engine) enrolled(ctx context.Context, u *directory.User) ([]string, err
 func (e *Engine) deny(ctx context.Context, req Request, res *Result, d policy.Decision) error {
 	e.audit.Record(ctx, audit.Event{Type: audit.SignInFailure, UserID: res.User.ID, Login: firstNonEmpty(res.User.UPN, res.User.SAMAccountName),
 		App: req.App, Result: d.Reason})
-	return web.Errorf(http.StatusForbidden, "error.app_denied",
+	key := "error.app_denied"
+	if d.Reason == policy.ReasonRecoveryCodesOnly {
+		key = "error.recovery_codes_only" // says where a new method is added
+	}
+	return web.Errorf(http.StatusForbidden, key,
 		fmt.Errorf("signin: %s denied to %s: %s", req.App, res.User.ID, d.Reason))
 }
 
@@ -189,6 +194,11 @@ func (e *Engine) deny(ctx context.Context, req Request, res *Result, d policy.De
 // flow) against req: it returns the result when the policy is satisfied,
 // nil when more must be proved, and the refusal when it denies.
 func (e *Engine) admit(ctx context.Context, req Request, res *Result, since time.Time) (*Result, error) {
+	if res.secondFactorOnly != req.SecondFactorOnly {
+		// A second factor alone is no sign-in, and a sign-in's proofs
+		// were not made for a second-factor-only request.
+		return nil, nil
+	}
 	enrolled, err := e.enrolledFor(ctx, req, &res.User)
 	if err != nil {
 		return nil, err
@@ -240,6 +250,9 @@ func (e *Engine) Authenticate(w http.ResponseWriter, r *http.Request, req Reques
 		}
 		// A stale or foreign flow id, or one that does not meet this
 		// request: start again.
+	}
+	if req.SecondFactorOnly {
+		return nil, e.startSecondFactorOnly(w, r, req)
 	}
 	s, sd := e.sessions.currentSession(ctx, r)
 	var d policy.Decision
@@ -351,10 +364,19 @@ func (e *Engine) resume(ctx context.Context, r *http.Request, id string, req Req
 	if err != nil {
 		return nil, err
 	}
-	if f.Step != StepDone || st.SessionID == "" || !st.Req.sameAsk(req) {
+	if f.Step != StepDone || (st.SessionID == "" && !st.Req.SecondFactorOnly) || !st.Req.sameAsk(req) {
 		// A flow finished for another app or weaker demands is no answer
 		// to this request, and is not used up by it.
 		return nil, errFlowGone
+	}
+	if st.Req.SecondFactorOnly {
+		if err := e.flows.DeleteFlow(ctx, id); err != nil { // single use
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, errFlowGone
+			}
+			return nil, err
+		}
+		return secondFactorResult(f, st), nil
 	}
 	if err := e.flows.DeleteFlow(ctx, id); err != nil { // single use: a second resume fails
 		if errors.Is(err, store.ErrNotFound) {
@@ -379,6 +401,9 @@ func (e *Engine) resume(ctx context.Context, r *http.Request, id string, req Req
 // request answers in place, otherwise when the browser comes back with it
 // (resume).
 func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) error {
+	if st.Req.SecondFactorOnly {
+		return e.finishSecondFactorOnly(ctx, w, r, f, st)
+	}
 	methods := slices.Clone(st.Methods)
 	if !st.MFAAt.IsZero() && !slices.Contains(methods, "mfa") {
 		methods = append(methods, "mfa")
@@ -392,18 +417,12 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	// submits of the last step issue one session: in place by using the
 	// flow up, otherwise by moving it to done (compare-and-swap) with the
 	// session's id for the resume.
-	inPlace := st.Req.InPlace && e.resumeTo != nil
 	st.SessionID, st.SealedOld, st.Pending = s.ID, nil, nil
-	if inPlace {
-		if err := e.flows.DeleteFlow(ctx, f.ID); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return e.expired(w, r)
-			}
-			return err
-		}
-	} else if err := e.saveFlow(ctx, f.ID, f.Step, StepDone, st); err != nil {
-		return e.staleOr(w, r, f, err)
+	claimed, err := e.claimDone(ctx, w, r, f, st)
+	if err != nil || claimed == nil {
+		return err
 	}
+	inPlace := *claimed
 	// Only the request that ended the flow gets here: a double submit
 	// remembers the browser once.
 	if err := e.sessions.start(ctx, w, r, s, token, st.PriorSessID, st.Remember); err != nil {
@@ -413,22 +432,50 @@ func (e *Engine) finish(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	e.audit.Record(ctx, audit.Event{Type: audit.SignInSuccess, UserID: st.User.ID, Login: st.Login, App: st.Req.App, Result: "ok",
 		Familiar: st.Familiar,
 		Detail:   map[string]string{"amr": strings.Join(methods, " ")}})
+	res := &Result{SessionID: s.ID, User: *st.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods, State: st.Req.State,
+		factors: st.Factors, remembered: st.Remembered, flowStart: f.CreatedAt}
+	e.deliver(w, r, f, st, res, inPlace)
+	return nil
+}
+
+// claimDone claims the flow's last step before its result is made, so
+// concurrent submits of it end the flow once: an InPlace flow (with a
+// resume handler) is used up here, any other moves to done
+// (compare-and-swap) to wait for its ResumeParam. It returns whether the
+// flow ends in place, or nil when the page saying why it cannot end has
+// been written.
+func (e *Engine) claimDone(ctx context.Context, w http.ResponseWriter, r *http.Request, f store.Flow, st flowState) (*bool, error) {
+	inPlace := st.Req.InPlace && e.resumeTo != nil
+	if inPlace {
+		if err := e.flows.DeleteFlow(ctx, f.ID); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, e.expired(w, r)
+			}
+			return nil, err
+		}
+	} else if err := e.saveFlow(ctx, f.ID, f.Step, StepDone, st); err != nil {
+		return nil, e.staleOr(w, r, f, err)
+	}
+	return &inPlace, nil
+}
+
+// deliver takes the finished flow f's result to the protocol: its endpoint
+// is called with it in place, or the browser is sent there with the
+// flow's ResumeParam.
+func (e *Engine) deliver(w http.ResponseWriter, r *http.Request, f store.Flow, st flowState, res *Result, inPlace bool) {
 	target := st.Req.ResumeURL
 	if target == "" || !isLocalPath(target) {
 		target = "/"
 	}
 	if inPlace {
-		res := &Result{SessionID: s.ID, User: *st.User, AuthTime: s.AuthTime, MFATime: s.MFATime, Methods: s.Methods, State: st.Req.State,
-			factors: st.Factors, remembered: st.Remembered, flowStart: f.CreatedAt}
 		e.resumeTo.ServeHTTP(w, resumeRequest(r, target, res))
-		return nil
+		return
 	}
 	sep := "?"
 	if strings.Contains(target, "?") {
 		sep = "&"
 	}
 	http.Redirect(w, r, target+sep+ResumeParam+"="+url.QueryEscape(f.ID), http.StatusSeeOther)
-	return nil
 }
 
 // resumeRequest is the GET of target, a local path, that the browser would

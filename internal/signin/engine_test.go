@@ -202,6 +202,33 @@ func newEnvWith(t *testing.T, mfa string, mod func(*config.Config), users ...fil
 		}
 		_, _ = io.WriteString(w, "user="+res.User.SAMAccountName+" amr="+strings.Join(res.Methods, ",")+" mfa="+boolStr(res.MFA())+" state="+string(res.State))
 	})
+	// A stand-in for an app that checked the first factor itself
+	// (Entra's external authentication method): ?user= names the user,
+	// found through the engine, and starts a second-factor-only flow; the
+	// resumed request names no user.
+	mux.HandleFunc("GET /second", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		back := url.Values{"inplace": {q.Get("inplace")}}
+		req := Request{App: "Entra MFA", RequireMFA: true, SecondFactorOnly: true, ResumeURL: "/second?" + back.Encode(),
+			State: []byte("second:" + q.Get("user")), InPlace: q.Get("inplace") == "1"}
+		if login := q.Get("user"); login != "" {
+			u, err := ev.engine.FindUser(r.Context(), login)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusNotFound)
+				return
+			}
+			req.KnownUser = u
+		}
+		res, err := ev.engine.Authenticate(w, r, req)
+		if err != nil {
+			web.Handle(log, func(http.ResponseWriter, *http.Request) error { return err }).ServeHTTP(w, r)
+			return
+		}
+		if res != nil {
+			_, _ = io.WriteString(w, "user="+res.User.SAMAccountName+" amr="+strings.Join(res.Methods, ",")+" mfa="+boolStr(res.MFA())+
+				" password="+boolStr(!res.AuthTime.IsZero())+" state="+string(res.State))
+		}
+	})
 	ev.engine.SetResumeHandler(mux)
 	ev.srv = httptest.NewServer(mux)
 	t.Cleanup(ev.srv.Close)

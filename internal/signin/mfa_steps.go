@@ -69,6 +69,9 @@ func (e *Engine) offered(r *http.Request, step string, st flowState) ([]string, 
 		return st.enrolled, nil
 	}
 	m, err := e.factors.Enrolled(r.Context(), st.User)
+	if st.Req.SecondFactorOnly {
+		return e.pol.SecondFactorOnlyAcceptable(m), err
+	}
 	return e.pol.Acceptable(m), err
 }
 
@@ -97,7 +100,9 @@ func (e *Engine) renderFactorStep(w http.ResponseWriter, r *http.Request, f stor
 	}
 	method := chooseMethod(q.Get("method"), offered, start)
 	d.Methods, d.Method = offered, method
-	d.Remember = f.Step == StepMFA && e.sessions.RemembersBrowsers()
+	// A second-factor-only flow issues no session, so it remembers no
+	// browser either.
+	d.Remember = f.Step == StepMFA && e.sessions.RemembersBrowsers() && !st.Req.SecondFactorOnly
 	// Recovery codes as the only way left means the user's last method was
 	// removed (by them or an administrator): the page says so and what to
 	// do next.
@@ -190,7 +195,7 @@ func (e *Engine) postFactor(w http.ResponseWriter, r *http.Request, f store.Flow
 	if amr != "" && !slices.Contains(st.Methods, amr) {
 		st.Methods = append(st.Methods, amr)
 	}
-	if f.Step == StepMFA && r.PostFormValue("remember") == "1" && e.sessions.RemembersBrowsers() {
+	if f.Step == StepMFA && r.PostFormValue("remember") == "1" && e.sessions.RemembersBrowsers() && !st.Req.SecondFactorOnly {
 		st.Remember = true
 	}
 	st.Pending = nil

@@ -62,6 +62,21 @@ type Request struct {
 	// Authenticate returns ErrInteractionRequired instead of showing a
 	// page.
 	Passive bool
+	// SecondFactorOnly: the app checked the first factor itself and asks
+	// for the second alone (policy.Input.SecondFactorOnly) — Microsoft
+	// Entra ID with Gatehouse as its external authentication method. The
+	// flow starts at the second factor, or its enrolment, for KnownUser;
+	// it never asks for a password, never reads the browser's session,
+	// never issues one and remembers no browser, so nothing it proves
+	// counts for another app or for Gatehouse's own pages. Its result
+	// answers this request alone (the endpoint called in place, or the
+	// flow's ResumeParam) and carries no password time.
+	SecondFactorOnly bool
+	// KnownUser is the user a SecondFactorOnly request is for, as the
+	// protocol found them (FindUser) and matched them to the app's
+	// account. It starts the flow and is not kept in it (the flow keeps
+	// its user); a resumed request leaves it nil.
+	KnownUser *directory.User `json:"-"`
 }
 
 // sameAsk reports whether a flow finished for r answers o: the same app
@@ -69,7 +84,7 @@ type Request struct {
 // password-only /login, no wfresh) must not answer a stricter one.
 func (r Request) sameAsk(o Request) bool {
 	return r.App == o.App && r.Action == o.Action && r.RequireMFA == o.RequireMFA && r.ForceAuthn == o.ForceAuthn &&
-		r.MaxAge == o.MaxAge && r.MFAMaxAge == o.MFAMaxAge && r.AddFactor == o.AddFactor
+		r.MaxAge == o.MaxAge && r.MFAMaxAge == o.MFAMaxAge && r.AddFactor == o.AddFactor && r.SecondFactorOnly == o.SecondFactorOnly
 }
 
 // ResumeParam is the query parameter that carries a finished flow's id
@@ -89,6 +104,9 @@ type Result struct {
 	remembered bool      // the browser is remembered for this user
 	flowStart  time.Time // when the flow that produced it began (zero for a session)
 	mfaClaim   bool      // set by admit: the policy lets a token claim MFA
+	// secondFactorOnly: a SecondFactorOnly flow produced it (no session,
+	// no password); it answers only a SecondFactorOnly request.
+	secondFactorOnly bool
 }
 
 // MFA reports whether a token may say a second factor was used: one was

@@ -34,6 +34,8 @@ func (e *Engine) afterPrimary(ctx context.Context, st *flowState, since time.Tim
 	proof := policy.Proof{PasswordAt: st.PasswordAt, MFAAt: st.MFAAt, Factors: st.Factors, Remembered: st.Remembered, Since: since}
 	d := e.decide(st.Req, st.User, enrolled, st.MustChange != "", proof)
 	switch {
+	case d.Password && st.Req.SecondFactorOnly:
+		return "", errors.New("signin: the policy asked a second-factor-only flow for the password")
 	case d.Password:
 		// Not reached from a password step (it has just been verified);
 		// a step-up whose password the policy no longer accepts asks again.

@@ -128,6 +128,18 @@ type Ticket struct {
 	ExpiresAt time.Time
 }
 
+// Link ties an account at an outside identity provider to the directory
+// user Gatehouse found for it: a Microsoft Entra user (tenant + object id)
+// that an external authentication method request named, and the AD user
+// its name led to. A later request for the same outside account must find
+// the same user, and that user no other outside account of the provider.
+type Link struct {
+	Provider  string // the outside provider, e.g. "entra:<tenant id>"
+	Subject   string // its stable id for the account (Entra: the oid)
+	UserID    string // the directory user (directory.User.ID)
+	CreatedAt time.Time
+}
+
 // GCResult counts what GarbageCollect removed.
 type GCResult struct {
 	Sessions, Flows, Counters, Tickets int64
@@ -231,6 +243,24 @@ type Tickets interface {
 	ConsumeTicket(ctx context.Context, kind, id string, now time.Time) (Ticket, error)
 }
 
+// Links stores links between outside accounts and directory users: one
+// user per (Provider, Subject), one subject per (Provider, UserID).
+type Links interface {
+	// CreateLink stores l; ErrConflict when its (Provider, Subject) or its
+	// (Provider, UserID) is linked already.
+	CreateLink(ctx context.Context, l Link) error
+	// GetLink returns the link of the provider's subject; ErrNotFound
+	// when there is none.
+	GetLink(ctx context.Context, provider, subject string) (Link, error)
+	// GetUserLink returns the user's link at the provider; ErrNotFound
+	// when there is none.
+	GetUserLink(ctx context.Context, provider, userID string) (Link, error)
+	// DeleteUserLinks removes every link of the user (an administrator
+	// lets an account whose outside id changed on purpose link again) and
+	// returns how many.
+	DeleteUserLinks(ctx context.Context, userID string) (int64, error)
+}
+
 // Store is every role together, as a backend implements it.
 type Store interface {
 	Sessions
@@ -239,6 +269,7 @@ type Store interface {
 	Audit
 	Throttle
 	Tickets
+	Links
 	// Ping checks the backend answers; /readyz uses it.
 	Ping(ctx context.Context) error
 	// GarbageCollect deletes sessions, flows, counters and tickets that have

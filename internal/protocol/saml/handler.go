@@ -205,7 +205,7 @@ func (h *Handler) idpInitiated(w http.ResponseWriter, r *http.Request, q url.Val
 	if !ok {
 		return requestError(fmt.Errorf("%w: %q", ErrUnknownSP, truncate(q.Get(paramSP), 256)))
 	}
-	if !sp.IdPInitiated {
+	if !sp.IDPInitiated {
 		return web.Errorf(http.StatusForbidden, "error.saml_idp_initiated", fmt.Errorf("saml: %s does not take IdP-initiated sign-in", sp.Name)).Then(web.NextHome)
 	}
 	rs := q.Get("RelayState")

@@ -57,7 +57,7 @@ const (
 	StatusResponder           = "urn:oasis:names:tc:SAML:2.0:status:Responder"
 	StatusVersionMismatch     = "urn:oasis:names:tc:SAML:2.0:status:VersionMismatch"
 	StatusAuthnFailed         = "urn:oasis:names:tc:SAML:2.0:status:AuthnFailed"
-	StatusNoPassive           = "urn:oasis:names:tc:SAML:2.0:status:NoPassive"
+	StatusNoPassive           = "urn:oasis:names:tc:SAML:2.0:status:NoPassive" // #nosec G101 -- a SAML URI, not a credential.
 	StatusNoAuthnContext      = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext"
 	StatusInvalidNameIDPolicy = "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy"
 	StatusRequestDenied       = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied"
@@ -69,8 +69,8 @@ const (
 // password over TLS is; the MFA classes are the ones a request may ask for
 // to demand a second factor, and the one written after MFA.
 const (
-	ClassPassword                   = "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"
-	ClassPasswordProtectedTransport = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+	ClassPassword                   = "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"                   // #nosec G101 -- a SAML URI, not a credential.
+	ClassPasswordProtectedTransport = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport" // #nosec G101 -- a SAML URI, not a credential.
 	ClassUnspecified                = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
 	// ClassMultipleAuthN is Entra's MFA class (ENTRA.md).
 	ClassMultipleAuthN = "http://schemas.microsoft.com/claims/multipleauthn"
@@ -149,8 +149,8 @@ type ServiceProvider struct {
 	// ImmutableID, IDPEmail = UPN, the multipleauthn class after MFA, and
 	// its RSA-SHA1 request signature (KeyInfo ignored) accepted.
 	Entra bool
-	// IdPInitiated allows unsolicited responses (/saml/sso?sp=…).
-	IdPInitiated bool
+	// IDPInitiated allows unsolicited responses (/saml/sso?sp=…).
+	IDPInitiated bool
 }
 
 // AuthnRequest is a checked AuthnRequest: the SP is known, its signature

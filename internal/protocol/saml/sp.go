@@ -172,7 +172,7 @@ func applyApp(sp *ServiceProvider, a config.App) error {
 	// An SP whose metadata says WantAssertionsSigned gets that too.
 	sp.SignAssertion = sp.SignAssertion || a.Sign == "assertion" || a.Sign == "both"
 	sp.WantRequestsSigned = sp.WantRequestsSigned || a.RequireSignedRequests
-	sp.IdPInitiated = a.IDPInitiated == nil || *a.IDPInitiated
+	sp.IDPInitiated = a.IDPInitiated == nil || *a.IDPInitiated
 	if err := checkSP(sp); err != nil {
 		errs = append(errs, err)
 	}

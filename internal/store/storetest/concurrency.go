@@ -215,6 +215,19 @@ var concurrencyCases = []testCase{
 			}
 		}
 	}},
+	{"of many concurrent links of one outside account exactly one wins", func(t *testing.T, st store.Store) {
+		for range races {
+			l := newLink()
+			wins := race(t, store.ErrConflict, func() error {
+				mine := l
+				mine.UserID = uid("user") // each racer names another user
+				return st.CreateLink(t.Context(), mine)
+			})
+			if wins != 1 {
+				t.Fatalf("%d creators linked the outside account, want exactly 1", wins)
+			}
+		}
+	}},
 	{"of many concurrent creators of one session ID exactly one wins", func(t *testing.T, st store.Store) {
 		for range races {
 			s := newSession(uid("user"))

@@ -31,7 +31,7 @@ func RunObserve(t *testing.T, open func(t *testing.T, obs store.Observer) store.
 		calls[op] = append(calls[op], call{d, err})
 	})
 	ctx := t.Context()
-	s, f, c, tk := newSession(uid("user")), newFlow(), newCredential(uid("user"), "totp"), newTicket("observe")
+	s, f, c, tk, l := newSession(uid("user")), newFlow(), newCredential(uid("user"), "totp"), newTicket("observe"), newLink()
 	old := time.Date(1901, 1, 1, 0, 0, 0, 0, time.UTC) // nothing in the suite is this old
 
 	// Each method is called exactly once; wantErrs says what it reports.
@@ -39,6 +39,7 @@ func RunObserve(t *testing.T, open func(t *testing.T, obs store.Observer) store.
 		"GetSession":               store.ErrNotFound,
 		"UpdateFlow":               errBoom,
 		"GetCredentialByLookupKey": store.ErrNotFound,
+		"GetUserLink":              store.ErrNotFound,
 	}
 	steps := []struct {
 		op   string
@@ -91,6 +92,11 @@ func RunObserve(t *testing.T, open func(t *testing.T, obs store.Observer) store.
 
 		{"CreateTicket", func() error { return st.CreateTicket(ctx, tk) }},
 		{"ConsumeTicket", func() error { _, err := st.ConsumeTicket(ctx, tk.Kind, tk.ID, t0); return err }},
+
+		{"CreateLink", func() error { return st.CreateLink(ctx, l) }},
+		{"GetLink", func() error { _, err := st.GetLink(ctx, l.Provider, l.Subject); return err }},
+		{"GetUserLink", func() error { _, err := st.GetUserLink(ctx, l.Provider, uid("user")); return err }},
+		{"DeleteUserLinks", func() error { _, err := st.DeleteUserLinks(ctx, l.UserID); return err }},
 
 		{"Ping", func() error { return st.Ping(ctx) }},
 		{"GarbageCollect", func() error { _, err := st.GarbageCollect(ctx, old); return err }},

@@ -28,6 +28,7 @@ func Run(t *testing.T, open Opener) {
 		{"AuditChain", chainCases},
 		{"Throttle", throttleCases},
 		{"Tickets", ticketCases},
+		{"Links", linkCases},
 		{"Store", storeCases},
 	}
 	for _, g := range groups {
