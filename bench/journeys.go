@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"compress/flate"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"html"
@@ -132,8 +135,8 @@ const (
 )
 
 var (
-	// secretRe finds the enrolment page's TOTP key: its copy button's.
-	secretRe  = regexp.MustCompile(`data-copy="([A-Z2-7]+)"`)
+	secretRe  = regexp.MustCompile(`(?s)<p class="secret"[^>]*>(.*?)</p>`)
+	tagRe     = regexp.MustCompile(`<[^>]*>`)
 	codesRe   = regexp.MustCompile(`<li>([a-z0-9]{5}-[a-z0-9]{5})</li>`)
 	wresultRe = regexp.MustCompile(`name="wresult" value="([^"]+)"`)
 )
@@ -170,6 +173,82 @@ func checkToken(b *browse.Browser, u *user) {
 	}
 }
 
+// A SAML 2.0 service provider of the run's configuration, inline (its
+// ACS need not exist: the journey ends at the auto-POST form, as the
+// WS-Fed one ends before Microsoft). It signs nothing and asks Gatehouse to
+// sign the assertion only, like WS-Fed's one signature per token.
+const (
+	samlSP         = "https://wiki.bench.example/saml"
+	samlACS        = "https://wiki.bench.example/saml/acs"
+	samlRelayState = "https://wiki.bench.example/wiki/Start?bench=1&x=%2F"
+	samlREFEDSMFA  = "https://refeds.org/profile/mfa"
+)
+
+var (
+	samlResponseRe = regexp.MustCompile(`name="SAMLResponse" value="([^"]+)"`)
+	relayStateRe   = regexp.MustCompile(`name="RelayState" value="([^"]*)"`)
+)
+
+// samlSignInPath is what the SP sends a user to: an AuthnRequest of a
+// fresh ID over HTTP-Redirect (raw DEFLATE, base64, unsigned) with a
+// RelayState. It returns the request's ID too.
+func samlSignInPath(base string) (path, id string) {
+	rnd := make([]byte, 16)
+	_, _ = rand.Read(rnd)
+	id = "_" + hex.EncodeToString(rnd)
+	xml := `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"` +
+		` ID="` + id + `" Version="2.0" IssueInstant="` + time.Now().UTC().Format("2006-01-02T15:04:05Z") + `"` +
+		` Destination="` + html.EscapeString(base+"/saml/sso") + `" AssertionConsumerServiceURL="` + samlACS + `"` +
+		` ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST">` +
+		`<saml:Issuer>` + samlSP + `</saml:Issuer>` +
+		`<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" AllowCreate="true"/>` +
+		`</samlp:AuthnRequest>`
+	var z bytes.Buffer
+	fw, _ := flate.NewWriter(&z, flate.BestSpeed)
+	_, _ = fw.Write([]byte(xml))
+	_ = fw.Close()
+	q := url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(z.Bytes())}, "RelayState": {samlRelayState}}
+	return "/saml/sso?" + q.Encode(), id
+}
+
+// checkSAMLResponse requires the auto-POST form to the SP's ACS with a
+// signed SAML 2.0 Response to request id for u, claiming MFA, and the
+// RelayState unchanged: checked as little as checkToken checks WS-Fed's.
+func checkSAMLResponse(b *browse.Browser, u *user, id string) {
+	page := b.Last
+	if b.Status != http.StatusOK || !strings.Contains(page, `action="`+samlACS+`"`) {
+		fail(b, "no auto-POST form to the SP's ACS")
+	}
+	m, rs := samlResponseRe.FindStringSubmatch(page), relayStateRe.FindStringSubmatch(page)
+	if m == nil {
+		fail(b, "no SAMLResponse in the form")
+	}
+	if rs == nil || html.UnescapeString(rs[1]) != samlRelayState {
+		fail(b, "the RelayState did not come back unchanged")
+	}
+	xml, err := base64.StdEncoding.DecodeString(html.UnescapeString(m[1]))
+	if err != nil {
+		fail(b, "the SAMLResponse is not base64")
+	}
+	for _, want := range []string{"SignatureValue>", "urn:oasis:names:tc:SAML:2.0:assertion", `InResponseTo="` + id + `"`,
+		"urn:oasis:names:tc:SAML:2.0:status:Success", u.upn, samlREFEDSMFA} {
+		if !bytes.Contains(xml, []byte(want)) {
+			fail(b, "the response lacks "+want)
+		}
+	}
+}
+
+// enrolmentKey is the authenticator-app key the enrolment page shows (in
+// groups of four), as a user types it: without spaces; "" when the page
+// shows none.
+func enrolmentKey(page string) string {
+	m := secretRe.FindStringSubmatch(page)
+	if m == nil {
+		return ""
+	}
+	return strings.Join(strings.Fields(html.UnescapeString(tagRe.ReplaceAllString(m[1], " "))), "")
+}
+
 // enterTOTP answers the second-factor page with the next code of u's
 // authenticator app.
 func enterTOTP(b *browse.Browser, u *user) {
@@ -187,8 +266,9 @@ func enterTOTP(b *browse.Browser, u *user) {
 
 // enrol is the set-up journey, not measured: the user's first sign-in
 // through Entra, where Gatehouse makes them set up the authenticator app
-// (MFA is required) and shows recovery codes, then issues the token. The
-// browser keeps the session for the SSO and password-change journeys.
+// (MFA is required) and shows recovery codes, then issues the token (and,
+// when SAML journeys run, a single sign-on to the SAML SP). The browser
+// keeps the session for the SSO and password-change journeys.
 func (r *runner) enrol(u *user) error {
 	b, rec := r.newBrowser()
 	defer rec.close()
@@ -203,12 +283,12 @@ func (r *runner) enrol(u *user) error {
 			// begins none until one is chosen.
 			b.Get(strings.TrimPrefix(b.URL, b.Base) + "&method=totp")
 		}
-		m := secretRe.FindStringSubmatch(b.Last)
-		if m == nil {
+		key := enrolmentKey(b.Last)
+		if key == "" {
 			fail(b, "no authenticator-app enrolment")
 		}
 		u.mu.Lock()
-		u.secret = strings.ReplaceAll(m[1], " ", "")
+		u.secret = key
 		u.mu.Unlock()
 		code, err := u.nextCode(time.Now())
 		if err != nil {
@@ -220,6 +300,15 @@ func (r *runner) enrol(u *user) error {
 		}
 		b.Submit(nil)
 		checkToken(b, u)
+		if r.saml {
+			// The session signs in to the SAML SP once too, as it did to
+			// Entra: each SSO journey then measures a session that knows
+			// its application (the first sign-in to an app records it
+			// for single logout, a write).
+			path, id := samlSignInPath(r.base)
+			b.Get(path)
+			checkSAMLResponse(b, u, id)
+		}
 		u.sso, u.ssoRec = b, rec
 	})
 }
@@ -242,6 +331,42 @@ func (r *runner) signIn(u *user, pause func()) (*recorder, error) {
 		}
 		enterTOTP(b, u)
 		checkToken(b, u)
+	})
+}
+
+// samlSignIn is an SP-initiated SAML 2.0 sign-in of a user without a
+// session, in a new browser: the AuthnRequest, the user name (an
+// AuthnRequest names no user, so Gatehouse asks), the password, the
+// authenticator-app code, the signed Response.
+func (r *runner) samlSignIn(u *user) (*recorder, error) {
+	b, rec := r.newBrowser()
+	defer rec.close()
+	return rec, attempt(func() {
+		path, id := samlSignInPath(r.base)
+		b.Get(path)
+		if !strings.Contains(b.Last, `name="login"`) {
+			fail(b, "no sign-in page")
+		}
+		b.Submit(map[string]string{"login": u.upn})
+		if !strings.Contains(b.Last, `name="password"`) {
+			fail(b, "no password page")
+		}
+		b.Submit(map[string]string{"password": u.currentPassword()})
+		enterTOTP(b, u)
+		checkSAMLResponse(b, u, id)
+	})
+}
+
+// samlSSO is the SP-initiated SAML 2.0 sign-in from a browser with a
+// live session: one request, the Response straight away.
+func (r *runner) samlSSO(u *user) (*recorder, error) {
+	b, rec := u.sso, u.ssoRec
+	rec.take()
+	defer rec.close()
+	return rec, attempt(func() {
+		path, id := samlSignInPath(r.base)
+		b.Get(path)
+		checkSAMLResponse(b, u, id)
 	})
 }
 

@@ -71,7 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.changeJourneys, "change-journeys", 60, "journeys per password-change phase (each is a write the DC serialises, ~0.2 s)")
 	fs.DurationVar(&o.duration, "duration", 0, "run each phase this long instead of -journeys")
 	conc := fs.String("concurrency", "1,8,50", "concurrent journeys, one phase each")
-	kinds := fs.String("journey", "signin,sso,change,oidc", "journeys to measure: signin, sso, change, oidc")
+	kinds := fs.String("journey", "signin,saml,sso,saml-sso,change,oidc", "journeys to measure: signin, saml, sso, saml-sso, change, oidc")
 	fs.IntVar(&o.hold, "hold", 1000, "sign-ins held in flight at once for the peak-RSS phase (0: skip it)")
 	fs.IntVar(&o.holdRamp, "hold-ramp", 25, "at most this many held sign-ins start at a time")
 	fs.IntVar(&o.setupConc, "setup-concurrency", 8, "parallel enrolments during set-up")
@@ -287,7 +287,17 @@ func bench(ctx context.Context, o options, stderr io.Writer) (rep *report, err e
 		oidcCallback = cb
 	}
 	p.logf("starting %s serve", o.gatehouse)
-	srv, timing, err := startServer(ctx, o.gatehouse, dir, env, storage, oidcCallback, o.gomaxprocs)
+	apps := ""
+	if slices.ContainsFunc(o.kinds, func(k journeyKind) bool { return k.SAML }) {
+		apps = samlAppConfig
+	}
+	if oidcCallback != "" {
+		if err := os.WriteFile(filepath.Join(dir, "oidc-client-secret"), []byte(oidcClientSecret+"\n"), 0o600); err != nil {
+			return rep, err
+		}
+		apps += fmt.Sprintf(oidcAppConfig, dir, oidcCallback)
+	}
+	srv, timing, err := startServer(ctx, o.gatehouse, dir, env, storage, apps, o.gomaxprocs)
 	if err != nil {
 		return rep, err
 	}
@@ -302,7 +312,7 @@ func bench(ctx context.Context, o options, stderr io.Writer) (rep *report, err e
 		}
 	}()
 	r := &runner{
-		srv: srv, base: srv.base, requestTimeout: o.requestTimeout, maxErrors: o.maxErrors, users: users, ticks: clockTicks(),
+		srv: srv, base: srv.base, requestTimeout: o.requestTimeout, maxErrors: o.maxErrors, users: users, ticks: clockTicks(), saml: apps != "",
 		oidcCallback: oidcCallback,
 	}
 

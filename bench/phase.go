@@ -23,20 +23,26 @@ type runner struct {
 	// journey (a server in this process that answers 200).
 	oidcCallback string
 	ticks        float64
+	saml         bool // the SAML SP is configured (a SAML journey runs)
 }
 
 // journeyKind is one of the measured journeys.
 type journeyKind struct {
 	Name, Title string
 	NeedTOTP    bool
+	SAML        bool // needs the SAML service provider (samlAppConfig)
 	run         func(r *runner, u *user) (*recorder, error)
 }
 
 var journeyKinds = []journeyKind{
 	{Name: "signin", Title: "Entra sign-in: password + TOTP → signed token", NeedTOTP: true,
 		run: func(r *runner, u *user) (*recorder, error) { return r.signIn(u, nil) }},
+	{Name: "saml", Title: "SAML 2.0 sign-in (SP-initiated): user name + password + TOTP → signed Response", NeedTOTP: true, SAML: true,
+		run: func(r *runner, u *user) (*recorder, error) { return r.samlSignIn(u) }},
 	{Name: "sso", Title: "Entra sign-in with a live session (SSO) → signed token",
 		run: func(r *runner, u *user) (*recorder, error) { return r.sso(u) }},
+	{Name: "saml-sso", Title: "SAML 2.0 sign-in with a live session (SSO) → signed Response", SAML: true,
+		run: func(r *runner, u *user) (*recorder, error) { return r.samlSSO(u) }},
 	{Name: "change", Title: "Password change of a signed-in user (written to AD)",
 		run: func(r *runner, u *user) (*recorder, error) { return r.changePassword(u) }},
 	{Name: "oidc", Title: "OpenID Connect code flow: password + TOTP → code → ID token", NeedTOTP: true,

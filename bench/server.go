@@ -20,8 +20,9 @@ import (
 // gatehouseConfig is the configuration the run gives `gatehouse serve`: the
 // test DC over LDAPS with the test CA, the store (%[9]s: SQLite in the
 // run's directory or a PostgreSQL schema of its own), generated keys in
-// the run's directory, MFA for everyone with the authenticator app, and
-// Microsoft 365 federated for the test domain; %[8]s switches on the
+// the run's directory, MFA for everyone with the authenticator app,
+// Microsoft 365 federated for the test domain (and, for the SAML
+// journeys, samlAppConfig); %[8]s switches on the
 // Server-Timing header (http.server_timing), which is off by default.
 // 127.0.0.1 is a trusted proxy, as a reverse proxy in front of Gatehouse
 // would be: the spray phase says where each attempt comes from with
@@ -50,7 +51,7 @@ apps:
     type: entra
     domains: [%[7]s]
     mfa: required
-%[10]s`
+`
 
 // oidcAppConfig is the OpenID Connect client of the oidc journey (%[1]s:
 // the run's directory, %[2]s: the relying party's callback).
@@ -65,6 +66,21 @@ const oidcAppConfig = `  - name: Grafana
 // oidcClientSecret is the bench client's secret (its file is in the
 // run's directory).
 const oidcClientSecret = "bench-oidc-client-secret-0123456789abcdefgh" // #nosec G101 -- a throwaway client of a bench run.
+
+// samlAppConfig is the SAML 2.0 service provider of the SAML journeys,
+// added to the apps only when one of them runs (so that a build from
+// before SAML can still be measured on the others): inline, MFA required,
+// the UPN as an attribute (checkSAMLResponse looks for it), and the
+// assertion signed, not the Response too, so that its token costs one
+// signature, as WS-Fed's does.
+const samlAppConfig = `  - name: Wiki
+    type: saml
+    entity_id: ` + samlSP + `
+    acs_urls: [` + samlACS + `]
+    sign: assertion
+    attributes: [{name: upn, source: upn}]
+    mfa: required
+`
 
 // server is a `gatehouse serve` child process.
 type server struct {
@@ -83,11 +99,11 @@ const serverTimingConfig = "http: {server_timing: true}\n"
 // config check`, starts `gatehouse serve` and waits until /readyz answers.
 // A gatehouse that does not know http.server_timing yet runs without it
 // (timing is then false): the report says there is no Server-Timing data.
-func startServer(ctx context.Context, bin, dir string, env adEnv, storage, oidcCallback string, procs int) (s *server, timing bool, err error) {
-	s, err = startServerWith(ctx, bin, dir, env, serverTimingConfig, storage, oidcCallback, procs)
+func startServer(ctx context.Context, bin, dir string, env adEnv, storage, apps string, procs int) (s *server, timing bool, err error) {
+	s, err = startServerWith(ctx, bin, dir, env, serverTimingConfig, storage, apps, procs)
 	var unknown errUnknownTimingKey
 	if errors.As(err, &unknown) {
-		s, err = startServerWith(ctx, bin, dir, env, "", storage, oidcCallback, procs)
+		s, err = startServerWith(ctx, bin, dir, env, "", storage, apps, procs)
 		return s, false, err
 	}
 	return s, err == nil, err
@@ -96,7 +112,7 @@ func startServer(ctx context.Context, bin, dir string, env adEnv, storage, oidcC
 // errUnknownTimingKey is a config check that refused http.server_timing.
 type errUnknownTimingKey struct{ error }
 
-func startServerWith(ctx context.Context, bin, dir string, env adEnv, extra, storage, oidcCallback string, procs int) (*server, error) {
+func startServerWith(ctx context.Context, bin, dir string, env adEnv, extra, storage, apps string, procs int) (*server, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -104,14 +120,7 @@ func startServerWith(ctx context.Context, bin, dir string, env adEnv, extra, sto
 	if err := os.WriteFile(filepath.Join(dir, "ad-bind-password"), []byte(env.BindPassword+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	oidcApp := ""
-	if oidcCallback != "" {
-		if err := os.WriteFile(filepath.Join(dir, "oidc-client-secret"), []byte(oidcClientSecret+"\n"), 0o600); err != nil {
-			return nil, err
-		}
-		oidcApp = fmt.Sprintf(oidcAppConfig, dir, oidcCallback)
-	}
-	cfg := fmt.Sprintf(gatehouseConfig, addr, dir, env.URL, env.CAFile, env.BindDN, env.BaseDN, testenv.ADDNSDomain, extra, storage, oidcApp)
+	cfg := fmt.Sprintf(gatehouseConfig, addr, dir, env.URL, env.CAFile, env.BindDN, env.BaseDN, testenv.ADDNSDomain, extra, storage) + apps
 	s := &server{base: "http://" + addr, config: filepath.Join(dir, "gatehouse.yaml"), log: filepath.Join(dir, "gatehouse.log"), done: make(chan error, 1)}
 	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
 		return nil, err

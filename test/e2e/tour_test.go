@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,6 +26,8 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/app"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/notify/smtptest"
+	"github.com/gatehouse-sso/gatehouse/internal/protocol/assertion"
+	"github.com/gatehouse-sso/gatehouse/internal/protocol/saml"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 )
 
@@ -53,11 +57,14 @@ type tourState struct {
 // screenshot of the sign-in page).
 func TestEveryPageInEveryStateIsAccessibleFitsAPhoneAndReadsAsItsGoldenText(t *testing.T) {
 	mail := smtptest.Start(t, smtptest.Options{Mode: smtptest.Plain})
+	sps := newTourSPs(t)
 	a, base := gatehouseApp(t, func(c *config.Config) {
 		c.SMTP = config.SMTP{Host: mail.Host, Port: mail.Port, From: "sso@corp.example.test", Security: "none"}
 		c.MFA.Methods = []string{"webauthn", "totp", "email", "recovery"}
 		c.Sessions.RememberDevice = 30 * 24 * time.Hour
+		c.Apps = sps.apps()
 	})
+	sps.at(base)
 	started := time.Now()
 	// The languages walk at once, each in its own browser: most of a
 	// step is waiting for the server, the DC and Chromium.
@@ -66,6 +73,7 @@ func TestEveryPageInEveryStateIsAccessibleFitsAPhoneAndReadsAsItsGoldenText(t *t
 			t.Run(lang, func(t *testing.T) {
 				t.Parallel()
 				tr := newTour(t, a, base, lang, mail)
+				tr.sps = sps
 				for _, st := range tourStates() {
 					st.to(tr)
 					tr.judge(st.name)
@@ -175,6 +183,28 @@ func tourStates() []tourState {
 			tr.submit("code", tr.main.useRecoveryCode())
 			tr.open("/account")
 			tr.click(`form[action="/account/devices/forget"] button`)
+		}},
+		{"saml-unknown-app", func(tr *tour) {
+			tr.samlRequest(authnRequest{Issuer: "https://unknown.example.test/saml", ACS: "https://unknown.example.test/saml/acs"})
+		}},
+		{"saml-acs-not-allowed", func(tr *tour) {
+			tr.samlRequest(authnRequest{Issuer: tr.sps.wiki.entityID, ACS: "https://elsewhere.example.test/saml/acs"})
+		}},
+		{"saml-stale-request", func(tr *tour) {
+			tr.samlRequest(authnRequest{Issuer: tr.sps.wiki.entityID, ACS: tr.sps.wiki.acsURL(), IssueInstant: time.Now().Add(-time.Hour)})
+		}},
+		{"saml-idp-initiated-refused", func(tr *tour) {
+			tr.open(saml.PathSSO + "?sp=" + url.QueryEscape(tr.sps.payroll.entityID))
+		}},
+		{"logout-fanout", func(tr *tour) {
+			// The wiki's tile signs the user in there (IdP-initiated), so
+			// signing out tells the wiki in a frame of the sign-out page.
+			tr.open("/account")
+			tr.b.Do(chromedp.Click(chromedp.CSS(`a.tile[href$="`+url.QueryEscape(tr.sps.wiki.entityID)+`"]`)), chromedp.WaitVisible(chromedp.ID("acs")))
+			tr.open("/logout")
+			tr.click(`form[action="/logout"] button`)
+			done, _ := json.Marshal(tr.a.Renderer.Catalog().T(tr.lang, "logout.fanout_done"))
+			Run(tr.b, chromedp.Poll[bool](`document.getElementById("logout-status").textContent === `+string(done), chromedp.WithPollingTimeout(DefaultTimeout)))
 		}},
 		{"reset-identify", func(tr *tour) { tr.open("/password/reset") }},
 		{"reset-identify-empty", func(tr *tour) {
@@ -335,6 +365,7 @@ type tour struct {
 	locked     *tourUser // locked out after two wrong passwords; an authenticator app
 	auth       cdpwebauthn.AuthenticatorID
 
+	sps    *tourSPs
 	masks  map[string]string // text that differs between runs → its placeholder
 	judged []string
 }
@@ -387,6 +418,40 @@ func (tr *tour) enrolTOTP(u *tourUser) {
 	if _, err := tr.a.Factors.TOTP.Confirm(ctx, du.ID, en.Pending, u.totp(), ""); err != nil {
 		tr.t.Fatal(err)
 	}
+}
+
+// tourSPs are the SAML service providers of the tour's Gatehouse: two
+// with a tile on /account, and one that refuses IdP-initiated sign-in.
+type tourSPs struct{ wiki, travel, payroll *samlSP }
+
+func newTourSPs(t *testing.T) *tourSPs {
+	return &tourSPs{
+		wiki:    newSAMLSP(t, "Team Wiki", "https://wiki.corp.example.test/saml", false),
+		travel:  newSAMLSP(t, "Travel and Expenses", "https://travel.corp.example.test/saml", false),
+		payroll: newSAMLSP(t, "Payroll", "https://payroll.corp.example.test/saml", false),
+	}
+}
+
+func (s *tourSPs) apps() []config.App {
+	payroll := s.payroll.app()
+	payroll.IDPInitiated = new(false)
+	return []config.App{s.wiki.app(), s.travel.app(), payroll}
+}
+
+// at tells the SPs where Gatehouse runs.
+func (s *tourSPs) at(base string) {
+	for _, sp := range []*samlSP{s.wiki, s.travel, s.payroll} {
+		sp.idp = base
+	}
+}
+
+// samlRequest sends the browser to /saml/sso with r, an unsigned
+// AuthnRequest over HTTP-Redirect, completed with a fresh ID and
+// Gatehouse's SSO address.
+func (tr *tour) samlRequest(r authnRequest) {
+	tr.t.Helper()
+	r.ID, r.Destination = assertion.RandomID(), tr.base+saml.PathSSO
+	tr.b.Do(chromedp.Navigate(redirectURL(tr.t, r.Destination, r.element(), "")))
 }
 
 // presence decides whether the virtual authenticator confirms the user's
