@@ -18,11 +18,13 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/keys"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/assertion"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/saml"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/wsfed"
+	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv/browse"
 	"github.com/gatehouse-sso/gatehouse/test/validators"
@@ -231,6 +233,12 @@ func TestASAMLSignInWithTOTPGivesAResponseAnIndependentSPAccepts(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%s = %q, want %q", c.what, c.got, c.want)
 		}
+	}
+
+	evs, err := a.Store.QueryAudit(context.Background(), store.AuditQuery{Type: audit.TokenIssued, UserID: u.ID})
+	if err != nil || len(evs) != 1 || !strings.Contains(string(evs[0].Detail), `"response":"`+resp.SelectAttrValue("ID", "-")+`"`) ||
+		!strings.Contains(string(evs[0].Detail), `"protocol":"saml"`) {
+		t.Errorf("the token.issued event does not name the Response (%v): %d events", err, len(evs))
 	}
 
 	// Single sign-on: the next request is answered from the session.
@@ -443,10 +451,67 @@ func TestEntraOverSAMLPGetsTheProfileENTRAmdDescribes(t *testing.T) {
 	if page := b.Get("/account"); strings.Contains(page, `name="password"`) || strings.Contains(page, `name="login"`) {
 		t.Fatal("a sign-out naming another user ended this browser's session")
 	}
+	// The same request POSTed — what another site's page can send unseen —
+	// is not taken unsigned.
+	lo := etree.NewDocument()
+	if err := lo.ReadFromString(fmt.Sprintf(`<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_lopost" Version="2.0" IssueInstant="%s" Destination="%s"><saml:Issuer>%s</saml:Issuer><saml:NameID Format="%s">%s</saml:NameID></samlp:LogoutRequest>`,
+		assertion.FormatTime(time.Now()), strings.TrimRight(a.Config.Issuer, "/")+saml.PathSLO, wsfed.EntraRealm, saml.NameIDPersistent, u.ImmutableID)); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := assertion.Marshal(lo.Root(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the cross-site POST is posted once more from Gatehouse's page: send it twice
+		resp, err := b.C.PostForm(srv.URL+saml.PathSLO, url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(raw)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if page := b.Get("/account"); strings.Contains(page, `name="password"`) || strings.Contains(page, `name="login"`) {
+		t.Fatal("an unsigned POSTed sign-out from Entra's issuer ended the session")
+	}
 	if loc := signOut(u.ImmutableID); !strings.HasPrefix(loc, wsfed.EntraReplyURL+"?SAMLResponse=") {
 		t.Errorf("Entra's LogoutResponse goes to %q", loc)
 	}
 	if page := b.Get("/account"); !strings.Contains(page, `name="password"`) && !strings.Contains(page, `name="login"`) {
 		t.Errorf("Entra's sign-out did not end the session:\n%s", page)
+	}
+}
+
+func TestASAMLRequestNamingItsSubjectIsAnsweredOnlyAboutThatSubject(t *testing.T) {
+	a, srv := newSAMLApp(t, newSAMLSP(t, "hr"), func(c *config.Config) {
+		c.Apps[0].MFA = ""
+		c.Apps[0].NameID = config.SAMLNameID{Format: "unspecified", Source: "upn"}
+		c.Apps = append(c.Apps, config.App{Name: "Payroll", Type: "saml", EntityID: "https://payroll.example.test/sp",
+			ACSURLs: []string{"https://payroll.example.test/acs"}, Groups: []string{"No Such Group"}})
+	})
+	const pw = "Saml!Passw0rd-5"
+	name := newADUser(t, pw)
+	u := lookup(t, a, name)
+	b := browse.New(t, srv.URL)
+	subject := func(v string) string {
+		return `<saml:Subject><saml:NameID Format="` + saml.NameIDUnspecified + `">` + v + `</saml:NameID></saml:Subject>`
+	}
+	// The subject is the sign-in page's user name: straight to the password.
+	page := b.Get(redirectRequest(t, authnRequest(a, "_s1", samlWikiID, "", subject(u.UPN)), ""))
+	if !strings.Contains(page, `name="password"`) || strings.Contains(page, `name="login"`) {
+		t.Fatalf("the Subject was not taken as the user name:\n%s", page)
+	}
+	resp, _, _ := postedResponse(t, b.Submit(map[string]string{"password": pw}), samlWikiACS)
+	if got := text(t, resp, "Assertion/Subject/NameID"); !strings.EqualFold(got, u.UPN) {
+		t.Errorf("NameID %q, want %q", got, u.UPN)
+	}
+	// A request about someone else gets no assertion about this user.
+	resp, _, _ = postedResponse(t, b.Get(redirectRequest(t, authnRequest(a, "_s2", samlWikiID, "", subject("someone.else@"+testenv.ADDNSDomain)), "")), samlWikiACS)
+	if got := attr(t, resp, "Status/StatusCode/StatusCode", "Value"); got != saml.StatusUnknownPrincipal || resp.FindElement("Assertion") != nil {
+		t.Errorf("a request about another subject got %q (assertion: %v)", got, resp.FindElement("Assertion") != nil)
+	}
+	// A passive request the policy refuses shows no page: a status.
+	page = b.Get(redirectRequest(t, authnRequest(a, "_s3", "https://payroll.example.test/sp", ` IsPassive="true"`, ""), ""))
+	resp, _, _ = postedResponse(t, page, "https://payroll.example.test/acs")
+	if got := attr(t, resp, "Status/StatusCode/StatusCode", "Value"); got != saml.StatusRequestDenied {
+		t.Errorf("a passive request outside the app's groups got %q", got)
 	}
 }

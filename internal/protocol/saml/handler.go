@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/audit"
@@ -82,6 +84,8 @@ type pending struct {
 	Classes      []string `json:"classes,omitempty"`
 	Comparison   string   `json:"cmp,omitempty"`
 	NameIDFormat string   `json:"nameid,omitempty"`
+	// Subject is the NameID the request is about, when it names one.
+	Subject NameID `json:"subject,omitzero"`
 }
 
 // Mount registers /saml/sso.
@@ -128,7 +132,19 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, ar *AuthnReques
 
 func fromRequest(ar *AuthnRequest) pending {
 	return pending{SP: ar.SP.EntityID, ID: ar.ID, ACS: ar.ACS, RelayState: ar.RelayState, Force: ar.ForceAuthn, Passive: ar.IsPassive,
-		Classes: ar.RequestedClasses, Comparison: ar.Comparison, NameIDFormat: ar.NameIDFormat}
+		Classes: ar.RequestedClasses, Comparison: ar.Comparison, NameIDFormat: ar.NameIDFormat, Subject: ar.Subject}
+}
+
+// loginHint is what a request's Subject tells the sign-in page: a NameID
+// that is a user name (email or unspecified format), not an opaque id.
+func (p pending) loginHint() string {
+	switch p.Subject.Format {
+	case "", NameIDEmail, NameIDUnspecified:
+		if strings.Contains(p.Subject.Value, "@") || strings.Contains(p.Subject.Value, "\\") {
+			return p.Subject.Value
+		}
+	}
+	return ""
 }
 
 // postRequest takes an AuthnRequest over HTTP-POST: checked here, then kept for
@@ -244,7 +260,7 @@ func signinRequest(sp *ServiceProvider, d Demands, p pending, state []byte) sign
 		q.Set("force", "1")
 	}
 	return signin.Request{App: sp.Name, RequireMFA: d.MFA, ForceAuthn: p.Force, Passive: p.Passive, State: state,
-		ResumeURL: PathSSO + "?" + q.Encode(), InPlace: true}
+		LoginHint: p.loginHint(), ResumeURL: PathSSO + "?" + q.Encode(), InPlace: true}
 }
 
 func (h *Handler) run(w http.ResponseWriter, r *http.Request, p pending) error {
@@ -263,6 +279,11 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, p pending) error {
 	res, err := h.Engine.Authenticate(w, r, signinRequest(sp, d, p, state))
 	if errors.Is(err, signin.ErrInteractionRequired) {
 		return h.status(w, r, sp, p, StatusResponder, StatusNoPassive, err)
+	}
+	var refused web.HTTPError
+	if p.Passive && errors.As(err, &refused) && refused.Code == http.StatusForbidden {
+		// A passive request shows no page, not even a refusal.
+		return h.status(w, r, sp, p, StatusResponder, StatusRequestDenied, err)
 	}
 	if err != nil || res == nil {
 		return err
@@ -313,6 +334,11 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, sp *ServiceProvi
 	case err != nil:
 		return err
 	}
+	if p.Subject.Value != "" && !strings.EqualFold(p.Subject.Value, nameID.Value) {
+		// The request is about someone else than who is signed in here.
+		return h.status(w, r, sp, p, StatusRequester, StatusUnknownPrincipal,
+			fmt.Errorf("saml: %s asked about another subject than %s", sp.Name, res.User.ID))
+	}
 	if _, err := h.Sessions.AddParticipant(ctx, res.SessionID, signin.Participant{Protocol: signin.ProtocolSAML, App: sp.Name,
 		EntityID: sp.EntityID, NameID: nameID.Value, NameIDFormat: nameID.Format, SPNameQualifier: nameID.SPNameQualifier,
 		SessionIndex: sessionIndex}); err != nil {
@@ -320,7 +346,7 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, sp *ServiceProvi
 		h.Log.WarnContext(ctx, "saml: could not record the SP for single logout", "app", sp.Name, "err", err)
 	}
 	h.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, UserID: res.User.ID, Login: res.User.UPN, App: sp.Name, Result: "ok",
-		Detail: map[string]string{"protocol": "saml", "in_response_to": p.ID, "mfa": fmt.Sprint(res.MFA())}})
+		Detail: map[string]string{"protocol": "saml", "response": responseID(xml), "in_response_to": p.ID, "mfa": fmt.Sprint(res.MFA())}})
 	return h.post(w, r, p.ACS, xml, p.RelayState)
 }
 
@@ -339,6 +365,25 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request, sp *ServiceProv
 		return err
 	}
 	return h.post(w, r, p.ACS, xml, p.RelayState)
+}
+
+// responseID is the ID of a Response Gatehouse built: the ID attribute of
+// its root element (the assertion inside may be encrypted), for the audit.
+func responseID(xml []byte) string {
+	end := bytes.IndexByte(xml, '>')
+	if end < 0 {
+		return ""
+	}
+	head := xml[:end]
+	i := bytes.Index(head, []byte(` ID="`))
+	if i < 0 {
+		return ""
+	}
+	id := head[i+len(` ID="`):]
+	if j := bytes.IndexByte(id, '"'); j >= 0 {
+		return string(id[:j])
+	}
+	return ""
 }
 
 func randomID() string {

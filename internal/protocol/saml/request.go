@@ -116,6 +116,14 @@ func (p *Parser) AuthnRequest(ctx context.Context, r *http.Request) (*AuthnReque
 			if req.AllowCreate, err = boolAttr(c, "AllowCreate"); err != nil {
 				return nil, err
 			}
+		case c.Tag == "Subject" && c.NamespaceURI() == NSAssertion:
+			if n := c.SelectElement("NameID"); n != nil && n.NamespaceURI() == NSAssertion {
+				req.Subject.Value = strings.TrimSpace(n.Text())
+				req.Subject.Format, _ = attr(n, "Format")
+				if len(req.Subject.Value) > 256 || len(req.Subject.Format) > maxURLLength {
+					return nil, fmt.Errorf("%w: Subject NameID too long", ErrMalformed)
+				}
+			}
 		case c.Tag == "RequestedAuthnContext" && c.NamespaceURI() == NSProtocol:
 			if answer, err = readAuthnContext(c, req); err != nil {
 				return nil, err

@@ -63,6 +63,7 @@ const (
 	StatusRequestDenied       = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied"
 	StatusUnsupportedBinding  = "urn:oasis:names:tc:SAML:2.0:status:UnsupportedBinding"
 	StatusPartialLogout       = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout"
+	StatusUnknownPrincipal    = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal"
 )
 
 // Authentication context classes. ClassPasswordProtectedTransport is what a
@@ -168,6 +169,9 @@ type AuthnRequest struct {
 	NameIDFormat string
 	// AllowCreate is NameIDPolicy's AllowCreate.
 	AllowCreate bool
+	// Subject is the request's Subject NameID, when it names one: the
+	// assertion must be about that subject (SAML core 3.4.1).
+	Subject NameID
 	// RequestedClasses and Comparison are RequestedAuthnContext's.
 	RequestedClasses []string
 	Comparison       string

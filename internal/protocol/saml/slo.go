@@ -142,8 +142,11 @@ func (s *SLO) repost(w http.ResponseWriter, r *http.Request, form url.Values) er
 // a forged one can at most sign out a user whose SessionIndex it knows,
 // never another session. Entra's sign-out is the exception: it is
 // unsigned and names no SessionIndex, so its NameID (the ImmutableID
-// Entra was given in this browser's session) is enough — as WS-Fed's
-// wsignout1.0, it can at most sign this browser out. Then the ended session's other participants are
+// Entra was given in this browser's session) is enough when it comes over
+// HTTP-Redirect, as Entra sends it: like WS-Fed's wsignout1.0 it can then
+// at most sign this browser out, and only by navigating it here (a
+// cross-site POST, which another site's page can send unseen, is not
+// taken). Then the ended session's other participants are
 // told, and the SP gets its LogoutResponse.
 func (s *SLO) serveRequest(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -158,7 +161,7 @@ func (s *SLO) serveRequest(w http.ResponseWriter, r *http.Request) error {
 	m := signin.LogoutMatch{EntityID: sp.EntityID, NameID: lr.NameID.Value, NameIDFormat: lr.NameID.Format,
 		SPNameQualifier: lr.NameID.SPNameQualifier, SessionIndexes: lr.SessionIndexes}
 	act := m
-	if !lr.Signed && len(lr.SessionIndexes) == 0 && !sp.Entra {
+	if !lr.Signed && len(lr.SessionIndexes) == 0 && (!sp.Entra || lr.Binding != BindingRedirect) {
 		act.NameID = "" // matches nothing: an unsigned request must name the session
 	}
 	req := signin.SignOutRequest{Match: &act, App: sp.Name, Via: "saml"}
