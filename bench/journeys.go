@@ -267,8 +267,10 @@ func enterTOTP(b *browse.Browser, u *user) {
 // enrol is the set-up journey, not measured: the user's first sign-in
 // through Entra, where Gatehouse makes them set up the authenticator app
 // (MFA is required) and shows recovery codes, then issues the token (and,
-// when SAML journeys run, a single sign-on to the SAML SP). The browser
-// keeps the session for the SSO and password-change journeys.
+// when SAML journeys run, a single sign-on to the SAML SP; when the eam
+// journey runs, Entra sends the user once, which links their Entra
+// account). The browser keeps the session for the SSO and password-change
+// journeys.
 func (r *runner) enrol(u *user) error {
 	b, rec := r.newBrowser()
 	defer rec.close()
@@ -308,6 +310,9 @@ func (r *runner) enrol(u *user) error {
 			path, id := samlSignInPath(r.base)
 			b.Get(path)
 			checkSAMLResponse(b, u, id)
+		}
+		if r.entra != nil {
+			r.linkEAM(u)
 		}
 		u.sso, u.ssoRec = b, rec
 	})

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -71,7 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.changeJourneys, "change-journeys", 60, "journeys per password-change phase (each is a write the DC serialises, ~0.2 s)")
 	fs.DurationVar(&o.duration, "duration", 0, "run each phase this long instead of -journeys")
 	conc := fs.String("concurrency", "1,8,50", "concurrent journeys, one phase each")
-	kinds := fs.String("journey", "signin,saml,sso,saml-sso,change,oidc", "journeys to measure: signin, saml, sso, saml-sso, change, oidc")
+	kinds := fs.String("journey", "signin,saml,sso,saml-sso,change,oidc,eam", "journeys to measure: signin, saml, sso, saml-sso, change, oidc, eam")
 	fs.IntVar(&o.hold, "hold", 1000, "sign-ins held in flight at once for the peak-RSS phase (0: skip it)")
 	fs.IntVar(&o.holdRamp, "hold-ramp", 25, "at most this many held sign-ins start at a time")
 	fs.IntVar(&o.setupConc, "setup-concurrency", 8, "parallel enrolments during set-up")
@@ -286,9 +287,17 @@ func bench(ctx context.Context, o options, stderr io.Writer) (rep *report, err e
 		defer stop()
 		oidcCallback = cb
 	}
+	var entra *entraStandIn
+	if slices.ContainsFunc(o.kinds, func(k journeyKind) bool { return k.Name == "eam" }) {
+		if entra, err = startEntra(dir); err != nil {
+			return rep, err
+		}
+		defer entra.close()
+	}
 	p.logf("starting %s serve", o.gatehouse)
 	apps := ""
-	if slices.ContainsFunc(o.kinds, func(k journeyKind) bool { return k.SAML }) {
+	saml := slices.ContainsFunc(o.kinds, func(k journeyKind) bool { return k.SAML })
+	if saml {
 		apps = samlAppConfig
 	}
 	if oidcCallback != "" {
@@ -296,6 +305,9 @@ func bench(ctx context.Context, o options, stderr io.Writer) (rep *report, err e
 			return rep, err
 		}
 		apps += fmt.Sprintf(oidcAppConfig, dir, oidcCallback)
+	}
+	if entra != nil {
+		apps += fmt.Sprintf(eamAppConfig, entra.metadataURL(), entra.caFile)
 	}
 	srv, timing, err := startServer(ctx, o.gatehouse, dir, env, storage, apps, o.gomaxprocs)
 	if err != nil {
@@ -312,8 +324,13 @@ func bench(ctx context.Context, o options, stderr io.Writer) (rep *report, err e
 		}
 	}()
 	r := &runner{
-		srv: srv, base: srv.base, requestTimeout: o.requestTimeout, maxErrors: o.maxErrors, users: users, ticks: clockTicks(), saml: apps != "",
-		oidcCallback: oidcCallback,
+		srv: srv, base: srv.base, requestTimeout: o.requestTimeout, maxErrors: o.maxErrors, users: users, ticks: clockTicks(), saml: saml,
+		oidcCallback: oidcCallback, entra: entra,
+	}
+	if entra != nil {
+		if r.eamVerifier, err = newEAMVerifier(&http.Client{Timeout: o.requestTimeout}, srv.base); err != nil {
+			return rep, fmt.Errorf("the eam journey: %w", err)
+		}
 	}
 
 	p.logf("set-up: %d users sign in once and enrol an authenticator app (%d at a time)", len(users), o.setupConc)

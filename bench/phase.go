@@ -24,6 +24,10 @@ type runner struct {
 	oidcCallback string
 	ticks        float64
 	saml         bool // the SAML SP is configured (a SAML journey runs)
+	// entra is the stand-in Entra of the eam journey, and eamVerifier
+	// checks Gatehouse's answers to it; nil when the journey does not run.
+	entra       *entraStandIn
+	eamVerifier *eamVerifier
 }
 
 // journeyKind is one of the measured journeys.
@@ -47,6 +51,8 @@ var journeyKinds = []journeyKind{
 		run: func(r *runner, u *user) (*recorder, error) { return r.changePassword(u) }},
 	{Name: "oidc", Title: "OpenID Connect code flow: password + TOTP → code → ID token", NeedTOTP: true,
 		run: func(r *runner, u *user) (*recorder, error) { return r.oidcSignIn(u) }},
+	{Name: "eam", Title: "Entra external authentication method: Entra's request → TOTP (no password) → id_token for Entra", NeedTOTP: true,
+		run: func(r *runner, u *user) (*recorder, error) { return r.eamSignIn(u) }},
 }
 
 func kindByName(name string) (journeyKind, bool) {
