@@ -130,6 +130,13 @@ func describe(p *web.Page, e store.AuditEvent) (what string, namesApp bool) {
 			return p.T("event.token_issued_app", "app", app), true
 		}
 		return p.T("event.app_refused", "app", app), true
+	case audit.EAMLinked:
+		return p.T("event.eam_linked"), false
+	case audit.EAMRefused:
+		if e.Result == "link_mismatch" {
+			return p.T("event.eam_link_mismatch"), false
+		}
+		return p.T("event.eam_refused"), false
 	case audit.SessionRevoked:
 		return p.T("event.session_revoked"), false
 	case audit.AbuseThrottled:
