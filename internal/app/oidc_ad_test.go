@@ -21,8 +21,10 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse-sso/gatehouse/internal/audit"
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/oidc"
+	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv/browse"
 )
@@ -598,6 +600,18 @@ func TestOIDCRefusesWhatItMust(t *testing.T) {
 		_, err := grafana.conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: "x"}).Token()
 		if re := (*oauth2.RetrieveError)(nil); !errors.As(err, &re) || re.Response.StatusCode != http.StatusTooManyRequests {
 			t.Errorf("even right credentials wait out the limit: %v", err)
+		}
+		// The throttle is audited once while it lasts, not per refused
+		// attempt (an outsider must not fill the audit trail).
+		evs, err := a.Store.QueryAudit(t.Context(), store.AuditQuery{Type: audit.AbuseThrottled})
+		n := 0
+		for _, e := range evs {
+			if e.Reason == "oidc_client_credentials" {
+				n++
+			}
+		}
+		if err != nil || n != 1 {
+			t.Errorf("%d abuse.throttled events for one throttled address (%v), want 1", n, err)
 		}
 	})
 }

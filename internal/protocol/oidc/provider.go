@@ -293,9 +293,9 @@ func (p *Provider) guarded(w http.ResponseWriter, r *http.Request, offered func(
 		}
 		if c.Count >= lim {
 			wait := max(1, int(c.ExpiresAt.Sub(now).Seconds()+0.999))
+			// The event was written when the limit was reached (failed):
+			// once per address while it lasts, not per refused attempt.
 			w.Header().Set("Retry-After", strconv.Itoa(wait))
-			p.o.Audit.Record(ctx, audit.Event{Type: audit.AbuseThrottled, Result: "refused", Reason: "oidc_client_credentials",
-				Detail: map[string]string{"retry_after": strconv.Itoa(wait)}})
 			oauthError(w, http.StatusTooManyRequests, "temporarily_unavailable", "too many wrong client credentials from this address; retry later")
 			return
 		}
@@ -304,8 +304,14 @@ func (p *Provider) guarded(w http.ResponseWriter, r *http.Request, offered func(
 		if p.o.Limits.PerAddress <= 0 {
 			return
 		}
-		if _, err := p.o.Throttle.IncrementCounter(context.WithoutCancel(ctx), key, now, p.o.Limits.Window); err != nil {
+		c, err := p.o.Throttle.IncrementCounter(context.WithoutCancel(ctx), key, now, p.o.Limits.Window)
+		if err != nil {
 			p.o.Log.ErrorContext(ctx, "oidc: counting wrong client credentials", "err", err)
+			return
+		}
+		if c.Count == p.o.Limits.PerAddress {
+			p.o.Audit.Record(ctx, audit.Event{Type: audit.AbuseThrottled, Result: "refused", Reason: "oidc_client_credentials",
+				Detail: map[string]string{"retry_after": strconv.Itoa(max(1, int(c.ExpiresAt.Sub(now).Seconds()+0.999)))}})
 		}
 	}
 	if err := p.authenticateClient(r); err != nil {
