@@ -278,6 +278,8 @@ func TestValidationRules(t *testing.T) {
 		{"smtp without TLS only to localhost", "smtp: {host: mail.example.com, from: a@example.com, security: none}", "smtp.security", "localhost"},
 		{"email codes need smtp", "mfa: {methods: [email]}", "mfa.methods", "smtp.host"},
 		{"an OIDC redirect must be https", "apps: [{name: A, type: oidc, client_id: a, redirect_uris: [http://a.example.com/cb]}]", "apps[0].redirect_uris[0]", "https"},
+		{"an unquoted DN split by YAML is refused, not matched to no group", "apps: [{name: W, type: entra, domains: [corp.example.com], groups: [CN=Staff,OU=Groups,DC=corp]}]", "apps[0].groups[0]", "quote the whole DN"},
+		{"an unquoted DN in the MFA groups is refused too", "mfa: {required_groups: [CN=Admins,DC=corp]}", "mfa.required_groups[0]", "piece of a distinguished name"},
 		{"a wsfed app needs its realm, not a metadata file", "apps: [{name: W, type: wsfed, metadata_file: /dev/null}]", "apps[0].entity_id", "required"},
 		{"a wsfed app needs reply URLs", "apps: [{name: W, type: wsfed, entity_id: urn:w, metadata_file: /dev/null}]", "apps[0].reply_urls", "required"},
 		{"a saml app needs its metadata", "apps: [{name: S, type: saml}]", "apps[0].metadata_file", "metadata_url, or entity_id with acs_urls"},

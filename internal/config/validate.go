@@ -333,6 +333,7 @@ func (c *Config) validateMFA(p *Problems) {
 		oneOf(p, fmt.Sprintf("mfa.methods[%d]", i), m, "webauthn", "totp", "email", "recovery")
 	}
 	oneOf(p, "mfa.required_for", c.MFA.RequiredFor, "all", "apps", "none")
+	groupNames(p, "mfa.required_groups", c.MFA.RequiredGroups)
 	if c.MFA.RequiredFor == "all" && len(c.MFA.Methods) == 0 {
 		p.add("mfa.methods", "at least one method is needed when required_for is all")
 	}
@@ -373,6 +374,7 @@ func (c *Config) validateApps(p *Problems) {
 		}
 		oneOf(p, base+".mfa", a.MFA, "", "required", "optional")
 		oneOf(p, base+".ws_trust", a.WSTrust, "", "allow", "deny")
+		groupNames(p, base+".groups", a.Groups)
 		validateAppKeys(p, base, a)
 		switch a.Type {
 		case "entra":
@@ -671,5 +673,21 @@ func (c *Config) validateAbuse(p *Problems) {
 	atLeastOne("abuse.codes.self_service_per_address", cd.SelfServicePerAddress)
 	if cd.SelfServiceMaxFailures < 1 || cd.SelfServiceMaxFailures > 100 {
 		p.add("abuse.codes.self_service_max_failures", "must be between 1 and 100 (NIST SP 800-63B), got %d", cd.SelfServiceMaxFailures)
+	}
+}
+
+// groupNames checks a list of AD groups, each a name (CN) or a whole
+// distinguished name. An entry that is one piece of a DN (CN=…, OU=…,
+// DC=… without a comma) is a DN that YAML split at its commas because it
+// was not quoted: it would match no group, and lock every user out.
+func groupNames(p *Problems, path string, groups []string) {
+	for i, g := range groups {
+		key, _, isRDN := strings.Cut(g, "=")
+		switch k := strings.ToUpper(strings.TrimSpace(key)); {
+		case strings.TrimSpace(g) == "":
+			p.add(fmt.Sprintf("%s[%d]", path, i), "must not be empty")
+		case isRDN && !strings.Contains(g, ",") && (k == "CN" || k == "OU" || k == "DC"):
+			p.add(fmt.Sprintf("%s[%d]", path, i), "%q is a piece of a distinguished name: quote the whole DN, e.g. [\"CN=Staff,OU=Groups,DC=corp,DC=example,DC=com\"]", g)
+		}
 	}
 }
