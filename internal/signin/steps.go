@@ -326,7 +326,7 @@ func (e *Engine) postLogout(w http.ResponseWriter, r *http.Request) error {
 // getLogout shows a confirmation form: signing out by GET would let any
 // site sign users out.
 func (e *Engine) getLogout(w http.ResponseWriter, r *http.Request) error {
-	return e.render.Render(w, "logout_confirm", http.StatusOK, e.render.NewPage(r, "logout.title", nil))
+	return e.render.Render(w, "logout_confirm", http.StatusOK, e.render.NewPage(r, "logout.confirm_title", nil))
 }
 
 // CheckPassword is the password check for flows without pages (WS-Trust):

@@ -240,7 +240,7 @@ func (l *logout) get(w http.ResponseWriter, r *http.Request) error {
 		if lr.client != nil {
 			form.Fields = append(form.Fields, logoutField{"client_id", lr.client.ID})
 		}
-		return l.p.o.Renderer.Render(w, "logout_confirm", http.StatusOK, l.p.o.Renderer.NewPage(r, "logout.title", form))
+		return l.p.o.Renderer.Render(w, "logout_confirm", http.StatusOK, l.p.o.Renderer.NewPage(r, "logout.confirm_title", form))
 	}
 	if signedIn {
 		return l.signOut(w, r, lr)
