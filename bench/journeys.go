@@ -191,8 +191,9 @@ var (
 
 // samlSignInPath is what the SP sends a user to: an AuthnRequest of a
 // fresh ID over HTTP-Redirect (raw DEFLATE, base64, unsigned) with a
-// RelayState. It returns the request's ID too.
-func samlSignInPath(base string) (path, id string) {
+// RelayState, naming the user (subject, the UPN: as Entra's WS-Fed request
+// carries username) when subject is set. It returns the request's ID too.
+func samlSignInPath(base, subject string) (path, id string) {
 	rnd := make([]byte, 16)
 	_, _ = rand.Read(rnd)
 	id = "_" + hex.EncodeToString(rnd)
@@ -200,7 +201,7 @@ func samlSignInPath(base string) (path, id string) {
 		` ID="` + id + `" Version="2.0" IssueInstant="` + time.Now().UTC().Format("2006-01-02T15:04:05Z") + `"` +
 		` Destination="` + html.EscapeString(base+"/saml/sso") + `" AssertionConsumerServiceURL="` + samlACS + `"` +
 		` ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST">` +
-		`<saml:Issuer>` + samlSP + `</saml:Issuer>` +
+		`<saml:Issuer>` + samlSP + `</saml:Issuer>` + samlSubject(subject) +
 		`<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" AllowCreate="true"/>` +
 		`</samlp:AuthnRequest>`
 	var z bytes.Buffer
@@ -209,6 +210,15 @@ func samlSignInPath(base string) (path, id string) {
 	_ = fw.Close()
 	q := url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(z.Bytes())}, "RelayState": {samlRelayState}}
 	return "/saml/sso?" + q.Encode(), id
+}
+
+// samlSubject is an AuthnRequest's Subject naming the user by name; empty
+// for none.
+func samlSubject(upn string) string {
+	if upn == "" {
+		return ""
+	}
+	return `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">` + html.EscapeString(upn) + `</saml:NameID></saml:Subject>`
 }
 
 // checkSAMLResponse requires the auto-POST form to the SP's ACS with a
@@ -307,7 +317,7 @@ func (r *runner) enrol(u *user) error {
 			// Entra: each SSO journey then measures a session that knows
 			// its application (the first sign-in to an app records it
 			// for single logout, a write).
-			path, id := samlSignInPath(r.base)
+			path, id := samlSignInPath(r.base, "")
 			b.Get(path)
 			checkSAMLResponse(b, u, id)
 		}
@@ -340,19 +350,15 @@ func (r *runner) signIn(u *user, pause func()) (*recorder, error) {
 }
 
 // samlSignIn is an SP-initiated SAML 2.0 sign-in of a user without a
-// session, in a new browser: the AuthnRequest, the user name (an
-// AuthnRequest names no user, so Gatehouse asks), the password, the
-// authenticator-app code, the signed Response.
+// session, in a new browser: the AuthnRequest naming the user (its
+// Subject, as Entra's WS-Fed request carries username), the password,
+// the authenticator-app code, the signed Response.
 func (r *runner) samlSignIn(u *user) (*recorder, error) {
 	b, rec := r.newBrowser()
 	defer rec.close()
 	return rec, attempt(func() {
-		path, id := samlSignInPath(r.base)
+		path, id := samlSignInPath(r.base, u.upn)
 		b.Get(path)
-		if !strings.Contains(b.Last, `name="login"`) {
-			fail(b, "no sign-in page")
-		}
-		b.Submit(map[string]string{"login": u.upn})
 		if !strings.Contains(b.Last, `name="password"`) {
 			fail(b, "no password page")
 		}
@@ -369,7 +375,7 @@ func (r *runner) samlSSO(u *user) (*recorder, error) {
 	rec.take()
 	defer rec.close()
 	return rec, attempt(func() {
-		path, id := samlSignInPath(r.base)
+		path, id := samlSignInPath(r.base, "")
 		b.Get(path)
 		checkSAMLResponse(b, u, id)
 	})

@@ -404,8 +404,8 @@ func (r *report) writeBeside(w func(string, ...any)) {
 		"of the same kind at the same concurrency; the last column is the ratio of the two. Every token is signed once."}
 	if slices.Contains(have, "saml") || slices.Contains(have, "saml-sso") {
 		text = append(text, "SAML 2.0: an SP-initiated sign-in (an AuthnRequest over HTTP-Redirect from an SP configured inline with `sign: assertion`; "+
-			"the default, `both`, signs the Response too, one signature more), one request more than WS-Fed's: an AuthnRequest names no user, "+
-			"so Gatehouse asks for the name on a page of its own, where Entra's request carries it (`username`).")
+			"the default, `both`, signs the Response too, one signature more) whose Subject names the user, as Entra's request carries "+
+			"`username`: 3 requests, as WS-Fed's.")
 	}
 	if slices.Contains(have, "oidc") {
 		text = append(text, "OpenID Connect: the code flow with PKCE and `login_hint`, 4 requests to Gatehouse, one more than WS-Fed's: "+

@@ -3,6 +3,8 @@ package saml
 import (
 	"slices"
 	"testing"
+
+	"github.com/gatehouse-sso/gatehouse/internal/directory"
 )
 
 const classKerberos = "urn:oasis:names:tc:SAML:2.0:ac:classes:Kerberos"
@@ -54,5 +56,28 @@ func TestRequestedAuthnContextBecomesThePolicysDemandAndTheStatedClass(t *testin
 	}
 	if got := DemandsOf(nil, "").Class(true, true); got != ClassMultipleAuthN {
 		t.Errorf("Entra after MFA without a request: %s", got)
+	}
+}
+
+func TestARequestsSubjectMustNameTheUserTheAssertionIsAbout(t *testing.T) {
+	u := &directory.User{UPN: "alice@corp.example.com", Mail: "alice.smith@example.com", SAMAccountName: "alice"}
+	persistent := NameID{Format: NameIDPersistent, Value: "1b4e28ba-2fa1-11d2-883f-0016d3cca427"}
+	for _, tc := range []struct {
+		name    string
+		subject NameID
+		want    bool
+	}{
+		{"the NameID as issued", NameID{Format: NameIDPersistent, Value: persistent.Value}, true},
+		{"the UPN, unspecified format", NameID{Value: "ALICE@corp.example.com"}, true},
+		{"the user name, unspecified format", NameID{Format: NameIDUnspecified, Value: "alice"}, true},
+		{"the mail address, email format", NameID{Format: NameIDEmail, Value: "alice.smith@example.com"}, true},
+		{"the user name in email format is no address", NameID{Format: NameIDEmail, Value: "alice"}, false},
+		{"another persistent ID", NameID{Format: NameIDPersistent, Value: "00000000-0000-0000-0000-000000000000"}, false},
+		{"the UPN as a persistent ID", NameID{Format: NameIDPersistent, Value: "alice@corp.example.com"}, false},
+		{"someone else", NameID{Value: "bob@corp.example.com"}, false},
+	} {
+		if got := subjectIs(tc.subject, persistent, u); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -334,7 +334,7 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, sp *ServiceProvi
 	case err != nil:
 		return err
 	}
-	if p.Subject.Value != "" && !strings.EqualFold(p.Subject.Value, nameID.Value) {
+	if p.Subject.Value != "" && !subjectIs(p.Subject, nameID, &res.User) {
 		// The request is about someone else than who is signed in here.
 		return h.status(w, r, sp, p, StatusRequester, StatusUnknownPrincipal,
 			fmt.Errorf("saml: %s asked about another subject than %s", sp.Name, res.User.ID))
@@ -365,6 +365,28 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request, sp *ServiceProv
 		return err
 	}
 	return h.post(w, r, p.ACS, xml, p.RelayState)
+}
+
+// subjectIs reports whether a request's Subject names the user the
+// assertion is about: its NameID as issued, or — for a user-name Subject
+// (email or unspecified format) — one of the user's names.
+func subjectIs(subject, issued NameID, u *directory.User) bool {
+	if strings.EqualFold(subject.Value, issued.Value) {
+		return true
+	}
+	var names []string
+	switch subject.Format {
+	case "", NameIDUnspecified:
+		names = []string{u.UPN, u.Mail, u.SAMAccountName}
+	case NameIDEmail:
+		names = []string{u.Mail, u.UPN}
+	}
+	for _, n := range names {
+		if n != "" && strings.EqualFold(subject.Value, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // responseID is the ID of a Response Gatehouse built: the ID attribute of
