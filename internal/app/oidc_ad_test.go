@@ -376,7 +376,9 @@ func TestOIDCRefusesWhatItMust(t *testing.T) {
 		// An external authentication method shares /oauth2/authorize: the
 		// clients' requests must reach the OpenID Connect endpoint behind it.
 		c.Apps = append(c.Apps, config.App{Name: "Entra MFA", Type: "entra-eam", ClientID: "0b5a6b4e-3c2d-4e1f-9a8b-7c6d5e4f3a2b",
-			TenantID: "72f988bf-86f1-41af-91ab-2d7cd011db47"})
+			TenantID: "72f988bf-86f1-41af-91ab-2d7cd011db47"},
+			config.App{Name: "Payroll", Type: "oidc", ClientID: "payroll", ClientSecret: wikiSecret, RedirectURIs: []string{rp.redirect() + "/payroll"},
+				Groups: []string{"No Such Group"}})
 	})
 	const pw = "Oidc!Passw0rd-2"
 	name, _ := oidcUser(t, a, pw)
@@ -570,6 +572,13 @@ func TestOIDCRefusesWhatItMust(t *testing.T) {
 		cb := codeAt(t, browse.New(t, srv.URL), rp, wiki.conf.AuthCodeURL("n1", oauth2.SetAuthURLParam("prompt", "none")))
 		if cb.Get("error") != "login_required" || cb.Get("state") != "n1" || cb.Get("code") != "" {
 			t.Fatalf("callback %v, want login_required", cb)
+		}
+	})
+	t.Run("prompt=none for a client the policy refuses answers access_denied, not a page", func(t *testing.T) {
+		payroll := newRelyingParty(t, srv.URL, "payroll", wikiSecret, rp.redirect()+"/payroll", oauth2.AuthStyleInHeader)
+		cb := codeAt(t, b, rp, payroll.conf.AuthCodeURL("d1", oauth2.SetAuthURLParam("prompt", "none")))
+		if cb.Get("error") != "access_denied" || cb.Get("state") != "d1" || cb.Get("code") != "" {
+			t.Fatalf("callback %v, want access_denied", cb)
 		}
 	})
 	t.Run("a client that authenticates otherwise than configured is refused", func(t *testing.T) {

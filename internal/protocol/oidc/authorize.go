@@ -162,6 +162,12 @@ func (a *authorize) run(w http.ResponseWriter, r *http.Request, p pending) error
 		}
 		return a.redirectError(w, r, p, code, "the user must sign in")
 	}
+	var refused web.HTTPError
+	if p.Passive && errors.As(err, &refused) && refused.Code == http.StatusForbidden {
+		// prompt=none shows no page, not even a refusal: the client
+		// hears it (OpenID Connect Core 3.1.2.6).
+		return a.redirectError(w, r, p, "access_denied", "the user may not use this application")
+	}
 	if err != nil || res == nil {
 		return err
 	}
