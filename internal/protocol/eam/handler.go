@@ -2,8 +2,6 @@ package eam
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -151,17 +149,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPost {
 		return h.run(w, r, p)
 	}
-	data, err := json.Marshal(p)
+	id, err := signin.KeepPending(ctx, h.Flows, flowPending, p, h.Now(), h.PendingFor)
 	if err != nil {
-		return err
-	}
-	now := h.Now()
-	wait := h.PendingFor
-	if wait <= 0 {
-		wait = 5 * time.Minute
-	}
-	id := randomID()
-	if err := signin.CreateFlowError(h.Flows.CreateFlow(ctx, store.Flow{ID: id, Kind: flowPending, Data: data, CreatedAt: now, ExpiresAt: now.Add(wait)})); err != nil {
 		return err
 	}
 	http.Redirect(w, r, Path+"?"+paramPending+"="+url.QueryEscape(id), http.StatusSeeOther)
@@ -211,21 +200,12 @@ func (h *Handler) refuse(ctx context.Context, app, result string, cause error, e
 // asks Entra to start again.
 func (h *Handler) runPending(w http.ResponseWriter, r *http.Request, id string) error {
 	ctx := r.Context()
-	f, err := h.Flows.GetFlow(ctx, id, h.Now())
-	if err == nil && f.Kind != flowPending {
-		err = store.ErrNotFound
-	}
-	if err == nil {
-		err = h.Flows.DeleteFlow(ctx, id)
-	}
-	if errors.Is(err, store.ErrNotFound) {
+	var p pending
+	err := signin.TakePending(ctx, h.Flows, flowPending, id, h.Now(), &p)
+	if errors.Is(err, signin.ErrPendingGone) {
 		return h.refuse(ctx, "", "stale", fmt.Errorf("eam: the request %.64q is gone", id), nil)
 	}
 	if err != nil {
-		return err
-	}
-	var p pending
-	if err := json.Unmarshal(f.Data, &p); err != nil {
 		return err
 	}
 	return h.run(w, r, p)
@@ -351,10 +331,4 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, app *App, p pen
 		Detail: map[string]string{"protocol": "eam", "acr": acr, "amr": amr, "tid": p.TenantID, "oid": p.ObjectID,
 			"client_request_id": p.ClientRequestID}})
 	return postForm{URL: app.RedirectURI, IDToken: tok, State: p.State, ScriptURL: h.ScriptURL}.Write(w)
-}
-
-func randomID() string {
-	var b [18]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }

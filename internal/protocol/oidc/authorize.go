@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-sso/gatehouse/internal/signin"
-	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
 
@@ -83,14 +82,8 @@ func (a *authorize) post(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return a.refuse(w, r, err)
 	}
-	data, err := json.Marshal(pendingOf(ar))
+	id, err := signin.KeepPending(r.Context(), a.p.o.Flows, flowPending, pendingOf(ar), a.p.o.Now(), PendingLifetime)
 	if err != nil {
-		return err
-	}
-	now := a.p.o.Now()
-	id := randomID()
-	if err := signin.CreateFlowError(a.p.o.Flows.CreateFlow(r.Context(), store.Flow{ID: id, Kind: flowPending, Data: data,
-		CreatedAt: now, ExpiresAt: now.Add(PendingLifetime)})); err != nil {
 		return err
 	}
 	http.Redirect(w, r, PathAuthorize+"?"+paramPending+"="+url.QueryEscape(id), http.StatusSeeOther)
@@ -100,25 +93,12 @@ func (a *authorize) post(w http.ResponseWriter, r *http.Request) error {
 // runPending continues a POSTed request, used up here: a reload asks the
 // application to start again.
 func (a *authorize) runPending(w http.ResponseWriter, r *http.Request, id string) error {
-	ctx := r.Context()
-	if id == "" || len(id) > 64 {
-		return requestError(fmt.Errorf("%w: a malformed request id", ErrStale))
-	}
-	f, err := a.p.o.Flows.GetFlow(ctx, id, a.p.o.Now())
-	if err == nil && f.Kind != flowPending {
-		err = store.ErrNotFound
-	}
-	if err == nil {
-		err = a.p.o.Flows.DeleteFlow(ctx, id)
-	}
-	if errors.Is(err, store.ErrNotFound) {
+	var p pending
+	err := signin.TakePending(r.Context(), a.p.o.Flows, flowPending, id, a.p.o.Now(), &p)
+	if errors.Is(err, signin.ErrPendingGone) {
 		return requestError(fmt.Errorf("%w: the request is gone", ErrStale))
 	}
 	if err != nil {
-		return err
-	}
-	var p pending
-	if err := json.Unmarshal(f.Data, &p); err != nil {
 		return err
 	}
 	return a.run(w, r, p)

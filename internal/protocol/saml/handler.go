@@ -3,8 +3,6 @@ package saml
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -154,17 +152,8 @@ func (h *Handler) postRequest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return h.refuse(w, r, ar, err)
 	}
-	data, err := json.Marshal(fromRequest(ar))
+	id, err := signin.KeepPending(r.Context(), h.Flows, flowPending, fromRequest(ar), h.Now(), h.PendingFor)
 	if err != nil {
-		return err
-	}
-	now := h.Now()
-	wait := h.PendingFor
-	if wait <= 0 {
-		wait = 5 * time.Minute
-	}
-	id := randomID()
-	if err := signin.CreateFlowError(h.Flows.CreateFlow(r.Context(), store.Flow{ID: id, Kind: flowPending, Data: data, CreatedAt: now, ExpiresAt: now.Add(wait)})); err != nil {
 		return err
 	}
 	http.Redirect(w, r, PathSSO+"?"+paramPending+"="+id, http.StatusSeeOther)
@@ -193,22 +182,12 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) error {
 // runPending continues a POSTed request; it is used up here, so a reload
 // of the address asks the application to start again.
 func (h *Handler) runPending(w http.ResponseWriter, r *http.Request, id string) error {
-	ctx := r.Context()
-	f, err := h.Flows.GetFlow(ctx, id, h.Now())
-	if err == nil && f.Kind != flowPending {
-		err = store.ErrNotFound
-	}
-	if err == nil {
-		err = h.Flows.DeleteFlow(ctx, id)
-	}
-	if errors.Is(err, store.ErrNotFound) {
+	var p pending
+	err := signin.TakePending(r.Context(), h.Flows, flowPending, id, h.Now(), &p)
+	if errors.Is(err, signin.ErrPendingGone) {
 		return requestError(fmt.Errorf("%w: the request %q is gone", ErrStale, truncate(id, 64)))
 	}
 	if err != nil {
-		return err
-	}
-	var p pending
-	if err := json.Unmarshal(f.Data, &p); err != nil {
 		return err
 	}
 	return h.run(w, r, p)
@@ -406,14 +385,6 @@ func responseID(xml []byte) string {
 		return string(id[:j])
 	}
 	return ""
-}
-
-func randomID() string {
-	var b [18]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("saml: crypto/rand failed: " + err.Error()) // rand.Read does not fail on supported platforms.
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 func truncate(s string, n int) string {
