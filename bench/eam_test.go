@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/keys"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/eam"
+	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
 
 // The stand-in's hints are checked by Gatehouse's own verifier, reading
@@ -58,34 +59,26 @@ func TestGatehouseTakesTheHintsTheStandInEntraSigns(t *testing.T) {
 	}
 }
 
-// The answer page as eam's form template writes it (form.go): the state
-// is escaped as html/template escapes an attribute.
-const eamAnswerPage = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Signing in…</title>
-<script src="/static/wsfed-post.js" defer></script>
-</head>
-<body>
-<form id="wsfed-post" method="post" action="https://login.microsoftonline.com/common/federation/externalauthprovider">
-<input type="hidden" name="id_token" value="eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln">
-<input type="hidden" name="state" value="a&amp;b&#34;c">
-<noscript>
-<p>Scripts are off in this browser. Press Continue to finish signing in.</p>
-<button type="submit">Continue</button>
-</noscript>
-</form>
-</body>
-</html>
-`
+// eamAnswerPage is the answer page as Gatehouse writes it (web.AutoPost,
+// which the EAM handler posts with); the state is escaped as
+// html/template escapes an attribute.
+func eamAnswerPage(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	err := web.AutoPost{URL: "https://login.microsoftonline.com/common/federation/externalauthprovider",
+		Fields: []web.Field{{Name: "id_token", Value: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"}, {Name: "state", Value: `a&b"c`}}}.Render(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
 
 func TestTheEAMJourneyReadsTheIDTokenAndStateOffTheAnswerPage(t *testing.T) {
-	tok, state, ok := eamAnswerForm(eamAnswerPage)
+	tok, state, ok := eamAnswerForm(eamAnswerPage(t))
 	if !ok || tok != "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln" || state != `a&b"c` {
 		t.Errorf("read %q, %q, %v", tok, state, ok)
 	}
-	if _, _, ok := eamAnswerForm(strings.Replace(eamAnswerPage, `name="id_token"`, `name="token"`, 1)); ok {
+	if _, _, ok := eamAnswerForm(strings.Replace(eamAnswerPage(t), `name="id_token"`, `name="token"`, 1)); ok {
 		t.Error("a page without an id_token was read as an answer")
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/config"
 	"github.com/gatehouse-sso/gatehouse/internal/entra"
 	"github.com/gatehouse-sso/gatehouse/internal/protocol/eam"
-	"github.com/gatehouse-sso/gatehouse/internal/protocol/wsfed"
 )
 
 // mountEAM serves the entra-eam apps (Gatehouse as a Microsoft Entra
@@ -42,7 +41,7 @@ func (a *App) mountEAM(mux *http.ServeMux, next http.Handler) error {
 	}
 	h := &eam.Handler{Engine: a.SignIn, Flows: a.Store, Links: a.Store, Apps: eam.NewRegistry(apps...), Keys: a.Keys,
 		Issuer: a.Config.Issuer, Audit: a.Audit, Log: a.Log.With("component", "eam"), Now: a.Now, Next: next,
-		ScriptURL: wsfed.DefaultScriptPath}
+		Catalog: a.Renderer.Catalog()}
 	mux.Handle("GET "+eam.Path, h)
 	mux.Handle("POST "+eam.Path, h)
 	return nil

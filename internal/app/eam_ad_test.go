@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-sso/gatehouse/internal/store"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv"
 	"github.com/gatehouse-sso/gatehouse/internal/testenv/browse"
+	"github.com/gatehouse-sso/gatehouse/internal/web"
 )
 
 // The tests of Gatehouse as a Microsoft Entra external authentication
@@ -106,6 +107,10 @@ func deliver(t *testing.T, e *entratest.Entra, page string) entratest.Received {
 	t.Helper()
 	if !strings.Contains(page, `action="`+e.RedirectURI()+`"`) {
 		t.Fatalf("no answer posted to Entra's redirect URI:\n%s", page)
+	}
+	// The form is the one the shared auto-post script submits.
+	if !strings.Contains(page, `<form id="autopost"`) || !strings.Contains(page, `src="`+web.AutoPostScriptPath+`"`) {
+		t.Fatalf("the answer page is not the auto-POST page the script submits:\n%s", page)
 	}
 	form := url.Values{}
 	for _, m := range postFieldRe.FindAllStringSubmatch(page, -1) {

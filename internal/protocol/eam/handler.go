@@ -70,8 +70,8 @@ type Handler struct {
 	// Next serves every other request at Path (the OIDC core's authorize
 	// endpoint); nil answers them 404.
 	Next http.Handler
-	// ScriptURL is the same-origin auto-post script.
-	ScriptURL string
+	// Catalog words the auto-POST page in the request's language.
+	Catalog *web.Catalog
 	// Lifetime bounds the answer; zero: 5 minutes.
 	Lifetime time.Duration
 	// PendingFor is how long a POSTed request waits for its GET; zero:
@@ -330,5 +330,7 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, app *App, p pen
 	h.Audit.Record(ctx, audit.Event{Type: audit.TokenIssued, UserID: res.User.ID, Login: p.Login, App: app.Name, Result: "ok",
 		Detail: map[string]string{"protocol": "eam", "acr": acr, "amr": amr, "tid": p.TenantID, "oid": p.ObjectID,
 			"client_request_id": p.ClientRequestID}})
-	return postForm{URL: app.RedirectURI, IDToken: tok, State: p.State, ScriptURL: h.ScriptURL}.Write(w)
+	// The page every protocol posts with (its script submits the form).
+	return web.AutoPost{URL: app.RedirectURI, Fields: []web.Field{{Name: "id_token", Value: tok}, {Name: "state", Value: p.State}}}.
+		Localize(h.Catalog, r).Write(w)
 }
